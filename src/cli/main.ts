@@ -1,0 +1,62 @@
+import { Command, CommanderError } from 'commander';
+import { registerDemo } from './commands/demo.ts';
+import { registerKeys } from './commands/keys.ts';
+import { registerMigrate } from './commands/migrate.ts';
+import { registerModels } from './commands/models.ts';
+import { registerSeed } from './commands/seed.ts';
+import { type CliIo, createCliContext, processIo } from './context.ts';
+import { describeError, ExitCode } from './describe-error.ts';
+
+/**
+ * Runs the CLI on `argv` (without node and script) and resolves to the exit code; it never calls
+ * process.exit, so tests drive it in-process and the bin lets stdout drain before exiting.
+ */
+export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  const ctx = createCliContext(io);
+  let exitCode: number = ExitCode.ok;
+  const verbose = argv.includes('--verbose');
+
+  const program = new Command('almanac')
+    .description('Almanac: scheduled, versioned, drift-checked estimate tables served by key')
+    .option('--verbose', 'show stack traces of errors')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    });
+
+  registerMigrate(program, ctx);
+  registerSeed(program, ctx);
+  registerModels(program, ctx);
+  registerKeys(program, ctx);
+  registerDemo(program, ctx);
+  for (const command of allCommands(program)) command.exitOverride();
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    exitCode = ctx.exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are successes; every other parse failure is a usage error.
+      exitCode =
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
+          ? ExitCode.ok
+          : ExitCode.usage;
+    } else {
+      const { message, exitCode: code } = describeError(error);
+      io.stderr.write(`${message}\n`);
+      if (verbose && error instanceof Error && error.stack !== undefined) io.stderr.write(`${error.stack}\n`);
+      exitCode = code;
+    }
+  } finally {
+    await ctx.close();
+  }
+  return exitCode;
+}
+
+function allCommands(command: Command): Command[] {
+  return command.commands.flatMap((child) => [child, ...allCommands(child)]);
+}

@@ -1,0 +1,23 @@
+import type { z } from 'zod';
+import { UsageError } from '../errors.ts';
+
+/**
+ * Validates a command's options and arguments with zod. A bad value is a usage error (exit 2)
+ * naming the flag, e.g. `--keys: must be a whole number from 1 to 5000000`. Positional arguments
+ * are keyed in capitals (`MODEL`) and named as such.
+ */
+export function parseOptions<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((issue) => {
+    const name = issue.path.map(String).join('.');
+    const flag =
+      name === ''
+        ? ''
+        : /^[A-Z]+$/.test(name)
+          ? `${name}: `
+          : `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: `;
+    return `${flag}${issue.message}`;
+  });
+  throw new UsageError(lines.join('\n'));
+}

@@ -1,0 +1,93 @@
+import { z } from 'zod';
+
+/** The only reader of `process.env`: every setting, validated once, with its default beside it. */
+
+const onOff = z.enum(['on', 'off'], { error: 'must be "on" or "off"' });
+const wholeNumber = (min: number, max: number) =>
+  z.coerce
+    .number({ error: `must be a whole number from ${min} to ${max}` })
+    .int(`must be a whole number from ${min} to ${max}`)
+    .min(min, `must be a whole number from ${min} to ${max}`)
+    .max(max, `must be a whole number from ${min} to ${max}`);
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { error: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+
+const envSchema = z.object({
+  DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/almanac'),
+  DATABASE_READ_URL: url(['postgres:', 'postgresql:']).optional(),
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  ALMANAC_REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1 to 64 letters, digits, "_", "." or "-"')
+    .default('almanac'),
+  PORT: wholeNumber(0, 65535).default(8080),
+  ALMANAC_AUTH: onOff.default('on'),
+  ALMANAC_RATE_LIMIT: wholeNumber(0, 1_000_000_000).default(600_000),
+  ALMANAC_WORKER_CONCURRENCY: wholeNumber(1, 256).default(2),
+  ALMANAC_MAX_IMPORT_BYTES: wholeNumber(1, Number.MAX_SAFE_INTEGER).default(1024 ** 3),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'must be one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
+});
+
+export type Config = Readonly<{
+  databaseUrl: string;
+  databaseReadUrl: string | undefined;
+  redisUrl: string;
+  redisPrefix: string;
+  port: number;
+  auth: boolean;
+  rateLimitPerMinute: number;
+  workerConcurrency: number;
+  maxImportBytes: number;
+  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+}>;
+
+/** A setting that cannot be used; `message` is one line per bad variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses an environment (empty strings count as unset) into a frozen config, or throws ConfigError. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([name, value]) => name in envSchema.shape && value !== ''),
+  );
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(lines.join('\n'));
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    databaseUrl: e.DATABASE_URL,
+    databaseReadUrl: e.DATABASE_READ_URL,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.ALMANAC_REDIS_PREFIX,
+    port: e.PORT,
+    auth: e.ALMANAC_AUTH === 'on',
+    rateLimitPerMinute: e.ALMANAC_RATE_LIMIT,
+    workerConcurrency: e.ALMANAC_WORKER_CONCURRENCY,
+    maxImportBytes: e.ALMANAC_MAX_IMPORT_BYTES,
+    logLevel: e.LOG_LEVEL,
+  });
+}
+
+let loaded: Config | undefined;
+
+/** The process's config, parsed from `process.env` on first use. */
+export function getConfig(): Config {
+  loaded ??= parseConfig(process.env);
+  return loaded;
+}

@@ -1,0 +1,53 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Database } from './types.ts';
+
+// `date` columns stay 'YYYY-MM-DD' strings: turning them into local-midnight Date objects would
+// shift days across time zones.
+pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
+
+export type Db = Kysely<Database>;
+
+export type DatabaseOptions = {
+  /** Pool size; each API process, worker and CLI command opens its own pool. */
+  max?: number;
+  applicationName?: string;
+};
+
+/** A kysely instance over its own pg pool; `db.destroy()` ends the pool. */
+export function createDb(connectionString: string, options: DatabaseOptions = {}): Db {
+  const pool = createPool(connectionString, options);
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/** A raw pg pool, for what kysely does not do: COPY streams, cursors, LISTEN, advisory locks. */
+export function createPool(connectionString: string, options: DatabaseOptions = {}): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? 'almanac',
+    connectionTimeoutMillis: 10_000,
+  });
+  // An idle client that loses its server emits on the pool; without a listener that would crash.
+  pool.on('error', () => {});
+  return pool;
+}
+
+/** Runs `work` in a transaction on one pooled client: for COPY and other work kysely cannot do. */
+export async function withClientTransaction<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const value = await work(client);
+    await client.query('COMMIT');
+    return value;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,60 @@
+import { sql, type Transaction } from 'kysely';
+import type { ModelSpec } from '../model/spec.ts';
+import type { Db } from './database.ts';
+import type { Database } from './types.ts';
+
+export type Model = {
+  name: string;
+  spec: ModelSpec;
+  publishedVersion: number | null;
+  createdAt: Date;
+  updatedAt: Date;
+};
+
+type Handle = Db | Transaction<Database>;
+
+/** Stores a validated spec: creates the model or replaces its spec. */
+export async function upsertModel(db: Handle, spec: ModelSpec): Promise<{ created: boolean }> {
+  const row = await db
+    .insertInto('models')
+    .values({ name: spec.name, spec: JSON.stringify(spec) })
+    .onConflict((conflict) =>
+      conflict
+        .column('name')
+        .doUpdateSet((eb) => ({ spec: eb.ref('excluded.spec'), updated_at: new Date() })),
+    )
+    // xmax is 0 only on a freshly inserted row: the cheapest way to tell insert from update.
+    .returning(sql<boolean>`(xmax = 0)`.as('created'))
+    .executeTakeFirstOrThrow();
+  return { created: row.created };
+}
+
+function selectModels(db: Handle) {
+  return db
+    .selectFrom('models as m')
+    .leftJoin('versions as v', 'v.id', 'm.published_version_id')
+    .select(['m.name', 'm.spec', 'm.created_at', 'm.updated_at', 'v.number as published_number'])
+    .orderBy('m.name');
+}
+
+type ModelSelection = Awaited<ReturnType<ReturnType<typeof selectModels>['executeTakeFirstOrThrow']>>;
+
+function toModel(row: ModelSelection): Model {
+  return {
+    name: row.name,
+    spec: row.spec as ModelSpec,
+    publishedVersion: row.published_number ?? null,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export async function listModels(db: Handle): Promise<Model[]> {
+  const rows = await selectModels(db).execute();
+  return rows.map(toModel);
+}
+
+export async function findModel(db: Handle, name: string): Promise<Model | undefined> {
+  const row = await selectModels(db).where('m.name', '=', name).executeTakeFirst();
+  return row === undefined ? undefined : toModel(row);
+}

@@ -1,0 +1,107 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** Row types of the public schema (migrations/). Only src/db/ uses these; the rest sees domain objects. */
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json<T = unknown> = ColumnType<T, string, string>;
+/** pg returns bigint as text; ids stay strings so no precision is ever lost. */
+type BigId = ColumnType<string, string | number | bigint, string | number | bigint>;
+
+export type VersionState = 'running' | 'held' | 'published' | 'superseded' | 'rejected' | 'failed' | 'pruned';
+export type RunState = 'queued' | 'running' | 'succeeded' | 'failed';
+export type RunPhase = 'queued' | 'training' | 'scoring' | 'indexing' | 'validating' | 'publishing' | 'done';
+export type Scope = 'read' | 'admin';
+
+export interface ModelTable {
+  name: string;
+  spec: Json;
+  published_version_id: BigId | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface VersionTable {
+  id: ColumnType<string, never, never>;
+  model: string;
+  number: number;
+  state: ColumnType<VersionState, VersionState | undefined, VersionState>;
+  row_count: BigId | null;
+  checksum: string | null;
+  created_at: Timestamp;
+  published_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  lineage: ColumnType<unknown, string | undefined, string>;
+  metrics: Json | null;
+  drift: Json | null;
+  realized: Json | null;
+}
+
+export interface RunTable {
+  id: Generated<string>;
+  model: string;
+  slot: string;
+  trigger: string;
+  job_id: string | null;
+  state: ColumnType<RunState, RunState | undefined, RunState>;
+  phase: ColumnType<RunPhase, RunPhase | undefined, RunPhase>;
+  progress: ColumnType<number, number | undefined, number>;
+  version_id: BigId | null;
+  error: string | null;
+  attempts: ColumnType<number, number | undefined, number>;
+  created_at: Timestamp;
+  started_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+export interface EstimateTable {
+  version_id: BigId;
+  key: string;
+  value: number;
+  lower: number | null;
+  upper: number | null;
+  as_of: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+export interface PublicationTable {
+  id: ColumnType<string, never, never>;
+  model: string;
+  version_id: BigId;
+  valid_from: Timestamp;
+  valid_to: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  actor: string;
+  reason: string | null;
+}
+
+export interface ApiKeyTable {
+  name: string;
+  key_hash: string;
+  scopes: ColumnType<Scope[], Scope[], Scope[]>;
+  created_at: Timestamp;
+  revoked_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+export interface LatestEstimateView {
+  model: string;
+  version: number;
+  key: string;
+  value: number;
+  lower: number | null;
+  upper: number | null;
+  as_of: Date | null;
+}
+
+export interface Database {
+  models: ModelTable;
+  versions: VersionTable;
+  runs: RunTable;
+  estimates: EstimateTable;
+  publications: PublicationTable;
+  api_keys: ApiKeyTable;
+  latest_estimates: LatestEstimateView;
+}
+
+export type ModelRow = Selectable<ModelTable>;
+export type NewModel = Insertable<ModelTable>;
+export type ModelUpdate = Updateable<ModelTable>;
+export type VersionRow = Selectable<VersionTable>;
+export type RunRow = Selectable<RunTable>;
+export type ApiKeyRow = Selectable<ApiKeyTable>;

@@ -1,0 +1,43 @@
+/** The few errors that mean something to a caller; everything else is a bug or an outage. */
+
+export type FieldIssue = { path: string; message: string };
+
+/** Input that cannot be used; `issues` names every bad field. */
+export class ValidationError extends Error {
+  override name = 'ValidationError';
+  readonly issues: readonly FieldIssue[];
+
+  constructor(issues: readonly FieldIssue[], options?: ErrorOptions) {
+    super(issues.map((issue) => formatIssue(issue)).join('\n'), options);
+    this.issues = issues;
+  }
+}
+
+/** The thing asked for does not exist (or is not visible yet). */
+export class NotFoundError extends Error {
+  override name = 'NotFoundError';
+}
+
+/** The thing existed but its data is gone for good (a pruned version). */
+export class GoneError extends Error {
+  override name = 'GoneError';
+}
+
+/** The change is not allowed from the current state. */
+export class ConflictError extends Error {
+  override name = 'ConflictError';
+}
+
+/** A command line that cannot be understood (exit code 2). */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export function formatIssue(issue: FieldIssue): string {
+  return issue.path === '' ? issue.message : `${issue.path}: ${issue.message}`;
+}
+
+/** zod issue paths as `a.b.0` */
+export function issuePath(path: readonly PropertyKey[]): string {
+  return path.map((part) => String(part)).join('.');
+}

@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import { type FieldIssue, issuePath } from '../errors.ts';
+import { estimatorNames, estimators, isEstimatorName } from './estimators/registry.ts';
+import { cronProblem, isTimeZone } from './schedule.ts';
+
+/** A model spec: the one schema for what `models apply` and `PUT /v1/models/:model` accept. */
+
+export const modelNamePattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+export const modelName = z
+  .string()
+  .regex(
+    modelNamePattern,
+    'must be 1 to 63 characters of a-z, 0-9, "_" and "-", starting with a letter or digit',
+  );
+
+const identifier = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
+const columnName = z.string().regex(identifier, 'must be a plain column name (letters, digits, "_")');
+const tableName = z
+  .string()
+  .regex(
+    /^(?:[A-Za-z_][A-Za-z0-9_$]{0,62}\.)?[A-Za-z_][A-Za-z0-9_$]{0,62}$/,
+    'must be a table name, optionally schema-qualified ("schema.table")',
+  );
+
+export const sourceSchema = z
+  .object({
+    table: tableName,
+    key: columnName,
+    time: columnName,
+    target: columnName,
+    features: z
+      .array(columnName)
+      .min(1, 'must list at least one feature')
+      .max(64, 'must list at most 64 features')
+      .refine((features) => new Set(features).size === features.length, 'must not repeat a feature'),
+  })
+  .strict();
+
+const schedule = z
+  .object({
+    cron: z
+      .string()
+      .default('0 2 * * *')
+      .superRefine((cron, ctx) => {
+        const problem = cronProblem(cron);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+      }),
+    timezone: z
+      .string()
+      .default('UTC')
+      .refine(isTimeZone, {
+        error: (issue) =>
+          `unknown time zone "${String(issue.input)}" (use an IANA name such as "UTC" or "Europe/Paris")`,
+      }),
+    paused: z.boolean().default(false),
+  })
+  .strict();
+
+const share = z.number().finite().min(0, 'must be from 0 to 1').max(1, 'must be from 0 to 1');
+const nonNegative = z.number().finite().min(0, 'must be 0 or more');
+
+export const driftPolicy = z
+  .object({
+    maxPsi: nonNegative.default(0.2),
+    maxKs: share.default(0.1),
+    maxWassersteinNorm: nonNegative.default(0.1),
+    maxChangedShare: share.default(0.5),
+    changeTolerance: nonNegative.default(0.1),
+    maxRemovedShare: share.default(0.05),
+    minRows: z.number().int('must be a whole number').min(0, 'must be 0 or more').default(1),
+  })
+  .strict();
+
+const webhookUrl = z.string().refine((value) => {
+  try {
+    return ['http:', 'https:'].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}, 'must be an http or https URL');
+
+export const modelSpecSchema = z
+  .object({
+    name: modelName,
+    description: z.string().max(2000, 'must be at most 2000 characters').default(''),
+    estimator: z.string().refine(isEstimatorName, {
+      error: (issue) => `unknown estimator "${String(issue.input)}"; known: ${estimatorNames.join(', ')}`,
+    }),
+    params: z.record(z.string(), z.unknown()).default({}),
+    source: sourceSchema.optional(),
+    trainWindowDays: z.number().int('must be a whole number').min(1).max(3650).default(90),
+    holdoutDays: z.number().int('must be a whole number').min(0).max(365).default(7),
+    schedule: schedule.default({ cron: '0 2 * * *', timezone: 'UTC', paused: false }),
+    drift: driftPolicy.default(driftPolicy.parse({})),
+    alerts: z.object({ webhookUrl: webhookUrl.optional() }).strict().default({}),
+    retention: z
+      .object({ keepVersions: z.number().int('must be a whole number').min(1).max(10_000).default(30) })
+      .strict()
+      .default({ keepVersions: 30 }),
+    maxAgeHours: z.number().finite().positive('must be more than 0').optional(),
+  })
+  .strict()
+  .superRefine((spec, ctx) => {
+    const problem = (path: (string | number)[], message: string) =>
+      ctx.addIssue({ code: 'custom', path, message });
+
+    if (isEstimatorName(spec.estimator)) {
+      const estimator = estimators[spec.estimator];
+      const params = estimator.params.safeParse(spec.params);
+      if (!params.success) {
+        for (const issue of params.error.issues)
+          problem(['params', ...issue.path.map(String)], issue.message);
+      }
+      if (estimator.needsSource && spec.source === undefined) {
+        problem(['source'], `is required by the ${spec.estimator} estimator`);
+      }
+      if (spec.estimator === 'naive' && spec.source !== undefined && params.success) {
+        const feature = (params.data as { feature?: string }).feature;
+        if (feature !== undefined && !spec.source.features.includes(feature)) {
+          problem(['params', 'feature'], `"${feature}" is not one of source.features`);
+        }
+      }
+    }
+    if (spec.holdoutDays >= spec.trainWindowDays) {
+      problem(['holdoutDays'], `must be less than trainWindowDays (${spec.trainWindowDays})`);
+    }
+  });
+
+export type ModelSpec = z.infer<typeof modelSpecSchema>;
+export type DriftPolicy = z.infer<typeof driftPolicy>;
+
+/** Checks a spec's shape (no database): the parsed spec with every default filled in, or every issue. */
+export function parseSpec(
+  input: unknown,
+): { spec: ModelSpec; issues: [] } | { spec: undefined; issues: FieldIssue[] } {
+  const parsed = modelSpecSchema.safeParse(input);
+  if (parsed.success) {
+    const spec = parsed.data;
+    const estimator = estimators[spec.estimator as keyof typeof estimators];
+    return { spec: { ...spec, params: estimator.params.parse(spec.params) }, issues: [] };
+  }
+  return {
+    spec: undefined,
+    issues: parsed.error.issues.map((issue) => ({ path: issuePath(issue.path), message: issue.message })),
+  };
+}

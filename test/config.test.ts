@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../src/config.ts';
+
+describe('configuration', () => {
+  it('fills every default from DESIGN.md and freezes the result', () => {
+    const config = parseConfig({});
+    expect(config).toEqual({
+      databaseUrl: 'postgres://postgres@127.0.0.1:5432/almanac',
+      databaseReadUrl: undefined,
+      redisUrl: 'redis://127.0.0.1:6379',
+      redisPrefix: 'almanac',
+      port: 8080,
+      auth: true,
+      rateLimitPerMinute: 600_000,
+      workerConcurrency: 2,
+      maxImportBytes: 1024 ** 3,
+      logLevel: 'info',
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads every variable and treats empty ones as unset', () => {
+    const config = parseConfig({
+      DATABASE_URL: 'postgresql://u@db:5433/x',
+      DATABASE_READ_URL: 'postgres://u@replica/x',
+      REDIS_URL: 'rediss://cache:6380',
+      ALMANAC_REDIS_PREFIX: 'prod',
+      PORT: '9000',
+      ALMANAC_AUTH: 'off',
+      ALMANAC_RATE_LIMIT: '0',
+      ALMANAC_WORKER_CONCURRENCY: '8',
+      ALMANAC_MAX_IMPORT_BYTES: '1048576',
+      LOG_LEVEL: '',
+      UNRELATED: 'ignored',
+    });
+    expect(config).toMatchObject({
+      databaseUrl: 'postgresql://u@db:5433/x',
+      databaseReadUrl: 'postgres://u@replica/x',
+      redisUrl: 'rediss://cache:6380',
+      redisPrefix: 'prod',
+      port: 9000,
+      auth: false,
+      rateLimitPerMinute: 0,
+      workerConcurrency: 8,
+      maxImportBytes: 1048576,
+      logLevel: 'info',
+    });
+  });
+
+  it('names each bad variable and what it accepts, one line each', () => {
+    const attempt = () =>
+      parseConfig({
+        PORT: 'eighty',
+        ALMANAC_AUTH: 'yes',
+        DATABASE_URL: 'mysql://x',
+        ALMANAC_WORKER_CONCURRENCY: '0',
+      });
+    expect(attempt).toThrow(ConfigError);
+    const lines = (() => {
+      try {
+        attempt();
+        return [];
+      } catch (error) {
+        return (error as Error).message.split('\n');
+      }
+    })();
+    expect(lines).toHaveLength(4);
+    expect(lines).toContain('PORT: must be a whole number from 0 to 65535');
+    expect(lines).toContain('ALMANAC_AUTH: must be "on" or "off"');
+    expect(lines).toContain('ALMANAC_WORKER_CONCURRENCY: must be a whole number from 1 to 256');
+    expect(lines.find((line) => line.startsWith('DATABASE_URL: '))).toMatch(/postgres/);
+  });
+});

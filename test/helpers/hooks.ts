@@ -1,0 +1,60 @@
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { createDb, type Db } from '../../src/db/database.ts';
+import { migrateToLatest } from '../../src/db/migrate.ts';
+import { createDatabase, dropDatabase, dropRedisPrefix, newRedisPrefix } from './services.ts';
+
+export type TestDatabase = { readonly name: string; readonly url: string };
+
+/**
+ * A fresh Postgres database for this test file, migrated unless `migrate: false`, and made the
+ * process's DATABASE_URL (vitest isolates each file, so the config read from it is this file's).
+ * Dropped after the file, unless a test failed: then it is kept for inspection (the next run's
+ * global setup drops it).
+ */
+export function useTestDatabase(label: string, options: { migrate?: boolean } = {}): TestDatabase {
+  const state = { name: '', url: '' };
+  let failed = false;
+  beforeAll(async () => {
+    Object.assign(state, await createDatabase(label));
+    process.env.DATABASE_URL = state.url;
+    if (options.migrate !== false) {
+      const db = createDb(state.url, { max: 1, applicationName: 'almanac-test-migrate' });
+      try {
+        await migrateToLatest(db);
+      } finally {
+        await db.destroy();
+      }
+    }
+  });
+  afterEach(({ task }) => {
+    if (task.result?.state === 'fail') failed = true;
+  });
+  afterAll(async () => {
+    if (state.name !== '' && !failed) await dropDatabase(state.name);
+  });
+  return state;
+}
+
+/** A kysely handle on the file's database for assertions, closed after the file. */
+export function useDb(database: TestDatabase): () => Db {
+  let db: Db | undefined;
+  afterAll(async () => {
+    await db?.destroy();
+  });
+  return () => {
+    db ??= createDb(database.url, { max: 2, applicationName: 'almanac-test-assert' });
+    return db;
+  };
+}
+
+/** A Redis key prefix of its own for each test; pass it to what the test builds. */
+export function useRedisPrefix(): { readonly current: string } {
+  const state = { current: '' };
+  beforeEach(() => {
+    state.current = newRedisPrefix();
+  });
+  afterEach(async () => {
+    await dropRedisPrefix(state.current);
+  });
+  return state;
+}
