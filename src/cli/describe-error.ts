@@ -1,4 +1,4 @@
-import { ConfigError } from '../config.ts';
+import { ConfigError, getConfig } from '../config.ts';
 import { hasSqlState, PgError } from '../db/pg-errors.ts';
 import { ConflictError, GoneError, NotFoundError, UsageError, ValidationError } from '../errors.ts';
 
@@ -40,6 +40,14 @@ function networkFailure(error: unknown): string | undefined {
   if (code !== 'ECONNREFUSED' && code !== 'ENOTFOUND' && code !== 'ETIMEDOUT' && code !== 'EHOSTUNREACH')
     return undefined;
   const where = address !== undefined ? `${address}${port !== undefined ? `:${port}` : ''}` : 'the server';
-  const service = port === 6379 ? 'Redis' : port === 5432 ? 'Postgres' : 'a service';
-  return `cannot reach ${service} at ${where} (${code}); is it running? (DATABASE_URL / REDIS_URL)`;
+  return `cannot reach ${serviceAt(port)} at ${where} (${code}); is it running?`;
+}
+
+/** Which configured service listens on a port, named with the variable that points at it. */
+function serviceAt(port: number | undefined): string {
+  const config = getConfig();
+  const portOf = (url: string, fallback: number) => Number(new URL(url).port || fallback);
+  if (port === portOf(config.databaseUrl, 5432)) return 'Postgres (DATABASE_URL)';
+  if (port === portOf(config.redisUrl, 6379)) return 'Redis (REDIS_URL)';
+  return 'a service';
 }
