@@ -41,3 +41,11 @@ export function formatIssue(issue: FieldIssue): string {
 export function issuePath(path: readonly PropertyKey[]): string {
   return path.map((part) => String(part)).join('.');
 }
+
+/**
+ * A failure that no retry can fix (bad source data, a spec that no longer matches its table):
+ * jobs turn it into BullMQ's UnrecoverableError.
+ */
+export class PermanentError extends Error {
+  override name = 'PermanentError';
+}

@@ -27,6 +27,7 @@ export function createPool(connectionString: string, options: DatabaseOptions = 
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'almanac',
     connectionTimeoutMillis: 10_000,
+    options: sessionOptions,
   });
   // An idle client that loses its server emits on the pool; without a listener that would crash.
   pool.on('error', () => {});
@@ -51,3 +52,19 @@ export async function withClientTransaction<T>(
     client.release();
   }
 }
+
+/**
+ * A kysely instance whose every query runs on one given client: the refresh attempt's own
+ * connection, which holds its advisory lock, so that what it writes is fenced by that lock.
+ * Destroying it leaves the client open; its owner ends it.
+ */
+export function createDbOnClient(client: pg.Client | pg.PoolClient): Db {
+  const facade = {
+    connect: async () => ({ query: client.query.bind(client), release: () => {} }),
+    end: async () => {},
+  };
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: facade as unknown as pg.Pool }) });
+}
+
+/** Options every connection of ours gets: UTC, so dates and timestamps never shift. */
+export const sessionOptions = '-c TimeZone=UTC';

@@ -1,22 +1,13 @@
-import { z } from 'zod';
+import { external } from './external.ts';
+import { naive } from './naive.ts';
+import { ridge } from './ridge.ts';
+import type { Artifact, Estimator } from './types.ts';
 
-/**
- * Every estimator a spec may name. An estimator is one entry here: its parameters (with defaults)
- * and whether it reads a source table (`external` estimates are imported, not computed).
- */
+/** Every estimator a spec may name. A new estimator is one file and one line here. */
 export const estimators = {
-  ridge: {
-    needsSource: true,
-    params: z.object({ alpha: z.number().finite().min(0, 'must be 0 or more').default(1) }).strict(),
-  },
-  naive: {
-    needsSource: true,
-    params: z.object({ feature: z.string().min(1, 'must name one of source.features').optional() }).strict(),
-  },
-  external: {
-    needsSource: false,
-    params: z.object({}).strict(),
-  },
+  ridge,
+  naive,
+  external,
 } as const;
 
 export type EstimatorName = keyof typeof estimators;
@@ -24,4 +15,10 @@ export const estimatorNames = Object.keys(estimators) as EstimatorName[];
 
 export function isEstimatorName(name: string): name is EstimatorName {
   return Object.hasOwn(estimators, name);
+}
+
+/** The estimator of a (validated) spec, typed loosely for the pipeline, which only passes JSON through. */
+export function estimatorFor(name: string): Estimator<unknown, Artifact> {
+  if (!isEstimatorName(name)) throw new Error(`unknown estimator "${name}"`);
+  return estimators[name] as unknown as Estimator<unknown, Artifact>;
 }

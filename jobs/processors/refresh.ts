@@ -1,0 +1,27 @@
+import { type Job, UnrecoverableError } from 'bullmq';
+import {
+  isPermanent,
+  type RefreshDeps,
+  type RefreshOutcome,
+  runRefresh,
+} from '../../src/pipeline/refresh.ts';
+import { type JobPayload, jobPayloads } from '../queue.ts';
+
+/** The `refresh` job: validates its payload, runs one attempt, and marks what no retry can fix. */
+export function refreshProcessor(deps: RefreshDeps) {
+  return async (job: Job<JobPayload<'refresh'>>): Promise<RefreshOutcome> => {
+    const payload = jobPayloads.refresh.safeParse(job.data);
+    if (!payload.success) throw new UnrecoverableError(`bad refresh payload: ${payload.error.message}`);
+    try {
+      return await runRefresh(deps, {
+        runId: payload.data.runId,
+        jobId: job.id ?? '',
+        attemptsMade: job.attemptsMade,
+        maxAttempts: job.opts.attempts ?? 1,
+      });
+    } catch (error) {
+      if (isPermanent(error)) throw new UnrecoverableError((error as Error).message);
+      throw error;
+    }
+  };
+}

@@ -1,0 +1,54 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { modelName } from '../src/model/spec.ts';
+import type { EnqueueRefresh } from '../src/runs/request.ts';
+
+/** The one queue, and the typed registry of its jobs: name → payload schema. */
+export const QUEUE_NAME = 'almanac';
+
+export const jobPayloads = {
+  refresh: z.object({ runId: z.uuid(), model: modelName, slot: z.string().min(1) }).strict(),
+} as const;
+
+export type JobName = keyof typeof jobPayloads;
+export type JobPayload<N extends JobName = JobName> = z.infer<(typeof jobPayloads)[N]>;
+export type AlmanacQueue = Queue<JobPayload, unknown, JobName>;
+
+/** Retries with backoff for I/O failures; finished jobs are kept a while for inspection. */
+export const jobOptions = {
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 5_000 },
+  removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 },
+  removeOnFail: { age: 30 * 24 * 3600 },
+} as const;
+
+export function createQueue(connection: Redis, prefix: string): AlmanacQueue {
+  return new Queue<JobPayload, unknown, JobName>(QUEUE_NAME, {
+    connection,
+    prefix,
+    defaultJobOptions: jobOptions,
+  });
+}
+
+/**
+ * An enqueue that fails fast when Redis is down: BullMQ's `add` would wait for a lost
+ * connection to come back, so the connection must be `ready` and the add is bounded in time.
+ */
+export function refreshEnqueuer(queue: AlmanacQueue, connection: Redis, timeoutMs = 2_000): EnqueueRefresh {
+  return async (jobId, payload) => {
+    if (connection.status !== 'ready') throw new Error(`Redis is not reachable (${connection.status})`);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`Redis did not accept the job within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([queue.add('refresh', payload, { jobId }), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}

@@ -1,0 +1,119 @@
+import { CronExpressionParser } from 'cron-parser';
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Logger } from 'pino';
+import type { Db } from '../src/db/database.ts';
+import { listModels, type Model } from '../src/db/models.ts';
+import { findRunBySlot } from '../src/db/runs.ts';
+import { estimatorFor } from '../src/model/estimators/registry.ts';
+import { type EnqueueRefresh, requestRefresh, slotOf } from '../src/runs/request.ts';
+
+export type SchedulerDeps = {
+  db: Db;
+  enqueue: EnqueueRefresh;
+  logger: Logger;
+  /** how often specs are re-read, so that applied or paused specs are picked up */
+  pollMs?: number;
+  now?: () => Date;
+};
+
+export type RunningScheduler = {
+  /** the scheduled models and their cron, for status and tests */
+  scheduled: () => Map<string, string>;
+  /** requests one model's slot for a tick (what a cron firing does) */
+  tick: (model: string, at: Date) => Promise<void>;
+  /** re-reads the specs now */
+  sync: () => Promise<void>;
+  close: () => Promise<void>;
+};
+
+type Entry = { signature: string; task: ScheduledTask };
+
+const isScheduled = (model: Model) =>
+  estimatorFor(model.spec.estimator).needsSource && !model.spec.schedule.paused;
+const signatureOf = (model: Model) => `${model.spec.schedule.cron}|${model.spec.schedule.timezone}`;
+
+/**
+ * node-cron fires each model's cron in its time zone and requests that slot. Specs are re-read
+ * every `pollMs`. On start, each model's latest tick missed while no scheduler ran is requested
+ * once. Any number of schedulers may run: the runs row makes each slot run once.
+ */
+export async function startScheduler(deps: SchedulerDeps): Promise<RunningScheduler> {
+  const { db, logger } = deps;
+  const now = deps.now ?? (() => new Date());
+  const entries = new Map<string, Entry>();
+  let closed = false;
+
+  const tick = async (model: string, at: Date) => {
+    const slot = slotOf(at);
+    try {
+      const { run, created } = await requestRefresh(db, deps.enqueue, { model, slot, trigger: 'cron' });
+      logger.info(
+        { model, slot, runId: run.id, created },
+        created ? 'refresh requested' : 'slot already requested',
+      );
+    } catch (error) {
+      logger.error({ err: error, model, slot }, 'could not request a refresh');
+    }
+  };
+
+  const sync = async () => {
+    const models = (await listModels(db)).filter(isScheduled);
+    const wanted = new Map(models.map((model) => [model.name, model]));
+    for (const [name, entry] of entries) {
+      const model = wanted.get(name);
+      if (model === undefined || signatureOf(model) !== entry.signature) {
+        await entry.task.destroy();
+        entries.delete(name);
+        logger.info({ model: name }, 'unscheduled');
+      }
+    }
+    for (const model of models) {
+      if (entries.has(model.name)) continue;
+      const { cron: expression, timezone } = model.spec.schedule;
+      const task = cron.schedule(expression, (context) => tick(model.name, context.date), {
+        name: `refresh.${model.name}`,
+        timezone,
+        noOverlap: false,
+      });
+      entries.set(model.name, { signature: signatureOf(model), task });
+      logger.info({ model: model.name, cron: expression, timezone }, 'scheduled');
+    }
+  };
+
+  /** The newest tick at or before now, if the model existed then and no run has that slot. */
+  const catchUp = async () => {
+    for (const model of (await listModels(db)).filter(isScheduled)) {
+      const { cron: expression, timezone } = model.spec.schedule;
+      const current = now();
+      const previous = CronExpressionParser.parse(expression, { tz: timezone, currentDate: current })
+        .prev()
+        .toDate();
+      if (previous < model.createdAt) continue;
+      if ((await findRunBySlot(db, model.name, slotOf(previous))) !== undefined) continue;
+      logger.info(
+        { model: model.name, slot: slotOf(previous) },
+        'catching up a slot missed while no scheduler ran',
+      );
+      await tick(model.name, previous);
+    }
+  };
+
+  await sync();
+  await catchUp();
+  const poller = setInterval(() => {
+    if (!closed)
+      sync().catch((error: unknown) => logger.error({ err: error }, 'could not re-read the specs'));
+  }, deps.pollMs ?? 10_000);
+
+  return {
+    scheduled: () => new Map([...entries].map(([name, entry]) => [name, entry.signature])),
+    tick,
+    sync,
+    close: async () => {
+      closed = true;
+      clearInterval(poller);
+      for (const entry of entries.values()) await entry.task.destroy();
+      entries.clear();
+    },
+  };
+}

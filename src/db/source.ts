@@ -1,0 +1,67 @@
+import { sql } from 'kysely';
+import pg from 'pg';
+import { PermanentError } from '../errors.ts';
+import { describeTable, isNumericType, isTimeType } from './catalog.ts';
+import type { Db } from './database.ts';
+
+/**
+ * A model's source table resolved against the catalog at run time, with the SQL fragments the
+ * training and scoring queries are built from. Identifiers are quoted here and nowhere else.
+ */
+export type SourceRef = {
+  table: string;
+  key: string;
+  time: string;
+  target: string;
+  features: string[];
+  timeType: string;
+  /** true when a unique index covers exactly (key, time): no duplicate check needed */
+  uniqueKeyTime: boolean;
+};
+
+export type SourceSpec = { table: string; key: string; time: string; target: string; features: string[] };
+
+export class SourceError extends PermanentError {
+  override name = 'SourceError';
+}
+
+export async function resolveSource(db: Db, source: SourceSpec): Promise<SourceRef> {
+  const table = await describeTable(db, source.table);
+  if (table === undefined) throw new SourceError(`source table ${source.table} does not exist`);
+  const type = (column: string) => {
+    const found = table.columns.get(column);
+    if (found === undefined)
+      throw new SourceError(`column "${column}" does not exist in ${table.qualifiedName}`);
+    return found.type;
+  };
+  type(source.key);
+  const timeType = type(source.time);
+  if (!isTimeType(timeType))
+    throw new SourceError(`column "${source.time}" is ${timeType}, not a date or timestamp`);
+  for (const column of [source.target, ...source.features]) {
+    if (!isNumericType(type(column)))
+      throw new SourceError(`column "${column}" is ${type(column)}, not numeric`);
+  }
+  const unique = await sql<{ found: boolean }>`
+    SELECT EXISTS (
+      SELECT 1 FROM pg_index i
+      WHERE i.indrelid = to_regclass(${source.table}) AND i.indisunique AND i.indpred IS NULL
+        AND i.indnkeyatts = 2
+        AND (SELECT array_agg(a.attname::text ORDER BY a.attname)
+             FROM pg_attribute a
+             WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::int2[]))
+            = (SELECT array_agg(c ORDER BY c) FROM unnest(ARRAY[${source.key}, ${source.time}]::text[]) c)
+    ) AS found`.execute(db);
+  return { ...source, table: table.qualifiedName, timeType, uniqueKeyTime: unique.rows[0]?.found === true };
+}
+
+export const quote = (identifier: string) => pg.escapeIdentifier(identifier);
+
+/** A float8 column that is present and finite (NaN = NaN in Postgres, so NOT IN catches it). */
+export const finite = (expression: string) =>
+  `(${expression})::float8 NOT IN ('NaN', 'Infinity', '-Infinity')`;
+
+/** Every value a row needs to be usable for training: target and features present and finite. */
+export function usableRow(source: SourceRef): string {
+  return [source.target, ...source.features].map((column) => finite(quote(column))).join(' AND ');
+}

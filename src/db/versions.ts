@@ -1,0 +1,153 @@
+import { sql } from 'kysely';
+import type { Db } from './database.ts';
+import type { VersionRow, VersionState } from './types.ts';
+
+export type Version = {
+  id: string;
+  model: string;
+  number: number;
+  state: VersionState;
+  rowCount: number | null;
+  checksum: string | null;
+  createdAt: Date;
+  publishedAt: Date | null;
+  lineage: Record<string, unknown>;
+  metrics: Record<string, unknown> | null;
+  drift: Record<string, unknown> | null;
+  realized: Record<string, unknown> | null;
+};
+
+export function toVersion(row: VersionRow): Version {
+  return {
+    id: row.id,
+    model: row.model,
+    number: row.number,
+    state: row.state,
+    rowCount: row.row_count === null ? null : Number(row.row_count),
+    checksum: row.checksum,
+    createdAt: row.created_at,
+    publishedAt: row.published_at,
+    lineage: (row.lineage ?? {}) as Record<string, unknown>,
+    metrics: row.metrics as Record<string, unknown> | null,
+    drift: row.drift as Record<string, unknown> | null,
+    realized: row.realized as Record<string, unknown> | null,
+  };
+}
+
+/**
+ * Creates the next version of a model (state `running`). The model row is locked first so that
+ * concurrent creations number one after the other; numbers of failed versions stay used.
+ */
+export async function createVersion(
+  db: Db,
+  model: string,
+  lineage: Record<string, unknown>,
+): Promise<Version> {
+  await db
+    .selectFrom('models')
+    .select('name')
+    .where('name', '=', model)
+    .forUpdate()
+    .executeTakeFirstOrThrow();
+  const row = await db
+    .insertInto('versions')
+    .values((eb) => ({
+      model,
+      number: eb
+        .selectFrom('versions')
+        .select(sql<number>`coalesce(max(number), 0) + 1`.as('next'))
+        .where('model', '=', model),
+      lineage: JSON.stringify(lineage),
+    }))
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toVersion(row);
+}
+
+export async function findVersionById(db: Db, id: string): Promise<Version | undefined> {
+  const row = await db.selectFrom('versions').selectAll().where('id', '=', id).executeTakeFirst();
+  return row === undefined ? undefined : toVersion(row);
+}
+
+export async function findVersion(db: Db, model: string, number: number): Promise<Version | undefined> {
+  const row = await db
+    .selectFrom('versions')
+    .selectAll()
+    .where('model', '=', model)
+    .where('number', '=', number)
+    .executeTakeFirst();
+  return row === undefined ? undefined : toVersion(row);
+}
+
+export async function findPublishedVersion(db: Db, model: string): Promise<Version | undefined> {
+  const row = await db
+    .selectFrom('versions')
+    .selectAll()
+    .where('model', '=', model)
+    .where('state', '=', 'published')
+    .executeTakeFirst();
+  return row === undefined ? undefined : toVersion(row);
+}
+
+/** Newest first, optionally of some states and below a version number (a page cursor). */
+export async function listVersions(
+  db: Db,
+  model: string,
+  options: { limit: number; states?: VersionState[]; belowNumber?: number },
+): Promise<Version[]> {
+  let query = db.selectFrom('versions').selectAll().where('model', '=', model);
+  if (options.states !== undefined && options.states.length > 0)
+    query = query.where('state', 'in', options.states);
+  if (options.belowNumber !== undefined) query = query.where('number', '<', options.belowNumber);
+  const rows = await query.orderBy('number', 'desc').limit(options.limit).execute();
+  return rows.map(toVersion);
+}
+
+/** Adds keys to a version's lineage (a JSON merge at the top level). */
+export async function mergeLineage(db: Db, id: string, patch: Record<string, unknown>): Promise<void> {
+  await db
+    .updateTable('versions')
+    .set({ lineage: sql`lineage || ${JSON.stringify(patch)}::jsonb` })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function setVersionResults(
+  db: Db,
+  id: string,
+  results: { rowCount: number; checksum: string; metrics: unknown },
+): Promise<void> {
+  await db
+    .updateTable('versions')
+    .set({
+      row_count: results.rowCount,
+      checksum: results.checksum,
+      metrics: JSON.stringify(results.metrics),
+    })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function setVersionDrift(db: Db, id: string, drift: unknown): Promise<void> {
+  await db
+    .updateTable('versions')
+    .set({ drift: JSON.stringify(drift) })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Moves a version from one of `from` to `to`; false when it was in another state. */
+export async function transitionVersion(
+  db: Db,
+  id: string,
+  from: VersionState[],
+  to: VersionState,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('versions')
+    .set({ state: to })
+    .where('id', '=', id)
+    .where('state', 'in', from)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}

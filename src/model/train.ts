@@ -1,0 +1,116 @@
+import type { Db } from '../db/database.ts';
+import type { SourceRef } from '../db/source.ts';
+import { type DayRange, predictionErrors, trainingAnchor, windowStats } from '../db/training.ts';
+import { PermanentError } from '../errors.ts';
+import { naive } from './estimators/naive.ts';
+import { estimatorFor } from './estimators/registry.ts';
+import type { Artifact } from './estimators/types.ts';
+import type { ModelSpec } from './spec.ts';
+
+/** Bad source data that no retry can fix (the pipeline turns it into an UnrecoverableError). */
+export class SourceDataError extends PermanentError {
+  override name = 'SourceDataError';
+}
+
+export type Metrics = {
+  holdout: {
+    rows: number;
+    mae: number | null;
+    rmse: number | null;
+    bias: number | null;
+    /** true when there was no holdout and the figures are measured on the training rows */
+    inSample: boolean;
+  };
+  /** the naive forecast (last value of one feature) on the same rows: the floor to beat */
+  naive: { feature: string; mae: number | null; rmse: number | null; bias: number | null };
+  /** mae / naive.mae: below 1 beats naive */
+  maeRatioToNaive: number | null;
+};
+
+export type Training = {
+  artifact: Artifact;
+  metrics: Metrics;
+  window: { anchor: string; trainWindowDays: number; holdoutDays: number };
+  rows: { train: number; holdout: number; skipped: number };
+};
+
+/**
+ * Fits a model over its training window: fit on the window without its last `holdoutDays`,
+ * measure on those days beside naive, then refit on the whole window for the artifact, whose
+ * interval is the 5th–95th percentile of the holdout residuals.
+ */
+export async function train(db: Db, spec: ModelSpec, source: SourceRef): Promise<Training> {
+  const anchor = await trainingAnchor(db, source);
+  if (anchor === null) {
+    throw new SourceDataError(
+      `source ${source.table} has no rows with a known ${source.target}; nothing to train on`,
+    );
+  }
+  const estimator = estimatorFor(spec.estimator);
+  const fit = (stats: Awaited<ReturnType<typeof windowStats>>) =>
+    estimator.fit({ params: spec.params, features: source.features, stats });
+  const naiveFeature =
+    spec.estimator === 'naive'
+      ? ((spec.params as { feature?: string }).feature ?? source.features[0])
+      : source.features[0];
+  const naiveArtifact = naive.fit({
+    params: { feature: naiveFeature },
+    features: source.features,
+    stats: emptyStats,
+  });
+  const naiveSql = (columns: string[]) => naive.predictSql(naiveArtifact, columns);
+
+  const whole: DayRange = { anchor, fromDaysBack: spec.trainWindowDays, toDaysBack: 0 };
+  const holdout: DayRange = { anchor, fromDaysBack: spec.holdoutDays, toDaysBack: 0 };
+  const beforeHoldout: DayRange = {
+    anchor,
+    fromDaysBack: spec.trainWindowDays,
+    toDaysBack: spec.holdoutDays,
+  };
+
+  let errors: Awaited<ReturnType<typeof predictionErrors>> | undefined;
+  if (spec.holdoutDays > 0) {
+    const stats = await windowStats(db, source, beforeHoldout);
+    if (stats.n > 0) {
+      const measured = fit(stats);
+      const found = await predictionErrors(
+        db,
+        source,
+        holdout,
+        (columns) => estimator.predictSql(measured, columns),
+        naiveSql,
+      );
+      if (found.rows > 0) errors = found;
+    }
+  }
+  const wholeStats = await windowStats(db, source, whole);
+  if (wholeStats.n === 0) {
+    throw new SourceDataError(
+      `source ${source.table} has no usable rows in the ${spec.trainWindowDays} days up to ${anchor} ` +
+        `(${wholeStats.skipped} with null or non-finite values)`,
+    );
+  }
+  const artifact = fit(wholeStats);
+  const inSample = errors === undefined;
+  errors ??= await predictionErrors(
+    db,
+    source,
+    whole,
+    (columns) => estimator.predictSql(artifact, columns),
+    naiveSql,
+  );
+  artifact.interval = { lower: errors.residualP05 ?? 0, upper: errors.residualP95 ?? 0 };
+
+  return {
+    artifact,
+    metrics: {
+      holdout: { rows: errors.rows, mae: errors.mae, rmse: errors.rmse, bias: errors.bias, inSample },
+      naive: { feature: naiveArtifact.feature, ...errors.naive },
+      maeRatioToNaive: errors.mae !== null && errors.naive.mae ? errors.mae / errors.naive.mae : null,
+    },
+    window: { anchor, trainWindowDays: spec.trainWindowDays, holdoutDays: spec.holdoutDays },
+    rows: { train: wholeStats.n, holdout: inSample ? 0 : errors.rows, skipped: wholeStats.skipped },
+  };
+}
+
+const emptyStats = { n: 0, featureMeans: [], featureCov: [], targetMean: 0, featureTargetCov: [] };

@@ -1,0 +1,366 @@
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { createDbOnClient, type Db, sessionOptions } from '../db/database.ts';
+import {
+  lockModelForTransaction,
+  terminateBackend,
+  tryVersionLock,
+  versionLockHolders,
+  waitVersionLock,
+} from '../db/locks.ts';
+import { findModel } from '../db/models.ts';
+import {
+  copyIntoPartition,
+  createStandalonePartition,
+  dropPartition,
+  indexAndAttachPartition,
+  partitionChecksum,
+} from '../db/partitions.ts';
+import { hasSqlState } from '../db/pg-errors.ts';
+import { findRun, finishRun, type Run, setRunPhase, setRunVersion, startRunAttempt } from '../db/runs.ts';
+import { estimatedKeys } from '../db/scoring.ts';
+import { resolveSource } from '../db/source.ts';
+import type { RunPhase } from '../db/types.ts';
+import {
+  createVersion,
+  findPublishedVersion,
+  findVersionById,
+  mergeLineage,
+  setVersionDrift,
+  setVersionResults,
+  transitionVersion,
+  type Version,
+} from '../db/versions.ts';
+import { checkCandidate } from '../drift/gate.ts';
+import { PermanentError } from '../errors.ts';
+import { estimatorFor } from '../model/estimators/registry.ts';
+import type { ModelSpec } from '../model/spec.ts';
+import { SourceDataError, train } from '../model/train.ts';
+import { codeVersion } from '../version.ts';
+import { publishInTransaction } from '../versions/publish.ts';
+import { applyRetention } from '../versions/retention.ts';
+import { scoreNewestRows } from './score.ts';
+
+export type RefreshDeps = {
+  db: Db;
+  pool: pg.Pool;
+  databaseUrl: string;
+  logger: Logger;
+  /** how long a new attempt waits for a stalled one's lock after terminating it */
+  lockWaitMs?: number;
+};
+
+export type RefreshAttempt = {
+  runId: string;
+  jobId: string;
+  /** attempts made before this one (BullMQ's attemptsMade) */
+  attemptsMade: number;
+  maxAttempts: number;
+};
+
+export type RefreshOutcome =
+  | { state: 'published' | 'held'; model: string; version: number }
+  | { state: 'skipped'; reason: string };
+
+/** Where each phase starts and ends on the run's overall progress (0 to 1). */
+const phaseSpan: Record<RunPhase, [number, number]> = {
+  queued: [0, 0],
+  training: [0, 0.1],
+  scoring: [0.1, 0.85],
+  indexing: [0.85, 0.95],
+  validating: [0.95, 0.98],
+  publishing: [0.98, 1],
+  done: [1, 1],
+};
+
+/** Errors that no retry can fix: bad source data, a spec that no longer fits, a data exception. */
+export function isPermanent(error: unknown): boolean {
+  // SQLSTATE class 22 is "data exception" (an overflowing cast, say): the data will not change.
+  return (
+    error instanceof PermanentError ||
+    (typeof (error as { code?: unknown })?.code === 'string' &&
+      String((error as { code: string }).code).startsWith('22'))
+  );
+}
+
+/**
+ * One attempt at a refresh run, through the phases of DESIGN.md. The run's version is created
+ * once; the attempt holds that version's advisory lock on a connection of its own for its whole
+ * life and writes only through it, so an attempt that lost the lock (a stalled worker whose job
+ * was handed to another) can change nothing. A failure on the last attempt leaves the version
+ * `failed`, no rows anywhere, and the published version untouched.
+ */
+export async function runRefresh(deps: RefreshDeps, attempt: RefreshAttempt): Promise<RefreshOutcome> {
+  const { db, logger } = deps;
+  const run = await findRun(db, attempt.runId);
+  if (run === undefined) throw new PermanentError(`run ${attempt.runId} does not exist`);
+  if (run.state === 'succeeded' || run.state === 'failed')
+    return { state: 'skipped', reason: `run already ${run.state}` };
+  const model = await findModel(db, run.model);
+  if (model === undefined) throw new PermanentError(`model "${run.model}" does not exist`);
+  const spec = model.spec;
+  if (spec.source === undefined || !estimatorFor(spec.estimator).needsSource) {
+    throw new PermanentError(
+      `model "${spec.name}" is ${spec.estimator}: its versions are imported, not refreshed`,
+    );
+  }
+  const versionId = await ensureVersion(db, run, spec, attempt.jobId);
+  const log = logger.child({ model: spec.name, runId: run.id, versionId });
+
+  const client = new pg.Client({
+    connectionString: deps.databaseUrl,
+    application_name: `almanac-attempt-v${versionId}`,
+    options: sessionOptions,
+  });
+  client.on('error', (error) => log.warn({ err: error }, 'the attempt lost its database connection'));
+  await client.connect();
+  try {
+    await acquireVersionLock(client, versionId, deps.lockWaitMs ?? 30_000, log);
+    const fenced = createDbOnClient(client);
+    try {
+      return await attemptUnderLock({ deps, fenced, client, run, spec, versionId, attempt, log });
+    } catch (error) {
+      const final = isPermanent(error) || attempt.attemptsMade + 1 >= attempt.maxAttempts;
+      const message = error instanceof Error ? error.message : String(error);
+      log.error(
+        { err: error, final },
+        final ? 'refresh failed for good' : 'refresh attempt failed; it will be retried',
+      );
+      await recordFailure(fenced, client, run.id, versionId, message, final).catch((cleanup: unknown) =>
+        log.warn({ err: cleanup }, 'could not record the failure (the attempt may have lost its lock)'),
+      );
+      throw error;
+    }
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** The run's version, created on its first attempt and reused by every retry. */
+async function ensureVersion(db: Db, run: Run, spec: ModelSpec, jobId: string): Promise<string> {
+  if (run.versionId !== null) return run.versionId;
+  return db.transaction().execute(async (trx) => {
+    const locked = await trx
+      .selectFrom('runs')
+      .select('version_id')
+      .where('id', '=', run.id)
+      .forUpdate()
+      .executeTakeFirstOrThrow();
+    if (locked.version_id !== null) return locked.version_id;
+    const version = await createVersion(trx, spec.name, {
+      spec,
+      estimator: spec.estimator,
+      params: spec.params,
+      trigger: run.trigger,
+      slot: run.slot,
+      runId: run.id,
+      jobId,
+      codeVersion,
+    });
+    await setRunVersion(trx, run.id, version.id);
+    return version.id;
+  });
+}
+
+/**
+ * Takes the version's lock. When another backend holds it, that is an attempt BullMQ has given
+ * up on (it hands a job over only after its lock expired): its connection is terminated, so that
+ * it can write nothing more, and this attempt takes over.
+ */
+async function acquireVersionLock(
+  client: pg.Client,
+  versionId: string,
+  waitMs: number,
+  log: Logger,
+): Promise<void> {
+  if (await tryVersionLock(client, versionId)) return;
+  for (const pid of await versionLockHolders(client, versionId)) {
+    log.warn({ pid }, 'taking over from a stalled attempt: terminating its connection');
+    await terminateBackend(client, pid);
+  }
+  if (!(await waitVersionLock(client, versionId, waitMs))) {
+    throw new Error(`version ${versionId} is still locked by another attempt after ${waitMs} ms`);
+  }
+}
+
+type AttemptContext = {
+  deps: RefreshDeps;
+  fenced: Db;
+  client: pg.Client;
+  run: Run;
+  spec: ModelSpec;
+  versionId: string;
+  attempt: RefreshAttempt;
+  log: Logger;
+};
+
+async function attemptUnderLock(ctx: AttemptContext): Promise<RefreshOutcome> {
+  const { deps, fenced, client, run, spec, versionId, log } = ctx;
+  const version = await findVersionById(fenced, versionId);
+  if (version === undefined) throw new PermanentError(`version ${versionId} vanished`);
+  // A previous attempt may have got as far as the gate and died before closing the run.
+  if (version.state === 'held' || version.state === 'published' || version.state === 'superseded') {
+    await finishRun(fenced, run.id, { state: 'succeeded' });
+    return { state: 'skipped', reason: `version ${version.number} already ${version.state}` };
+  }
+  if (version.state !== 'running') {
+    await finishRun(fenced, run.id, {
+      state: 'failed',
+      error: `version ${version.number} is ${version.state}`,
+    });
+    return { state: 'skipped', reason: `version ${version.number} is ${version.state}` };
+  }
+
+  const attemptNumber = await startRunAttempt(fenced, run.id);
+  await mergeLineage(fenced, versionId, { jobId: ctx.attempt.jobId, attempts: attemptNumber });
+  // A retry starts from nothing: whatever an earlier attempt wrote goes first.
+  await dropPartition(client, versionId);
+
+  const timings: Partial<Record<RunPhase, number>> = {};
+  let phaseStarted = performance.now();
+  let phase: RunPhase = 'training';
+  const enter = async (next: RunPhase) => {
+    timings[phase] = Math.round(performance.now() - phaseStarted);
+    phase = next;
+    phaseStarted = performance.now();
+    await setRunPhase(deps.db, run.id, attemptNumber, next, phaseSpan[next][0]);
+    log.info({ phase: next }, `refresh ${next}`);
+  };
+  log.info({ phase, attempt: attemptNumber }, 'refresh training');
+
+  const source = await resolveSource(deps.db, spec.source as NonNullable<ModelSpec['source']>);
+  const training = await train(deps.db, spec, source);
+  await mergeLineage(fenced, versionId, {
+    training: { window: training.window, rows: training.rows },
+    artifact: training.artifact,
+  });
+
+  await enter('scoring');
+  await createStandalonePartition(client, versionId);
+  const cursorClient = await deps.pool.connect();
+  let counts: Awaited<ReturnType<typeof scoreNewestRows>>;
+  try {
+    const expected = await estimatedKeys(cursorClient, source);
+    const [from, to] = phaseSpan.scoring;
+    let lastReport = 0;
+    counts = await scoreNewestRows({
+      client: cursorClient,
+      source,
+      estimator: estimatorFor(spec.estimator),
+      artifact: training.artifact,
+      target: copyIntoPartition(client, versionId),
+      onProgress: (rows) => {
+        const now = performance.now();
+        if (expected === undefined || now - lastReport < 500) return;
+        lastReport = now;
+        const share = Math.min(0.99, rows / expected);
+        setRunPhase(deps.db, run.id, attemptNumber, 'scoring', from + (to - from) * share).catch(
+          (error: unknown) => log.debug({ err: error }, 'progress update failed'),
+        );
+      },
+    });
+  } finally {
+    cursorClient.release();
+  }
+  if (counts.rows === 0) {
+    throw new SourceDataError(
+      `source ${source.table} has no key to score (${counts.skippedRows} newest rows with null or non-finite features, ${counts.skippedKeys} invalid keys)`,
+    );
+  }
+
+  await enter('indexing');
+  await indexAndAttachPartition(client, versionId);
+  const { rowCount, checksum } = await partitionChecksum(client, versionId);
+  await setVersionResults(fenced, versionId, { rowCount, checksum, metrics: training.metrics });
+
+  await enter('validating');
+  const outcome = await fenced.transaction().execute(async (trx) => {
+    await lockModelForTransaction(trx, spec.name);
+    const candidate = (await findVersionById(trx, versionId)) as Version;
+    const baseline = await findPublishedVersion(trx, spec.name);
+    const report = await checkCandidate(trx, { ...candidate, rowCount }, baseline, spec.drift);
+    await setVersionDrift(trx, versionId, report);
+    timings.validating = Math.round(performance.now() - phaseStarted);
+    if (!report.verdict.passed) {
+      await transitionVersion(trx, versionId, ['running'], 'held');
+      await recordLineageEnd(trx, versionId, timings, counts, rowCount);
+      await finishRun(trx, run.id, { state: 'succeeded' });
+      return { state: 'held' as const, version: candidate.number, report };
+    }
+    phase = 'publishing';
+    phaseStarted = performance.now();
+    await setRunPhase(deps.db, run.id, attemptNumber, 'publishing', phaseSpan.publishing[0]);
+    await publishInTransaction(trx, candidate, {
+      actor: run.trigger,
+      reason: `refresh ${run.slot} passed the drift gate`,
+    });
+    timings.publishing = Math.round(performance.now() - phaseStarted);
+    await recordLineageEnd(trx, versionId, timings, counts, rowCount);
+    await finishRun(trx, run.id, { state: 'succeeded' });
+    return { state: 'published' as const, version: candidate.number, report };
+  });
+
+  if (outcome.state === 'held') {
+    log.warn(
+      { version: outcome.version, verdict: outcome.report.verdict },
+      'the drift gate held the new version back',
+    );
+  } else {
+    log.info({ version: outcome.version, rows: rowCount }, 'published');
+    await pruneOldVersions(deps, spec, log);
+  }
+  return { state: outcome.state, model: spec.name, version: outcome.version };
+}
+
+async function recordLineageEnd(
+  db: Db,
+  versionId: string,
+  timings: Partial<Record<RunPhase, number>>,
+  counts: { rows: number; skippedRows: number; skippedKeys: number },
+  rowCount: number,
+): Promise<void> {
+  await mergeLineage(db, versionId, {
+    phasesMs: timings,
+    scoring: { rows: rowCount, skippedRows: counts.skippedRows, skippedKeys: counts.skippedKeys },
+  });
+}
+
+/** Retention after a publish: a failure here is logged, never fails the run that just published. */
+async function pruneOldVersions(deps: RefreshDeps, spec: ModelSpec, log: Logger): Promise<void> {
+  const client = await deps.pool.connect();
+  try {
+    const outcome = await applyRetention(deps.db, client, spec.name, spec.retention.keepVersions);
+    if (outcome.pruned.length + outcome.dropped.length + outcome.deferred.length > 0)
+      log.info(outcome, 'retention');
+  } catch (error) {
+    log.warn({ err: error }, 'retention failed; it will be tried again after the next publish');
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Records a failed attempt, through the attempt's own (fenced) connection. On the last attempt
+ * the version becomes `failed` with the error and its table goes; otherwise the run keeps the
+ * error for operators to see while BullMQ retries.
+ */
+async function recordFailure(
+  fenced: Db,
+  client: pg.Client,
+  runId: string,
+  versionId: string,
+  message: string,
+  final: boolean,
+): Promise<void> {
+  if (!final) {
+    await fenced.updateTable('runs').set({ error: message }).where('id', '=', runId).execute();
+    return;
+  }
+  if (await transitionVersion(fenced, versionId, ['running'], 'failed')) {
+    await mergeLineage(fenced, versionId, { error: message });
+  }
+  await finishRun(fenced, runId, { state: 'failed', error: message });
+  await dropPartition(client, versionId).catch((error: unknown) => {
+    if (!hasSqlState(error, '55P03')) throw error;
+  });
+}

@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../db/database.ts';
+import { findModel } from '../db/models.ts';
+import { finishRun, insertRun, type Run } from '../db/runs.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
+import { estimatorFor } from '../model/estimators/registry.ts';
+
+export type RefreshPayload = { runId: string; model: string; slot: string };
+/** Puts a refresh job on the queue (idempotent by job id). */
+export type EnqueueRefresh = (jobId: string, payload: RefreshPayload) => Promise<void>;
+
+export function refreshJobId(model: string, slot: string): string {
+  // BullMQ refuses ':' in custom ids; model names and slots never contain one.
+  return `refresh.${model}.${slot}`;
+}
+
+/** A cron tick as a slot: its UTC minute without colons, e.g. 20261128T0200Z. */
+export function slotOf(tick: Date): string {
+  return `${tick.toISOString().slice(0, 16).replaceAll('-', '').replace(':', '')}Z`;
+}
+
+/**
+ * Requests a refresh of (model, slot). The runs row decides: inserting it with ON CONFLICT DO
+ * NOTHING means a slot runs once however many schedulers, CLIs and API calls ask. A run that is
+ * still queued is enqueued again (the job id makes that idempotent), which heals a run whose
+ * enqueue failed. A manual run's slot is `manual-<run id>`.
+ */
+export async function requestRefresh(
+  db: Db,
+  enqueue: EnqueueRefresh,
+  request: { model: string; slot?: string; trigger: string },
+): Promise<{ run: Run; created: boolean }> {
+  const model = await findModel(db, request.model);
+  if (model === undefined)
+    throw new NotFoundError(`model "${request.model}" does not exist; see \`almanac models list\``);
+  if (!estimatorFor(model.spec.estimator).needsSource) {
+    throw new ConflictError(
+      `model "${request.model}" is ${model.spec.estimator}: its versions are imported (\`almanac import\`), not refreshed`,
+    );
+  }
+  const id = randomUUID();
+  const slot = request.slot ?? `manual-${id}`;
+  const jobId = refreshJobId(request.model, slot);
+  const { run, created } = await insertRun(db, {
+    id,
+    model: request.model,
+    slot,
+    trigger: request.trigger,
+    jobId,
+  });
+  if (created || run.state === 'queued') {
+    try {
+      await enqueue(jobId, { runId: run.id, model: run.model, slot: run.slot });
+    } catch (error) {
+      // A manual run nobody will ask for again must not linger as queued; a cron slot stays
+      // queued, and the scheduler's next request of it enqueues it again.
+      if (request.slot === undefined) {
+        await finishRun(db, run.id, {
+          state: 'failed',
+          error: `could not be queued: ${(error as Error).message}`,
+        });
+      }
+      throw error;
+    }
+  }
+  return { run, created };
+}

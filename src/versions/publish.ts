@@ -1,0 +1,109 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/database.ts';
+import { lockModelForTransaction } from '../db/locks.ts';
+import { findVersion, mergeLineage, toVersion, transitionVersion, type Version } from '../db/versions.ts';
+import { ConflictError, GoneError, NotFoundError } from '../errors.ts';
+
+/** Every API process LISTENs here and switches its published pointer when a publish commits. */
+export const PUBLICATIONS_CHANNEL = 'almanac_publications';
+
+export type Decision = { actor: string; reason?: string | undefined };
+
+/**
+ * Makes a version the model's published one, inside the caller's transaction (which must hold
+ * the model lock): the previous one becomes `superseded`, the pointer moves, the publication
+ * history gets a new open entry, and listeners are notified when the transaction commits.
+ */
+export async function publishInTransaction(trx: Db, version: Version, decision: Decision): Promise<Version> {
+  await trx
+    .updateTable('versions')
+    .set({ state: 'superseded' })
+    .where('model', '=', version.model)
+    .where('state', '=', 'published')
+    .where('id', '<>', version.id)
+    .execute();
+  const published = await trx
+    .updateTable('versions')
+    .set({ state: 'published', published_at: sql`now()` })
+    .where('id', '=', version.id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  await trx
+    .updateTable('models')
+    .set({ published_version_id: version.id, updated_at: sql`now()` })
+    .where('name', '=', version.model)
+    .execute();
+  await trx
+    .updateTable('publications')
+    .set({ valid_to: sql`now()` })
+    .where('model', '=', version.model)
+    .where('valid_to', 'is', null)
+    .execute();
+  await trx
+    .insertInto('publications')
+    .values({
+      model: version.model,
+      version_id: version.id,
+      actor: decision.actor,
+      reason: decision.reason ?? null,
+    })
+    .execute();
+  await mergeLineage(trx, version.id, { published: decisionRecord(decision) });
+  const payload = JSON.stringify({ model: version.model, versionId: version.id, version: version.number });
+  await sql`SELECT pg_notify(${PUBLICATIONS_CHANNEL}, ${payload})`.execute(trx);
+  return toVersion(published);
+}
+
+/**
+ * Approves a held version or rolls back to a superseded one. Throws NotFoundError, GoneError
+ * (pruned: its rows are gone) or ConflictError (any other state).
+ */
+export async function publishVersion(
+  db: Db,
+  model: string,
+  number: number,
+  decision: Decision,
+): Promise<Version> {
+  return db.transaction().execute(async (trx) => {
+    await lockModelForTransaction(trx, model);
+    const version = await findVersion(trx, model, number);
+    if (version === undefined) throw new NotFoundError(`model "${model}" has no version ${number}`);
+    if (version.state === 'pruned') {
+      throw new GoneError(`version ${number} of "${model}" was pruned by retention; its estimates are gone`);
+    }
+    if (version.state !== 'held' && version.state !== 'superseded') {
+      throw new ConflictError(
+        `version ${number} of "${model}" is ${version.state}; only a held version (approve) or a superseded one (roll back) can be published`,
+      );
+    }
+    return publishInTransaction(trx, version, decision);
+  });
+}
+
+/** Rejects a held version: it will never be published. ConflictError from any other state. */
+export async function rejectVersion(
+  db: Db,
+  model: string,
+  number: number,
+  decision: Decision,
+): Promise<Version> {
+  return db.transaction().execute(async (trx) => {
+    await lockModelForTransaction(trx, model);
+    const version = await findVersion(trx, model, number);
+    if (version === undefined) throw new NotFoundError(`model "${model}" has no version ${number}`);
+    if (version.state !== 'held') {
+      throw new ConflictError(
+        `version ${number} of "${model}" is ${version.state}; only a held version can be rejected`,
+      );
+    }
+    await transitionVersion(trx, version.id, ['held'], 'rejected');
+    await mergeLineage(trx, version.id, { rejected: decisionRecord(decision) });
+    return { ...version, state: 'rejected' as const };
+  });
+}
+
+const decisionRecord = (decision: Decision) => ({
+  actor: decision.actor,
+  reason: decision.reason ?? null,
+  at: new Date().toISOString(),
+});

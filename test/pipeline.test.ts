@@ -1,0 +1,108 @@
+import { sql } from 'kysely';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { advanceMarket, seedMarket } from '../seeds/load-market.ts';
+import { createPool } from '../src/db/database.ts';
+import { findVersion, listVersions } from '../src/db/versions.ts';
+import { requestRefresh } from '../src/runs/request.ts';
+import { useDb, useRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
+import { applySpec, demoSpec, startPipeline, waitForRun } from './helpers/pipeline.ts';
+
+const database = useTestDatabase('pipeline');
+const db = useDb(database);
+const prefix = useRedisPrefix();
+let pipeline: Awaited<ReturnType<typeof startPipeline>>;
+
+beforeAll(async () => {
+  const pool = createPool(database.url, { max: 1 });
+  await seedMarket(pool, { keys: 300, days: 40, seed: 3, start: '2026-01-01' });
+  await pool.end();
+  await applySpec(db(), demoSpec());
+});
+beforeEach(async () => {
+  pipeline = await startPipeline(database.url, prefix.current);
+});
+afterEach(async () => {
+  await pipeline.close();
+});
+
+async function refresh(slot?: string) {
+  const { run } = await requestRefresh(db(), pipeline.enqueue, {
+    model: 'prices',
+    trigger: 'test',
+    ...(slot ? { slot } : {}),
+  });
+  return waitForRun(db(), run.id);
+}
+
+describe('refresh', () => {
+  it('turns the source into a published, versioned estimate table', async () => {
+    const run = await refresh();
+    expect(run).toMatchObject({ state: 'succeeded', phase: 'done', progress: 1, version: 1, error: null });
+    const version = await findVersion(db(), 'prices', 1);
+    expect(version).toMatchObject({ state: 'published', rowCount: 300 });
+    expect(version?.checksum).toMatch(/^[0-9a-f]{32}$/);
+    expect(version?.lineage).toMatchObject({
+      estimator: 'ridge',
+      trigger: 'test',
+      training: {
+        window: { anchor: '2026-02-08', trainWindowDays: 20, holdoutDays: 3 },
+        rows: { skipped: 0 },
+      },
+      scoring: { rows: 300, skippedRows: 0, skippedKeys: 0 },
+      artifact: { estimator: 'ridge', features: ['close', 'ma_5', 'ma_20', 'volume_z'] },
+    });
+    expect(version?.metrics).toMatchObject({
+      holdout: { rows: 900, inSample: false },
+      naive: { feature: 'close' },
+    });
+    const { rows } = await sql<{ n: string; as_of: string }>`
+      SELECT count(*) AS n, min(as_of)::text AS as_of FROM latest_estimates WHERE model = 'prices'`.execute(
+      db(),
+    );
+    expect(rows[0]).toEqual({ n: '300', as_of: '2026-02-09 00:00:00+00' });
+  });
+
+  it('a second run after new data publishes version 2 and supersedes 1', async () => {
+    const pool = createPool(database.url, { max: 1 });
+    await advanceMarket(pool, 1, undefined);
+    await pool.end();
+    const run = await refresh();
+    expect(run.version).toBe(2);
+    const versions = await listVersions(db(), 'prices', { limit: 10 });
+    expect(versions.map((v) => [v.number, v.state])).toEqual([
+      [2, 'published'],
+      [1, 'superseded'],
+    ]);
+    const { rows } = await sql<{ version: number; as_of: string }>`
+      SELECT DISTINCT version, as_of::text FROM latest_estimates WHERE model = 'prices'`.execute(db());
+    expect(rows).toEqual([{ version: 2, as_of: '2026-02-10 00:00:00+00' }]);
+  });
+
+  it('runs the same slot once, however often it is requested', async () => {
+    const first = await requestRefresh(db(), pipeline.enqueue, {
+      model: 'prices',
+      slot: '20260301T0200Z',
+      trigger: 'cron',
+    });
+    const second = await requestRefresh(db(), pipeline.enqueue, {
+      model: 'prices',
+      slot: '20260301T0200Z',
+      trigger: 'cron',
+    });
+    expect(first.created).toBe(true);
+    expect(second.created).toBe(false);
+    expect(second.run.id).toBe(first.run.id);
+    await waitForRun(db(), first.run.id);
+    const third = await requestRefresh(db(), pipeline.enqueue, {
+      model: 'prices',
+      slot: '20260301T0200Z',
+      trigger: 'cron',
+    });
+    expect(third.created).toBe(false);
+    const { rows } = await sql<{
+      n: string;
+    }>`SELECT count(*) AS n FROM runs WHERE slot = '20260301T0200Z'`.execute(db());
+    expect(rows[0]?.n).toBe('1');
+    expect((await listVersions(db(), 'prices', { limit: 10 })).length).toBe(3);
+  });
+});
