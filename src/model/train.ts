@@ -47,7 +47,7 @@ export async function train(db: Db, spec: ModelSpec, source: SourceRef): Promise
     );
   }
   const estimator = estimatorFor(spec.estimator);
-  const fit = (stats: Awaited<ReturnType<typeof windowStats>>) =>
+  const fitOn = (stats: Awaited<ReturnType<typeof windowStats>>) =>
     estimator.fit({ params: spec.params, features: source.features, stats });
   const naiveFeature =
     spec.estimator === 'naive'
@@ -72,7 +72,7 @@ export async function train(db: Db, spec: ModelSpec, source: SourceRef): Promise
   if (spec.holdoutDays > 0) {
     const stats = await windowStats(db, source, beforeHoldout);
     if (stats.n > 0) {
-      const measured = fit(stats);
+      const measured = fitOn(stats);
       const found = await predictionErrors(
         db,
         source,
@@ -90,7 +90,7 @@ export async function train(db: Db, spec: ModelSpec, source: SourceRef): Promise
         `(${wholeStats.skipped} with null or non-finite values)`,
     );
   }
-  const artifact = fit(wholeStats);
+  const artifact = fitOn(wholeStats);
   const inSample = errors === undefined;
   errors ??= await predictionErrors(
     db,
