@@ -3,7 +3,10 @@ import { registerDemo } from './commands/demo.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerModels } from './commands/models.ts';
+import { registerProcesses } from './commands/processes.ts';
+import { registerRuns } from './commands/runs.ts';
 import { registerSeed } from './commands/seed.ts';
+import { registerVersions } from './commands/versions.ts';
 import { type CliIo, createCliContext, processIo } from './context.ts';
 import { describeError, ExitCode } from './describe-error.ts';
 
@@ -29,7 +32,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   registerMigrate(program, ctx);
   registerSeed(program, ctx);
   registerModels(program, ctx);
+  registerRuns(program, ctx);
+  registerVersions(program, ctx);
   registerKeys(program, ctx);
+  registerProcesses(program, ctx);
   registerDemo(program, ctx);
   for (const command of allCommands(program)) command.exitOverride();
 

@@ -1,7 +1,11 @@
 import cliProgress from 'cli-progress';
 import type { CliIo } from './context.ts';
 
-export type Progress = { update: (done: number, total: number) => void; stop: () => void };
+export type Progress = {
+  /** `detail` (a phase, say) is shown beside the bar and, off a terminal, printed when it changes */
+  update: (done: number, total: number, detail?: string) => void;
+  stop: () => void;
+};
 
 /**
  * A progress bar on stderr for long work. On a terminal it redraws in place; elsewhere (CI, a
@@ -12,7 +16,7 @@ export function startProgress(io: CliIo, label: string, unit: string): Progress 
     const bar = new cliProgress.SingleBar(
       {
         stream: io.stderr as NodeJS.WriteStream,
-        format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | {duration_formatted}`,
+        format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | {detail}{duration_formatted}`,
         hideCursor: true,
         clearOnComplete: false,
       },
@@ -20,13 +24,14 @@ export function startProgress(io: CliIo, label: string, unit: string): Progress 
     );
     let started = false;
     return {
-      update: (done, total) => {
+      update: (done, total, detail) => {
+        const payload = { detail: detail === undefined ? '' : `${detail} | ` };
         if (!started) {
-          bar.start(total, done);
+          bar.start(total, done, payload);
           started = true;
         } else {
           bar.setTotal(total);
-          bar.update(done);
+          bar.update(done, payload);
         }
       },
       stop: () => {
@@ -35,12 +40,15 @@ export function startProgress(io: CliIo, label: string, unit: string): Progress 
     };
   }
   let lastTenth = -1;
+  let lastDetail: string | undefined;
   return {
-    update: (done, total) => {
+    update: (done, total, detail) => {
       const tenth = total === 0 ? 10 : Math.floor((done / total) * 10);
-      if (tenth > lastTenth) {
+      if (tenth > lastTenth || detail !== lastDetail) {
         lastTenth = tenth;
-        io.stderr.write(`${label}: ${tenth * 10}% (${done}/${total} ${unit})\n`);
+        lastDetail = detail;
+        const suffix = detail === undefined ? '' : ` ${detail}`;
+        io.stderr.write(`${label}: ${tenth * 10}% (${done}/${total} ${unit})${suffix}\n`);
       }
     },
     stop: () => {},

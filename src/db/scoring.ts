@@ -12,12 +12,14 @@ import { quote, type SourceRef } from './source.ts';
  * share its key and time, so that a duplicate fails the run instead of being picked at random.
  */
 export function newestRowsQuery(source: SourceRef): string {
-  const key = quote(source.key);
-  const time = quote(source.time);
-  const features = source.features.map((feature) => `${quote(feature)}::float8`).join(', ');
+  // Every reference is qualified: an output column named like a source column would otherwise
+  // capture ORDER BY (and sort by its text).
+  const key = `t.${quote(source.key)}`;
+  const time = `t.${quote(source.time)}`;
+  const features = source.features.map((feature, j) => `t.${quote(feature)}::float8 AS f${j}`).join(', ');
   const duplicates = source.uniqueKeyTime ? '1' : `count(*) OVER (PARTITION BY ${key}, ${time})`;
-  return `SELECT DISTINCT ON (${key}) ${key}::text, (${time})::timestamptz::text, ${duplicates}, ${features}
-          FROM ${source.table}
+  return `SELECT DISTINCT ON (${key}) ${key}::text AS k, (${time})::timestamptz::text AS as_of, ${duplicates} AS n, ${features}
+          FROM ${source.table} t
           WHERE ${key} IS NOT NULL AND ${time} IS NOT NULL
           ORDER BY ${key} DESC, ${time} DESC`;
 }

@@ -1,0 +1,132 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { findRun, listRuns, type Run } from '../../db/runs.ts';
+import { findVersionById } from '../../db/versions.ts';
+import { requestRefresh } from '../../runs/request.ts';
+import { requireModel } from '../../versions/resolve.ts';
+import { cliActor, limitOption, modelArgument } from '../arguments.ts';
+import type { CliContext } from '../context.ts';
+import { ExitCode } from '../describe-error.ts';
+import { parseOptions } from '../options.ts';
+import { startProgress } from '../progress.ts';
+import { formatTable, formatTime } from '../table.ts';
+
+const runOptions = z.object({
+  MODEL: modelArgument,
+  wait: z.boolean().optional(),
+  timeout: z.coerce
+    .number({ error: 'must be a number of seconds, more than 0' })
+    .positive('must be a number of seconds, more than 0')
+    .optional(),
+});
+
+export function registerRuns(program: Command, ctx: CliContext): void {
+  program
+    .command('run')
+    .description('request a refresh of a model now (a worker runs it); --wait follows it to the end')
+    .argument('<model>', 'model name')
+    .option('--wait', 'wait for the run and show its progress; exit 0 published, 3 held, 1 failed')
+    .option('--timeout <seconds>', 'with --wait: give up waiting after this long (default 3600)')
+    .action(async (model: string, raw: Record<string, unknown>) => {
+      const options = parseOptions(runOptions, { MODEL: model, ...raw });
+      const { run } = await requestRefresh(ctx.db(), await ctx.enqueue(), {
+        model: options.MODEL,
+        trigger: cliActor(),
+      });
+      if (!options.wait) {
+        ctx.print(`queued run ${run.id} (slot ${run.slot}); follow it with \`almanac runs ${run.model}\``);
+        return;
+      }
+      ctx.exitCode = await follow(ctx, run, (options.timeout ?? 3600) * 1000);
+    });
+
+  program
+    .command('runs')
+    .description('list the runs of a model, newest first')
+    .argument('<model>', 'model name')
+    .option('--limit <n>', 'how many (default 20)')
+    .option('--json', 'print JSON instead of a table')
+    .action(async (model: string, raw: Record<string, unknown>) => {
+      const options = parseOptions(
+        z.object({ MODEL: modelArgument, limit: limitOption.optional(), json: z.boolean().optional() }),
+        {
+          MODEL: model,
+          ...raw,
+        },
+      );
+      await requireModel(ctx.db(), options.MODEL);
+      const runs = await listRuns(ctx.db(), options.MODEL, { limit: options.limit ?? 20 });
+      if (options.json) {
+        ctx.print(JSON.stringify(runs, null, 2));
+        return;
+      }
+      if (runs.length === 0) {
+        ctx.print(`no runs of ${options.MODEL} yet; start one with \`almanac run ${options.MODEL}\``);
+        return;
+      }
+      ctx.print(
+        formatTable([
+          ['RUN', 'SLOT', 'TRIGGER', 'STATE', 'PHASE', 'PROGRESS', 'VERSION', 'ATTEMPTS', 'CREATED', 'ERROR'],
+          ...runs.map((r) => [
+            r.id,
+            r.slot,
+            r.trigger,
+            r.state,
+            r.phase,
+            `${Math.round(r.progress * 100)}%`,
+            r.version === null ? '-' : `v${r.version}`,
+            String(r.attempts),
+            formatTime(r.createdAt),
+            r.error ?? '',
+          ]),
+        ]),
+      );
+    });
+}
+
+/** Polls the run with a progress bar through its phases; the exit code says how it ended. */
+async function follow(ctx: CliContext, queued: Run, timeoutMs: number): Promise<number> {
+  const progress = startProgress(ctx.io, `run ${queued.model}`, '%');
+  const deadline = Date.now() + timeoutMs;
+  const waitingSince = Date.now();
+  let hinted = false;
+  let run: Run | undefined = queued;
+  try {
+    while (run !== undefined && run.state !== 'succeeded' && run.state !== 'failed') {
+      if (Date.now() > deadline) {
+        progress.stop();
+        ctx.io.stderr.write(
+          `gave up waiting after ${timeoutMs / 1000} s; run ${queued.id} goes on: \`almanac runs ${queued.model}\`\n`,
+        );
+        return ExitCode.failure;
+      }
+      if (!hinted && run.state === 'queued' && Date.now() - waitingSince > 10_000) {
+        hinted = true;
+        ctx.io.stderr.write('still queued: is a worker running? (`almanac worker`)\n');
+      }
+      progress.update(Math.round(run.progress * 100), 100, run.phase);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      run = await findRun(ctx.db(), queued.id);
+    }
+    if (run !== undefined) progress.update(Math.round(run.progress * 100), 100, run.phase);
+  } finally {
+    progress.stop();
+  }
+  if (run === undefined) throw new Error(`run ${queued.id} disappeared`);
+  if (run.state === 'failed') {
+    ctx.io.stderr.write(`run ${run.id} failed: ${run.error ?? 'unknown error'}\n`);
+    return ExitCode.failure;
+  }
+  const version = run.versionId === null ? undefined : await findVersionById(ctx.db(), run.versionId);
+  if (version?.state === 'held') {
+    ctx.print(
+      `version ${version.number} of ${run.model} was held by the drift gate; see \`almanac show ${run.model} ${version.number}\``,
+    );
+    ctx.print(
+      `approve it with \`almanac publish ${run.model} ${version.number}\` or reject it with \`almanac reject ${run.model} ${version.number}\``,
+    );
+    return ExitCode.held;
+  }
+  ctx.print(`published version ${version?.number ?? '?'} of ${run.model} (${version?.rowCount ?? 0} keys)`);
+  return ExitCode.ok;
+}

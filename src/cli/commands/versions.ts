@@ -1,0 +1,118 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { listVersions, type Version } from '../../db/versions.ts';
+import { publishVersion, rejectVersion } from '../../versions/publish.ts';
+import { requireModel, resolveVersion } from '../../versions/resolve.ts';
+import { cliActor, limitOption, modelArgument, versionArgument } from '../arguments.ts';
+import type { CliContext } from '../context.ts';
+import { parseOptions } from '../options.ts';
+import { formatTable, formatTime } from '../table.ts';
+
+const states = ['running', 'held', 'published', 'superseded', 'rejected', 'failed', 'pruned'] as const;
+
+export function registerVersions(program: Command, ctx: CliContext): void {
+  program
+    .command('versions')
+    .description('list the versions of a model, newest first')
+    .argument('<model>', 'model name')
+    .option('--state <state>', `only versions in this state (${states.join(', ')})`)
+    .option('--limit <n>', 'how many (default 20)')
+    .option('--json', 'print JSON instead of a table')
+    .action(async (model: string, raw: Record<string, unknown>) => {
+      const options = parseOptions(
+        z.object({
+          MODEL: modelArgument,
+          state: z.enum(states, { error: `must be one of ${states.join(', ')}` }).optional(),
+          limit: limitOption.optional(),
+          json: z.boolean().optional(),
+        }),
+        { MODEL: model, ...raw },
+      );
+      await requireModel(ctx.db(), options.MODEL);
+      const versions = await listVersions(ctx.db(), options.MODEL, {
+        limit: options.limit ?? 20,
+        ...(options.state === undefined ? {} : { states: [options.state] }),
+      });
+      if (options.json) {
+        ctx.print(JSON.stringify(versions.map(summary), null, 2));
+        return;
+      }
+      if (versions.length === 0) {
+        ctx.print(`no versions of ${options.MODEL} yet`);
+        return;
+      }
+      ctx.print(
+        formatTable([
+          ['VERSION', 'STATE', 'KEYS', 'HOLDOUT MAE', 'NAIVE MAE', 'CREATED', 'PUBLISHED'],
+          ...versions.map((v) => {
+            const metrics = v.metrics as {
+              holdout?: { mae?: number | null };
+              naive?: { mae?: number | null };
+            } | null;
+            return [
+              `v${v.number}`,
+              v.state,
+              v.rowCount === null ? '-' : String(v.rowCount),
+              formatNumber(metrics?.holdout?.mae),
+              formatNumber(metrics?.naive?.mae),
+              formatTime(v.createdAt),
+              formatTime(v.publishedAt),
+            ];
+          }),
+        ]),
+      );
+    });
+
+  program
+    .command('show')
+    .description(
+      'show one version: state, lineage, metrics and gate verdict (VERSION is a number or "latest")',
+    )
+    .argument('<model>', 'model name')
+    .argument('<version>', 'version number, or "latest" for the published one')
+    .action(async (model: string, version: string) => {
+      const args = parseOptions(z.object({ MODEL: modelArgument, VERSION: versionArgument }), {
+        MODEL: model,
+        VERSION: version,
+      });
+      const found = await resolveVersion(ctx.db(), args.MODEL, args.VERSION);
+      ctx.print(JSON.stringify(summary(found), null, 2));
+    });
+
+  for (const [name, verb, act] of [
+    ['publish', 'publish a held version (approve) or a superseded one (roll back)', publishVersion],
+    ['reject', 'reject a held version: it will never be published', rejectVersion],
+  ] as const) {
+    program
+      .command(name)
+      .description(verb)
+      .argument('<model>', 'model name')
+      .argument('<version>', 'version number')
+      .option('--reason <text>', 'why, recorded with who did it')
+      .action(async (model: string, version: string, raw: { reason?: string }) => {
+        const args = parseOptions(
+          z.object({
+            MODEL: modelArgument,
+            VERSION: z.coerce
+              .number({ error: 'must be a version number' })
+              .int('must be a version number')
+              .positive('must be a version number'),
+            reason: z.string().max(1000, 'must be at most 1000 characters').optional(),
+          }),
+          { MODEL: model, VERSION: version, ...raw },
+        );
+        const done = await act(ctx.db(), args.MODEL, args.VERSION, {
+          actor: cliActor(),
+          reason: args.reason,
+        });
+        ctx.print(`${name === 'publish' ? 'published' : 'rejected'} version ${done.number} of ${done.model}`);
+      });
+  }
+}
+
+function summary(version: Version) {
+  const { id: _id, ...rest } = version;
+  return { ...rest, version: version.number };
+}
+
+const formatNumber = (value: number | null | undefined) => (value == null ? '-' : value.toPrecision(4));
