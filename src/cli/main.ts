@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerDemo } from './commands/demo.ts';
+import { registerImport } from './commands/import.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerModels } from './commands/models.ts';
@@ -34,6 +35,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   registerModels(program, ctx);
   registerRuns(program, ctx);
   registerVersions(program, ctx);
+  registerImport(program, ctx);
   registerKeys(program, ctx);
   registerProcesses(program, ctx);
   registerDemo(program, ctx);

@@ -1,0 +1,251 @@
+import { randomUUID } from 'node:crypto';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { parse } from 'csv-parse';
+import type pg from 'pg';
+import { createDbOnClient, type Db } from '../db/database.ts';
+import { lockModelForTransaction } from '../db/locks.ts';
+import {
+  createStandalonePartition,
+  indexAndAttachPartition,
+  partitionChecksum,
+  partitionName,
+} from '../db/partitions.ts';
+import { finishRun, insertRun, setRunVersion } from '../db/runs.ts';
+import {
+  copyIntoStaging,
+  createStaging,
+  insertStagedRows,
+  type StagedProblem,
+  stagedRowCount,
+  stagingProblems,
+} from '../db/staging.ts';
+import {
+  createVersion,
+  findPublishedVersion,
+  findVersionById,
+  setVersionDrift,
+  setVersionResults,
+  transitionVersion,
+  type Version,
+} from '../db/versions.ts';
+import { checkCandidate } from '../drift/gate.ts';
+import { ConflictError, ValidationError } from '../errors.ts';
+import { codeVersion } from '../version.ts';
+import { publishInTransaction } from '../versions/publish.ts';
+import { requireModel } from '../versions/resolve.ts';
+
+export const MAX_LISTED_PROBLEMS = 100;
+
+/** A rejected file: up to 100 problems, each with its line (the header is line 1) and field. */
+export class ImportRejectedError extends ValidationError {
+  override name = 'ImportRejectedError';
+  readonly problems: readonly StagedProblem[];
+  readonly total: number;
+
+  constructor(problems: StagedProblem[], total: number) {
+    const listed = problems.slice(0, MAX_LISTED_PROBLEMS);
+    super(
+      listed.map((p) => ({
+        path: `line ${p.line}${p.field === '' ? '' : `, ${p.field}`}`,
+        message: p.message,
+      })),
+    );
+    this.problems = listed;
+    this.total = total;
+    if (total > listed.length)
+      this.message += `\n(${total} problems in all; the first ${listed.length} are listed)`;
+  }
+}
+
+export type ImportOutcome = { state: 'published' | 'held'; version: Version };
+
+const COLUMNS = ['key', 'value', 'lower', 'upper'] as const;
+type Column = (typeof COLUMNS)[number];
+
+/**
+ * Imports a CSV (`key,value[,lower,upper]` with a header) as a new version of an `external`
+ * model. The file is parsed in Node, streamed with line numbers into a staging table by COPY,
+ * and checked in SQL; a file with any problem is rejected whole. A good file becomes a version
+ * that is indexed, attached, gated and published (or held) like a computed one, all in one
+ * transaction: nothing of a failed import is left behind.
+ */
+export async function importCsv(
+  deps: { db: Db; pool: pg.Pool },
+  model: string,
+  input: Readable,
+  actor: string,
+): Promise<ImportOutcome> {
+  const spec = (await requireModel(deps.db, model)).spec;
+  if (spec.estimator !== 'external') {
+    throw new ConflictError(
+      `model "${model}" is ${spec.estimator}: its versions are computed by \`almanac run\`, not imported`,
+    );
+  }
+  const client = await deps.pool.connect();
+  try {
+    await client.query('BEGIN');
+    const outcome = await importInTransaction(client, spec, input, actor);
+    await client.query('COMMIT');
+    return outcome;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+async function importInTransaction(
+  client: pg.PoolClient,
+  spec: { name: string; drift: Parameters<typeof checkCandidate>[3] },
+  input: Readable,
+  actor: string,
+): Promise<ImportOutcome> {
+  await createStaging(client);
+  const parsing = new CsvToStaging();
+  try {
+    const parser = parse({ info: true, bom: true, relax_column_count: true, skip_empty_lines: true });
+    await copyIntoStaging(client, input, parser, parsing);
+  } catch (error) {
+    const csv = error as { code?: unknown; lines?: number; message: string };
+    if (typeof csv.code === 'string' && csv.code.startsWith('CSV_')) {
+      throw new ImportRejectedError(
+        [{ line: csv.lines ?? 0, field: '', message: `malformed CSV: ${csv.message}` }],
+        1,
+      );
+    }
+    throw error;
+  }
+  if (parsing.header === undefined) {
+    throw new ImportRejectedError(
+      [{ line: 1, field: 'header', message: 'the file is empty; expected a header key,value[,lower,upper]' }],
+      1,
+    );
+  }
+  const staged = await stagingProblems(
+    client,
+    { lower: parsing.header.includes('lower'), upper: parsing.header.includes('upper') },
+    MAX_LISTED_PROBLEMS,
+  );
+  const problems = [...parsing.problems, ...staged.problems].sort((a, b) => a.line - b.line);
+  const total = parsing.problemCount + staged.total;
+  if (total > 0) throw new ImportRejectedError(problems, total);
+  if ((await stagedRowCount(client)) === 0) {
+    throw new ImportRejectedError([{ line: 2, field: '', message: 'the file has a header but no rows' }], 1);
+  }
+
+  const db = createDbOnClient(client);
+  const runId = randomUUID();
+  const slot = `import-${runId}`;
+  await insertRun(db, { id: runId, model: spec.name, slot, trigger: actor, jobId: slot });
+  const version = await createVersion(db, spec.name, {
+    spec,
+    estimator: 'external',
+    trigger: actor,
+    slot,
+    runId,
+    codeVersion,
+  });
+  await setRunVersion(db, runId, version.id);
+  await createStandalonePartition(client, version.id);
+  await insertStagedRows(client, partitionName(version.id));
+  await indexAndAttachPartition(client, version.id);
+  const { rowCount, checksum } = await partitionChecksum(client, version.id);
+  await setVersionResults(db, version.id, { rowCount, checksum, metrics: null });
+
+  await lockModelForTransaction(db, spec.name);
+  const baseline = await findPublishedVersion(db, spec.name);
+  const report = await checkCandidate(db, { ...version, rowCount }, baseline, spec.drift);
+  await setVersionDrift(db, version.id, report);
+  let state: ImportOutcome['state'] = 'held';
+  if (report.verdict.passed) {
+    await publishInTransaction(db, version, { actor, reason: 'import passed the drift gate' });
+    state = 'published';
+  } else {
+    await transitionVersion(db, version.id, ['running'], 'held');
+  }
+  await finishRun(db, runId, { state: 'succeeded' });
+  return { state, version: (await findVersionById(db, version.id)) as Version };
+}
+
+/**
+ * csv-parse records → COPY text lines for the staging table, with each record's first line.
+ * The header and the field count are checked here (they decide how to read the rest); the
+ * values are checked in SQL.
+ */
+class CsvToStaging extends Transform {
+  header: Column[] | undefined;
+  readonly problems: StagedProblem[] = [];
+  problemCount = 0;
+  private lastLine = 0;
+  private lastEmpty = 0;
+  private positions: Partial<Record<Column, number>> = {};
+
+  constructor() {
+    super({ writableObjectMode: true });
+  }
+
+  override _transform(
+    chunk: { record: string[]; info: { lines: number; empty_lines: number } },
+    _encoding: BufferEncoding,
+    done: TransformCallback,
+  ): void {
+    const { record, info } = chunk;
+    const line = this.lastLine + 1 + (info.empty_lines - this.lastEmpty);
+    this.lastLine = info.lines;
+    this.lastEmpty = info.empty_lines;
+    if (this.header === undefined) {
+      const problem = this.readHeader(record);
+      if (problem !== undefined) {
+        done(new ImportRejectedError([{ line, field: 'header', message: problem }], 1));
+        return;
+      }
+      done();
+      return;
+    }
+    if (record.length !== this.header.length) {
+      this.problem({
+        line,
+        field: '',
+        message: `expected ${this.header.length} fields (${this.header.join(',')}), got ${record.length}`,
+      });
+      done();
+      return;
+    }
+    const field = (column: Column) => {
+      const at = this.positions[column];
+      return at === undefined ? '\\N' : escapeCopy(record[at] ?? '');
+    };
+    done(null, `${line}\t${field('key')}\t${field('value')}\t${field('lower')}\t${field('upper')}\n`);
+  }
+
+  private readHeader(record: string[]): string | undefined {
+    const names = record.map((name) => name.trim().toLowerCase());
+    const unknown = names.filter((name) => !(COLUMNS as readonly string[]).includes(name));
+    if (unknown.length > 0)
+      return `unknown column ${unknown.map((n) => `"${n}"`).join(', ')}; expected key,value[,lower,upper]`;
+    if (new Set(names).size !== names.length) return 'a column is named twice';
+    if (!names.includes('key') || !names.includes('value'))
+      return 'the header must name key and value (key,value[,lower,upper])';
+    this.header = names as Column[];
+    this.positions = Object.fromEntries(this.header.map((name, i) => [name, i]));
+    return undefined;
+  }
+
+  private problem(problem: StagedProblem): void {
+    this.problemCount += 1;
+    if (this.problems.length < MAX_LISTED_PROBLEMS) this.problems.push(problem);
+  }
+}
+
+/** COPY text format: backslash, tab, newline and carriage return are escaped. */
+function escapeCopy(value: string): string {
+  return /[\\\t\n\r]/.test(value)
+    ? value.replaceAll('\\', '\\\\').replaceAll('\t', '\\t').replaceAll('\n', '\\n').replaceAll('\r', '\\r')
+    : value;
+}
+
+/** For callers holding a string or Buffer rather than a stream. */
+export function readableOf(content: string | Buffer): Readable {
+  return Readable.from([content]);
+}
