@@ -1,0 +1,136 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sql } from 'kysely';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createPool } from '../src/db/database.ts';
+import { listVersions } from '../src/db/versions.ts';
+import { ImportRejectedError, importCsv, readableOf } from '../src/imports/import-csv.ts';
+import { runCli } from './helpers/cli.ts';
+import { useDb, useTestDatabase } from './helpers/hooks.ts';
+import { applySpec } from './helpers/pipeline.ts';
+
+const database = useTestDatabase('import');
+const db = useDb(database);
+let dir = '';
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'almanac-import-'));
+  await applySpec(db(), { name: 'from-python', estimator: 'external', drift: { maxRemovedShare: 0.5 } });
+  await applySpec(db(), { name: 'other', estimator: 'external' });
+});
+
+async function file(name: string, content: string): Promise<string> {
+  const target = path.join(dir, name);
+  await writeFile(target, content);
+  return target;
+}
+
+async function rejection(content: string): Promise<ImportRejectedError> {
+  const pool = createPool(database.url, { max: 1 });
+  try {
+    await importCsv({ db: db(), pool }, 'other', readableOf(content), 'test');
+  } catch (error) {
+    if (error instanceof ImportRejectedError) return error;
+    throw error;
+  } finally {
+    await pool.end();
+  }
+  throw new Error('the import was accepted');
+}
+
+async function leftovers() {
+  const { rows } = await sql<{ versions: string; tables: string }>`
+    SELECT (SELECT count(*) FROM versions WHERE model = 'other') AS versions,
+           (SELECT count(*) FROM pg_class WHERE relname LIKE 'estimates_v%') AS tables`.execute(db());
+  return rows[0];
+}
+
+describe('almanac import', () => {
+  it('publishes a good file as a version, with intervals, and the next one supersedes it', async () => {
+    const rows = ['key,value,lower,upper', 'AAPL,101.5,99,104', '"MSFT, Inc.",1e3,,', 'Zürich 8001,-0.25,-1,1', 'tab\\key,2.5E-3,0,1'];
+    const first = await runCli('import', 'from-python', await file('good.csv', `${rows.join('\n')}\n`));
+    expect(first).toMatchObject({ code: 0, stdout: 'published version 1 of from-python (4 keys)\n' });
+    const { rows: stored } = await sql`
+      SELECT key, value, lower, upper FROM latest_estimates WHERE model = 'from-python' ORDER BY key COLLATE "C"`.execute(db());
+    expect(stored).toEqual([
+      { key: 'AAPL', value: 101.5, lower: 99, upper: 104 },
+      { key: 'MSFT, Inc.', value: 1000, lower: null, upper: null },
+      { key: 'Zürich 8001', value: -0.25, lower: -1, upper: 1 },
+      { key: 'tab\\key', value: 0.0025, lower: 0, upper: 1 },
+    ]);
+    const second = await runCli('import', 'from-python', await file('next.csv', 'value,key\n1,AAPL\n2,MSFT, Inc.\n'));
+    expect(second.code).toBe(1);
+    const third = await runCli('import', 'from-python', await file('next.csv', 'value,key\n1,AAPL\n2,"MSFT, Inc."\n3,NEW\n'));
+    expect(third).toMatchObject({ code: 0, stdout: 'published version 2 of from-python (3 keys)\n' });
+    const versions = await listVersions(db(), 'from-python', { limit: 5 });
+    expect(versions.map((v) => [v.number, v.state, v.rowCount])).toEqual([
+      [2, 'published', 3],
+      [1, 'superseded', 4],
+    ]);
+    expect(versions[0]?.drift).toMatchObject({ coverage: { both: 2, removed: 2, added: 1 } });
+  });
+
+  it('holds a version that the gate rejects (exit 3), and leaves serving alone', async () => {
+    const run = await runCli('import', 'from-python', await file('few.csv', 'key,value\nAAPL,1\n'));
+    expect(run.code).toBe(3);
+    expect(run.stdout).toContain('version 3 of from-python (1 keys) was held by the drift gate');
+    const { rows } = await sql`SELECT DISTINCT version FROM latest_estimates WHERE model = 'from-python'`.execute(db());
+    expect(rows).toEqual([{ version: 2 }]);
+  });
+
+  it.each([
+    ['a missing key', 'key,value\n,1\n', [{ line: 2, field: 'key', message: 'missing key' }]],
+    ['a duplicate key', 'key,value\nA,1\nB,2\nA,3\n', [{ line: 4, field: 'key', message: 'duplicate key A (first on line 2)' }]],
+    ['a non-numeric value', 'key,value\nA,abc\n', [{ line: 2, field: 'value', message: 'not a number: abc' }]],
+    ['a missing value', 'key,value\nA,\n', [{ line: 2, field: 'value', message: 'missing value' }]],
+    ['NaN', 'key,value\nA,NaN\n', [{ line: 2, field: 'value', message: 'NaN is not a number' }]],
+    ['an infinite value', 'key,value\nA,-Infinity\n', [{ line: 2, field: 'value', message: 'infinite values are not allowed' }]],
+    ['a value beyond a double', 'key,value\nA,1e999\n', [{ line: 2, field: 'value', message: 'out of range: too large for a double (infinite)' }]],
+    ['a bad bound', 'key,value,lower\nA,1,low\n', [{ line: 2, field: 'lower', message: 'not a number: low' }]],
+    ['a key of 257 characters', `key,value\n${'k'.repeat(257)},1\n`, [{ line: 2, field: 'key', message: 'key is 257 characters long; at most 256' }]],
+    ['a control character in a key', 'key,value\n"a\u0001b",1\n', [{ line: 2, field: 'key', message: 'key contains control characters' }]],
+    ['a wrong field count', 'key,value\nA,1,2\n', [{ line: 2, field: '', message: 'expected 2 fields (key,value), got 3' }]],
+    ['an unknown column', 'key,estimate\nA,1\n', [{ line: 1, field: 'header', message: 'unknown column "estimate"; expected key,value[,lower,upper]' }]],
+    ['no rows', 'key,value\n', [{ line: 2, field: '', message: 'the file has a header but no rows' }]],
+    ['an empty file', '', [{ line: 1, field: 'header', message: 'the file is empty; expected a header key,value[,lower,upper]' }]],
+    ['a broken quote', 'key,value\n"A"x,1\n', [{ line: 2, field: '', message: expect.stringMatching(/^malformed CSV: Invalid Closing Quote/) }]],
+  ])('rejects %s, naming the line and field, leaving nothing behind', async (_what, content, expected) => {
+    const error = await rejection(content);
+    expect(error.problems).toEqual(expected);
+    expect(await leftovers()).toEqual({ versions: '0', tables: expect.any(String) });
+    const { rows } = await sql`SELECT 1 FROM pg_class WHERE relname = 'almanac_import_staging'`.execute(db());
+    expect(rows).toEqual([]);
+  });
+
+  it('lists every problem of a file at once, in line order, up to 100', async () => {
+    const lines = ['key,value', 'A,1', 'A,x', ',2', 'B,NaN'];
+    for (let i = 0; i < 150; i += 1) lines.push(`K${i},oops`);
+    const error = await rejection(`${lines.join('\n')}\n`);
+    expect(error.total).toBe(154);
+    expect(error.problems).toHaveLength(100);
+    expect(error.problems.slice(0, 4)).toEqual([
+      { line: 3, field: 'key', message: 'duplicate key A (first on line 2)' },
+      { line: 3, field: 'value', message: 'not a number: x' },
+      { line: 4, field: 'key', message: 'missing key' },
+      { line: 5, field: 'value', message: 'NaN is not a number' },
+    ]);
+    const cli = await runCli('import', 'other', await file('bad.csv', `${lines.join('\n')}\n`));
+    expect(cli.code).toBe(1);
+    const errors = cli.stderr.trim().split('\n');
+    expect(errors[0]).toBe('line 3, key: duplicate key A (first on line 2)');
+    expect(errors.at(-1)).toBe('(154 problems in all; the first 100 are listed)');
+  });
+
+  it('refuses computed models and unknown ones', async () => {
+    await applySpec(db(), {
+      name: 'computed',
+      estimator: 'naive',
+      source: { table: 'versions', key: 'model', time: 'created_at', target: 'number', features: ['row_count'] },
+    });
+    const computed = await runCli('import', 'computed', await file('x.csv', 'key,value\nA,1\n'));
+    expect(computed).toMatchObject({ code: 1 });
+    expect(computed.stderr).toContain('its versions are computed by `almanac run`, not imported');
+    expect((await runCli('import', 'nope', await file('x.csv', 'key,value\nA,1\n'))).code).toBe(1);
+  });
+});
