@@ -34,6 +34,7 @@ const envSchema = z.object({
   ALMANAC_RATE_LIMIT: wholeNumber(0, 1_000_000_000).default(600_000),
   ALMANAC_WORKER_CONCURRENCY: wholeNumber(1, 256).default(2),
   ALMANAC_MAX_IMPORT_BYTES: wholeNumber(1, Number.MAX_SAFE_INTEGER).default(1024 ** 3),
+  ALMANAC_JOB_LOCK_MS: wholeNumber(1000, 600_000).default(30_000),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       error: 'must be one of fatal, error, warn, info, debug, trace, silent',
@@ -51,6 +52,8 @@ export type Config = Readonly<{
   rateLimitPerMinute: number;
   workerConcurrency: number;
   maxImportBytes: number;
+  /** how long a worker's hold on a job lasts without renewal: a dead worker's job moves on after it */
+  jobLockMs: number;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }>;
 
@@ -80,6 +83,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     rateLimitPerMinute: e.ALMANAC_RATE_LIMIT,
     workerConcurrency: e.ALMANAC_WORKER_CONCURRENCY,
     maxImportBytes: e.ALMANAC_MAX_IMPORT_BYTES,
+    jobLockMs: e.ALMANAC_JOB_LOCK_MS,
     logLevel: e.LOG_LEVEL,
   });
 }

@@ -14,6 +14,7 @@ describe('configuration', () => {
       rateLimitPerMinute: 600_000,
       workerConcurrency: 2,
       maxImportBytes: 1024 ** 3,
+      jobLockMs: 30_000,
       logLevel: 'info',
     });
     expect(Object.isFrozen(config)).toBe(true);

@@ -58,3 +58,16 @@ export function useRedisPrefix(): { readonly current: string } {
   });
   return state;
 }
+
+/**
+ * One Redis prefix for a whole file, made the process's ALMANAC_REDIS_PREFIX before the config is
+ * first read: for tests that drive the CLI, which takes its prefix from the config.
+ */
+export function useFileRedisPrefix(): { readonly current: string } {
+  const state = { current: newRedisPrefix() };
+  process.env.ALMANAC_REDIS_PREFIX = state.current;
+  afterAll(async () => {
+    await dropRedisPrefix(state.current);
+  });
+  return state;
+}

@@ -47,6 +47,7 @@ export function registerProcesses(program: Command, _ctx: CliContext): void {
           prefix: config.redisPrefix,
           concurrency: config.workerConcurrency,
           logger,
+          tuning: { lockDuration: config.jobLockMs, stalledInterval: config.jobLockMs },
         });
         const signal = await untilStopped();
         logger.info({ signal }, 'worker stopping: finishing the jobs in hand');
