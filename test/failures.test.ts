@@ -33,7 +33,9 @@ async function refresh(model: string) {
 async function tablesOf(model: string): Promise<string[]> {
   const { rows } = await sql<{ name: string }>`
     SELECT 'estimates_v' || v.id AS name FROM versions v
-    WHERE v.model = ${model} AND to_regclass('estimates_v' || v.id) IS NOT NULL ORDER BY v.number`.execute(db());
+    WHERE v.model = ${model} AND to_regclass('estimates_v' || v.id) IS NOT NULL ORDER BY v.number`.execute(
+    db(),
+  );
   return rows.map((row) => row.name);
 }
 
@@ -52,7 +54,8 @@ describe('a refresh that fails', () => {
       });
       expect(await findVersion(db(), 'breaks', 1)).toMatchObject({ state: 'published' });
       expect(await tablesOf('breaks')).toHaveLength(1);
-      const { rows } = await sql`SELECT DISTINCT version FROM latest_estimates WHERE model = 'breaks'`.execute(db());
+      const { rows } =
+        await sql`SELECT DISTINCT version FROM latest_estimates WHERE model = 'breaks'`.execute(db());
       expect(rows).toEqual([{ version: 1 }]);
     } finally {
       await sql`ALTER TABLE demo.daily_prices RENAME COLUMN vol_z TO volume_z`.execute(db());
@@ -64,7 +67,9 @@ describe('a refresh that fails', () => {
   it('fails at once on a duplicate key at its newest time', async () => {
     await sql`CREATE TABLE shop.sales (sku text, day date, units float8, units_next float8)`.execute(db());
     await sql`INSERT INTO shop.sales VALUES ('a', '2026-01-01', 1, 2), ('a', '2026-01-02', 2, NULL),
-              ('b', '2026-01-01', 5, 6), ('b', '2026-01-02', 6, NULL), ('b', '2026-01-02', 7, NULL)`.execute(db());
+              ('b', '2026-01-01', 5, 6), ('b', '2026-01-02', 6, NULL), ('b', '2026-01-02', 7, NULL)`.execute(
+      db(),
+    );
     await applySpec(db(), {
       name: 'dupes',
       estimator: 'naive',
@@ -92,7 +97,9 @@ describe('a refresh that fails', () => {
   });
 
   it('counts and skips rows with null or non-finite features', async () => {
-    await sql`CREATE TABLE shop.gaps (sku text, day date, units float8, units_next float8, PRIMARY KEY (sku, day))`.execute(db());
+    await sql`CREATE TABLE shop.gaps (sku text, day date, units float8, units_next float8, PRIMARY KEY (sku, day))`.execute(
+      db(),
+    );
     await sql`INSERT INTO shop.gaps VALUES ('a', '2026-01-01', 1, 2), ('a', '2026-01-02', 2, NULL),
               ('b', '2026-01-01', 'NaN', 6), ('b', '2026-01-02', NULL, NULL),
               ('c', '2026-01-01', 3, 'Infinity'), ('c', '2026-01-02', 'Infinity', NULL),
@@ -108,7 +115,10 @@ describe('a refresh that fails', () => {
     const version = await findVersion(db(), 'gaps', 1);
     expect(version).toMatchObject({
       rowCount: 2,
-      lineage: { training: { rows: { train: 2, skipped: 2 } }, scoring: { rows: 2, skippedRows: 2, skippedKeys: 0 } },
+      lineage: {
+        training: { rows: { train: 2, skipped: 2 } },
+        scoring: { rows: 2, skippedRows: 2, skippedKeys: 0 },
+      },
     });
   });
 

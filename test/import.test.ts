@@ -48,20 +48,36 @@ async function leftovers() {
 
 describe('almanac import', () => {
   it('publishes a good file as a version, with intervals, and the next one supersedes it', async () => {
-    const rows = ['key,value,lower,upper', 'AAPL,101.5,99,104', '"MSFT, Inc.",1e3,,', 'Zürich 8001,-0.25,-1,1', 'tab\\key,2.5E-3,0,1'];
+    const rows = [
+      'key,value,lower,upper',
+      'AAPL,101.5,99,104',
+      '"MSFT, Inc.",1e3,,',
+      'Zürich 8001,-0.25,-1,1',
+      'tab\\key,2.5E-3,0,1',
+    ];
     const first = await runCli('import', 'from-python', await file('good.csv', `${rows.join('\n')}\n`));
     expect(first).toMatchObject({ code: 0, stdout: 'published version 1 of from-python (4 keys)\n' });
     const { rows: stored } = await sql`
-      SELECT key, value, lower, upper FROM latest_estimates WHERE model = 'from-python' ORDER BY key COLLATE "C"`.execute(db());
+      SELECT key, value, lower, upper FROM latest_estimates WHERE model = 'from-python' ORDER BY key COLLATE "C"`.execute(
+      db(),
+    );
     expect(stored).toEqual([
       { key: 'AAPL', value: 101.5, lower: 99, upper: 104 },
       { key: 'MSFT, Inc.', value: 1000, lower: null, upper: null },
       { key: 'Zürich 8001', value: -0.25, lower: -1, upper: 1 },
       { key: 'tab\\key', value: 0.0025, lower: 0, upper: 1 },
     ]);
-    const second = await runCli('import', 'from-python', await file('next.csv', 'value,key\n1,AAPL\n2,MSFT, Inc.\n'));
+    const second = await runCli(
+      'import',
+      'from-python',
+      await file('next.csv', 'value,key\n1,AAPL\n2,MSFT, Inc.\n'),
+    );
     expect(second.code).toBe(1);
-    const third = await runCli('import', 'from-python', await file('next.csv', 'value,key\n1,AAPL\n2,"MSFT, Inc."\n3,NEW\n'));
+    const third = await runCli(
+      'import',
+      'from-python',
+      await file('next.csv', 'value,key\n1,AAPL\n2,"MSFT, Inc."\n3,NEW\n'),
+    );
     expect(third).toMatchObject({ code: 0, stdout: 'published version 2 of from-python (3 keys)\n' });
     const versions = await listVersions(db(), 'from-python', { limit: 5 });
     expect(versions.map((v) => [v.number, v.state, v.rowCount])).toEqual([
@@ -75,26 +91,71 @@ describe('almanac import', () => {
     const run = await runCli('import', 'from-python', await file('few.csv', 'key,value\nAAPL,1\n'));
     expect(run.code).toBe(3);
     expect(run.stdout).toContain('version 3 of from-python (1 keys) was held by the drift gate');
-    const { rows } = await sql`SELECT DISTINCT version FROM latest_estimates WHERE model = 'from-python'`.execute(db());
+    const { rows } =
+      await sql`SELECT DISTINCT version FROM latest_estimates WHERE model = 'from-python'`.execute(db());
     expect(rows).toEqual([{ version: 2 }]);
   });
 
   it.each([
     ['a missing key', 'key,value\n,1\n', [{ line: 2, field: 'key', message: 'missing key' }]],
-    ['a duplicate key', 'key,value\nA,1\nB,2\nA,3\n', [{ line: 4, field: 'key', message: 'duplicate key A (first on line 2)' }]],
-    ['a non-numeric value', 'key,value\nA,abc\n', [{ line: 2, field: 'value', message: 'not a number: abc' }]],
+    [
+      'a duplicate key',
+      'key,value\nA,1\nB,2\nA,3\n',
+      [{ line: 4, field: 'key', message: 'duplicate key A (first on line 2)' }],
+    ],
+    [
+      'a non-numeric value',
+      'key,value\nA,abc\n',
+      [{ line: 2, field: 'value', message: 'not a number: abc' }],
+    ],
     ['a missing value', 'key,value\nA,\n', [{ line: 2, field: 'value', message: 'missing value' }]],
     ['NaN', 'key,value\nA,NaN\n', [{ line: 2, field: 'value', message: 'NaN is not a number' }]],
-    ['an infinite value', 'key,value\nA,-Infinity\n', [{ line: 2, field: 'value', message: 'infinite values are not allowed' }]],
-    ['a value beyond a double', 'key,value\nA,1e999\n', [{ line: 2, field: 'value', message: 'out of range: too large for a double (infinite)' }]],
-    ['a bad bound', 'key,value,lower\nA,1,low\n', [{ line: 2, field: 'lower', message: 'not a number: low' }]],
-    ['a key of 257 characters', `key,value\n${'k'.repeat(257)},1\n`, [{ line: 2, field: 'key', message: 'key is 257 characters long; at most 256' }]],
-    ['a control character in a key', 'key,value\n"a\u0001b",1\n', [{ line: 2, field: 'key', message: 'key contains control characters' }]],
-    ['a wrong field count', 'key,value\nA,1,2\n', [{ line: 2, field: '', message: 'expected 2 fields (key,value), got 3' }]],
-    ['an unknown column', 'key,estimate\nA,1\n', [{ line: 1, field: 'header', message: 'unknown column "estimate"; expected key,value[,lower,upper]' }]],
+    [
+      'an infinite value',
+      'key,value\nA,-Infinity\n',
+      [{ line: 2, field: 'value', message: 'infinite values are not allowed' }],
+    ],
+    [
+      'a value beyond a double',
+      'key,value\nA,1e999\n',
+      [{ line: 2, field: 'value', message: 'out of range: too large for a double (infinite)' }],
+    ],
+    [
+      'a bad bound',
+      'key,value,lower\nA,1,low\n',
+      [{ line: 2, field: 'lower', message: 'not a number: low' }],
+    ],
+    [
+      'a key of 257 characters',
+      `key,value\n${'k'.repeat(257)},1\n`,
+      [{ line: 2, field: 'key', message: 'key is 257 characters long; at most 256' }],
+    ],
+    [
+      'a control character in a key',
+      'key,value\n"a\u0001b",1\n',
+      [{ line: 2, field: 'key', message: 'key contains control characters' }],
+    ],
+    [
+      'a wrong field count',
+      'key,value\nA,1,2\n',
+      [{ line: 2, field: '', message: 'expected 2 fields (key,value), got 3' }],
+    ],
+    [
+      'an unknown column',
+      'key,estimate\nA,1\n',
+      [{ line: 1, field: 'header', message: 'unknown column "estimate"; expected key,value[,lower,upper]' }],
+    ],
     ['no rows', 'key,value\n', [{ line: 2, field: '', message: 'the file has a header but no rows' }]],
-    ['an empty file', '', [{ line: 1, field: 'header', message: 'the file is empty; expected a header key,value[,lower,upper]' }]],
-    ['a broken quote', 'key,value\n"A"x,1\n', [{ line: 2, field: '', message: expect.stringMatching(/^malformed CSV: Invalid Closing Quote/) }]],
+    [
+      'an empty file',
+      '',
+      [{ line: 1, field: 'header', message: 'the file is empty; expected a header key,value[,lower,upper]' }],
+    ],
+    [
+      'a broken quote',
+      'key,value\n"A"x,1\n',
+      [{ line: 2, field: '', message: expect.stringMatching(/^malformed CSV: Invalid Closing Quote/) }],
+    ],
   ])('rejects %s, naming the line and field, leaving nothing behind', async (_what, content, expected) => {
     const error = await rejection(content);
     expect(error.problems).toEqual(expected);
@@ -126,7 +187,13 @@ describe('almanac import', () => {
     await applySpec(db(), {
       name: 'computed',
       estimator: 'naive',
-      source: { table: 'versions', key: 'model', time: 'created_at', target: 'number', features: ['row_count'] },
+      source: {
+        table: 'versions',
+        key: 'model',
+        time: 'created_at',
+        target: 'number',
+        features: ['row_count'],
+      },
     });
     const computed = await runCli('import', 'computed', await file('x.csv', 'key,value\nA,1\n'));
     expect(computed).toMatchObject({ code: 1 });

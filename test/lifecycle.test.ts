@@ -26,7 +26,11 @@ afterAll(async () => {
 const states = async (model: string) =>
   (await listVersions(db(), model, { limit: 50 })).map((v) => `v${v.number}:${v.state}`).join(' ');
 const served = async (model: string) =>
-  (await sql<{ version: number }>`SELECT DISTINCT version FROM latest_estimates WHERE model = ${model}`.execute(db())).rows;
+  (
+    await sql<{
+      version: number;
+    }>`SELECT DISTINCT version FROM latest_estimates WHERE model = ${model}`.execute(db())
+  ).rows;
 
 describe('almanac run --wait', () => {
   it('exits 0 when the version is published', async () => {
@@ -51,19 +55,26 @@ describe('almanac run --wait', () => {
     expect(await states('lc')).toBe('v2:rejected v1:published');
     const again = await runCli('publish', 'lc', '2');
     expect(again.code).toBe(1);
-    expect(again.stderr).toContain('version 2 of "lc" is rejected; only a held version (approve) or a superseded one');
+    expect(again.stderr).toContain(
+      'version 2 of "lc" is rejected; only a held version (approve) or a superseded one',
+    );
 
     expect((await runCli('run', 'lc', '--wait')).code).toBe(3);
     expect(await runCli('publish', 'lc', '3', '--reason', 'checked by hand')).toMatchObject({ code: 0 });
     expect(await states('lc')).toBe('v3:published v2:rejected v1:superseded');
     expect(await served('lc')).toEqual([{ version: 3 }]);
-    const show = JSON.parse((await runCli('show', 'lc', '3')).stdout) as { lineage: { published: { reason: string } } };
+    const show = JSON.parse((await runCli('show', 'lc', '3')).stdout) as {
+      lineage: { published: { reason: string } };
+    };
     expect(show.lineage.published.reason).toBe('checked by hand');
   });
 
   it('exits 1 when the run fails', async () => {
     await sql`CREATE TABLE demo.fragile AS SELECT * FROM demo.daily_prices`.execute(db());
-    await applySpec(db(), demoSpec({ name: 'lc-fragile', source: { ...demoSpec().source, table: 'demo.fragile' } }));
+    await applySpec(
+      db(),
+      demoSpec({ name: 'lc-fragile', source: { ...demoSpec().source, table: 'demo.fragile' } }),
+    );
     await sql`DROP TABLE demo.fragile`.execute(db());
     const run = await runCli('run', 'lc-fragile', '--wait');
     expect(run.code).toBe(1);
@@ -84,7 +95,9 @@ describe('rollback and retention', () => {
     expect(await served('rb')).toEqual([{ version: 1 }]);
     const { rows } = await sql<{ version: number; open: boolean; reason: string | null }>`
       SELECT v.number AS version, p.valid_to IS NULL AS open, p.reason
-      FROM publications p JOIN versions v ON v.id = p.version_id WHERE p.model = 'rb' ORDER BY p.id`.execute(db());
+      FROM publications p JOIN versions v ON v.id = p.version_id WHERE p.model = 'rb' ORDER BY p.id`.execute(
+      db(),
+    );
     expect(rows).toEqual([
       { version: 1, open: false, reason: expect.stringContaining('passed the drift gate') },
       { version: 2, open: false, reason: expect.stringContaining('passed the drift gate') },

@@ -76,14 +76,19 @@ describe('a refresh survives its worker', () => {
     worker.child.kill('SIGKILL');
     await worker.exited;
 
-    const rescuer = await startPipeline(database.url, prefix.current, { lockDuration: 2000, stalledInterval: 1000 });
+    const rescuer = await startPipeline(database.url, prefix.current, {
+      lockDuration: 2000,
+      stalledInterval: 1000,
+    });
     cleanups.push(rescuer.close);
     const finished = await waitForRun(db(), run.id, 60_000);
     expect(finished).toMatchObject({ state: 'succeeded', version: 1, attempts: 2 });
     const versions = await listVersions(db(), 'prices', { limit: 10 });
     expect(versions.map((v) => [v.number, v.state, v.rowCount])).toEqual([[1, 'published', KEYS]]);
     expect(await strayTables()).toEqual([]);
-    const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM latest_estimates WHERE model = 'prices'`.execute(db());
+    const { rows } = await sql<{
+      n: string;
+    }>`SELECT count(*) AS n FROM latest_estimates WHERE model = 'prices'`.execute(db());
     expect(Number(rows[0]?.n)).toBe(KEYS);
   });
 
@@ -92,7 +97,10 @@ describe('a refresh survives its worker', () => {
     const { worker, run } = await runUntilScoring();
     worker.child.kill('SIGSTOP');
 
-    const replacement = await startPipeline(database.url, prefix.current, { lockDuration: 2000, stalledInterval: 1000 });
+    const replacement = await startPipeline(database.url, prefix.current, {
+      lockDuration: 2000,
+      stalledInterval: 1000,
+    });
     cleanups.push(replacement.close);
     const finished = await waitForRun(db(), run.id, 60_000);
     expect(finished).toMatchObject({ state: 'succeeded', attempts: 2 });
@@ -101,7 +109,10 @@ describe('a refresh survives its worker', () => {
     // version's lock, so it can write nothing more.
     worker.child.kill('SIGCONT');
     await waitFor(
-      async () => (/lost its database connection|refresh attempt failed|refresh failed/.test(worker.output()) ? true : undefined),
+      async () =>
+        /lost its database connection|refresh attempt failed|refresh failed/.test(worker.output())
+          ? true
+          : undefined,
       20_000,
       `the resumed attempt to notice it lost its lock\n${worker.output()}`,
       100,

@@ -2,7 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { BIN } from './spawn.ts';
 
 /** A real `almanac worker` process, for tests that kill, stop and resume workers. */
-export function spawnWorker(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+export function spawnWorker(env: Record<string, string>): {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+} {
   const child = spawn(process.execPath, [BIN, 'worker'], {
     env: { ...process.env, LOG_LEVEL: 'info', ALMANAC_JOB_LOCK_MS: '2000', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -18,7 +22,12 @@ export function spawnWorker(env: Record<string, string>): { child: ChildProcess;
   return { child, output: () => output, exited };
 }
 
-export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string, everyMs = 20): Promise<T> {
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  what: string,
+  everyMs = 20,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = await probe();
