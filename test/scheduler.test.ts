@@ -61,7 +61,9 @@ describe('the scheduler', () => {
     latest.setUTCMinutes(7, 0, 0);
     if (latest > now) latest.setUTCHours(latest.getUTCHours() - 1);
     expect(await runsOf('hourly')).toEqual([{ slot: slotOf(latest), trigger: 'cron' }]);
-    expect(enqueued.map((job) => job.jobId)).toEqual([`refresh.hourly.${slotOf(latest)}`]);
+    // A run still queued may be enqueued again (healing a lost enqueue); the job id makes BullMQ
+    // keep one job.
+    expect([...new Set(enqueued.map((job) => job.jobId))]).toEqual([`refresh.hourly.${slotOf(latest)}`]);
     await scheduler();
     expect(await runsOf('hourly')).toHaveLength(1);
   });
