@@ -2,10 +2,12 @@
  * `npm run bench -- NAME...` runs the named benchmarks (all of them without a name) against the
  * local Postgres and Redis, each in a scratch database it drops afterwards, and prints a table.
  */
+import { benchRefresh } from './refresh.ts';
 import { benchSeed } from './seed.ts';
 
 const benchmarks: Record<string, () => Promise<void>> = {
   seed: benchSeed,
+  refresh: benchRefresh,
 };
 
 const requested = process.argv.slice(2);

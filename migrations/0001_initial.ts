@@ -68,7 +68,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
     CREATE TABLE estimates (
       version_id bigint NOT NULL,
-      key text NOT NULL CHECK (char_length(key) BETWEEN 1 AND 256),
+      -- Keys are opaque identifiers: byte order ("C") sorts and indexes them twice as fast as a
+      -- linguistic collation, and orders them the same on every server.
+      key text COLLATE "C" NOT NULL CHECK (char_length(key) BETWEEN 1 AND 256),
       value double precision NOT NULL,
       lower double precision,
       upper double precision,

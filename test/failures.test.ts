@@ -79,7 +79,7 @@ describe('a refresh that fails', () => {
     });
     const failed = await refresh('dupes');
     expect(failed).toMatchObject({ state: 'failed', attempts: 1 });
-    expect(failed.error).toBe('duplicate key "b": 2 source rows at its newest time 2026-01-02 00:00:00+00');
+    expect(failed.error).toBe('duplicate key "b": 2 source rows at its newest time 2026-01-02');
     expect(await tablesOf('dupes')).toEqual([]);
   });
 
@@ -130,5 +130,50 @@ describe('a refresh that fails', () => {
     await expect(requestRefresh(db(), pipeline.enqueue, { model: 'ghost', trigger: 't' })).rejects.toThrow(
       'model "ghost" does not exist',
     );
+  });
+});
+
+describe('keys of every shape', () => {
+  it('keeps unicode and backslashes intact and skips keys that cannot be served', async () => {
+    await sql`CREATE TABLE shop.odd (sku text, day date, units float8, units_next float8, PRIMARY KEY (sku, day))`.execute(
+      db(),
+    );
+    const keys = [
+      'Zürich 8001',
+      'back\\slash',
+      'quote"d, comma',
+      '日本',
+      'tab\there',
+      'new\nline',
+      '',
+      'k'.repeat(257),
+      'k'.repeat(256),
+    ];
+    for (const key of keys) {
+      await sql`INSERT INTO shop.odd VALUES (${key}, '2026-01-01', 1, 2), (${key}, '2026-01-02', 3, NULL)`.execute(
+        db(),
+      );
+    }
+    await applySpec(db(), {
+      name: 'odd',
+      estimator: 'naive',
+      source: { table: 'shop.odd', key: 'sku', time: 'day', target: 'units_next', features: ['units'] },
+      trainWindowDays: 5,
+      holdoutDays: 0,
+    });
+    expect(await refresh('odd')).toMatchObject({ state: 'succeeded' });
+    const { rows } = await sql<{ key: string; value: number }>`
+      SELECT key, value FROM latest_estimates WHERE model = 'odd' ORDER BY key`.execute(db());
+    expect(rows.map((row) => row.key)).toEqual([
+      'Zürich 8001',
+      'back\\slash',
+      'k'.repeat(256),
+      'quote"d, comma',
+      '日本',
+    ]);
+    expect(rows.every((row) => row.value === 3)).toBe(true);
+    expect(await findVersion(db(), 'odd', 1)).toMatchObject({
+      lineage: { scoring: { rows: 5, skippedRows: 0, skippedKeys: 4 } },
+    });
   });
 });

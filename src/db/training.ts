@@ -1,5 +1,4 @@
 import { sql } from 'kysely';
-import type { SufficientStats } from '../model/estimators/types.ts';
 import type { Db } from './database.ts';
 import { finite, quote, type SourceRef, usableRow } from './source.ts';
 
@@ -26,44 +25,53 @@ function rangePredicate(source: SourceRef, range: DayRange) {
          AND ${time} <= ${anchor} - make_interval(days => ${range.toDaysBack}::int)`;
 }
 
-export type WindowStats = SufficientStats & { skipped: number };
+/**
+ * Moments of one day of the window (days counted back from the anchor: 0 is the anchor's day):
+ * population means and covariances of the features and, last, the target. Rows with a null or
+ * non-finite value form groups of their own (`usable` false), counted but not used.
+ */
+export type DayMoments = { daysBack: number; usable: boolean; n: number; means: number[]; cov: number[][] };
 
 /**
- * Moments of the usable rows in a range, and how many rows with a target were not usable. Two
- * plain queries: aggregates with FILTER clauses over a flag column ran several times slower.
+ * One scan of the training window, grouped by day and usability: any split of the window (fit
+ * and holdout, whole window) is then combined from these groups without reading the rows again.
  */
-export async function windowStats(db: Db, source: SourceRef, range: DayRange): Promise<WindowStats> {
-  const p = source.features.length;
-  const x = (j: number) => `${quote(source.features[j] ?? '')}::float8`;
-  const y = `${quote(source.target)}::float8`;
-  const aggregates: string[] = ['count(*) AS n', `avg(${y}) AS my`];
-  for (let j = 0; j < p; j += 1) {
-    aggregates.push(`avg(${x(j)}) AS m${j}`, `covar_pop(${x(j)}, ${y}) AS cy${j}`);
-    for (let k = j; k < p; k += 1) aggregates.push(`covar_pop(${x(j)}, ${x(k)}) AS c${j}_${k}`);
+export async function dailyMoments(db: Db, source: SourceRef, range: DayRange): Promise<DayMoments[]> {
+  const variables = [...source.features, source.target];
+  const v = variables.length;
+  const aggregates: string[] = ['count(*) AS n'];
+  for (let j = 0; j < v; j += 1) {
+    aggregates.push(`avg(v${j}) AS m${j}`);
+    for (let k = j; k < v; k += 1) aggregates.push(`covar_pop(v${j}, v${k}) AS c${j}_${k}`);
   }
-  const [moments, unusable] = await Promise.all([
-    sql<Record<string, number | string | null>>`
-      SELECT ${sql.raw(aggregates.join(', '))}
+  const columns = variables.map((column, j) => `${quote(column)}::float8 AS v${j}`).join(', ');
+  const time = quote(source.time);
+  // Whole days before the anchor: date arithmetic for dates (cheap), epoch seconds otherwise.
+  const daysBack =
+    source.timeType === 'date'
+      ? sql`(${range.anchor}::date - ${sql.raw(time)})`
+      : sql`floor(extract(epoch FROM (${range.anchor}::${sql.raw(source.timeType)}::timestamp - ${sql.raw(time)}::timestamp)) / 86400)::int`;
+  const result = await sql<Record<string, number | string | boolean | null>>`
+    SELECT days_back, usable, ${sql.raw(aggregates.join(', '))}
+    FROM (
+      SELECT ${daysBack} AS days_back,
+             coalesce(${sql.raw(usableRow(source))}, false) AS usable, ${sql.raw(columns)}
       FROM ${sql.raw(source.table)}
-      WHERE ${rangePredicate(source, range)} AND ${sql.raw(usableRow(source))}`.execute(db),
-    sql<{ skipped: string }>`
-      SELECT count(*) AS skipped FROM ${sql.raw(source.table)}
       WHERE ${rangePredicate(source, range)} AND ${sql.raw(quote(source.target))} IS NOT NULL
-        AND NOT coalesce(${sql.raw(usableRow(source))}, false)`.execute(db),
-  ]);
-  const row = moments.rows[0] ?? {};
-  const num = (name: string) => Number(row[name] ?? 0);
-  const featureCov = Array.from({ length: p }, (_, j) =>
-    Array.from({ length: p }, (_, k) => num(j <= k ? `c${j}_${k}` : `c${k}_${j}`)),
-  );
-  return {
-    n: num('n'),
-    skipped: Number(unusable.rows[0]?.skipped ?? 0),
-    featureMeans: Array.from({ length: p }, (_, j) => num(`m${j}`)),
-    featureCov,
-    targetMean: num('my'),
-    featureTargetCov: Array.from({ length: p }, (_, j) => num(`cy${j}`)),
-  };
+    ) r
+    GROUP BY days_back, usable`.execute(db);
+  return result.rows.map((row) => {
+    const num = (name: string) => Number(row[name] ?? 0);
+    return {
+      daysBack: num('days_back'),
+      usable: row.usable === true,
+      n: num('n'),
+      means: Array.from({ length: v }, (_, j) => num(`m${j}`)),
+      cov: Array.from({ length: v }, (_, j) =>
+        Array.from({ length: v }, (_, k) => num(j <= k ? `c${j}_${k}` : `c${k}_${j}`)),
+      ),
+    };
+  });
 }
 
 export type ErrorStats = {
@@ -89,10 +97,9 @@ export async function predictionErrors(
 ): Promise<ErrorStats> {
   const columns = source.features.map((_, j) => `x${j}`);
   const selected = source.features.map((feature, j) => `${quote(feature)}::float8 AS x${j}`).join(', ');
-  const result = await sql<Record<string, number | string | null>>`
+  const result = await sql<Record<string, number | string | number[] | null>>`
     SELECT count(*) AS n, avg(abs(r)) AS mae, sqrt(avg(r * r)) AS rmse, avg(r) AS bias,
-           percentile_cont(0.05) WITHIN GROUP (ORDER BY r) AS p05,
-           percentile_cont(0.95) WITHIN GROUP (ORDER BY r) AS p95,
+           percentile_cont(ARRAY[0.05, 0.95]) WITHIN GROUP (ORDER BY r) AS percentiles,
            avg(abs(rn)) AS naive_mae, sqrt(avg(rn * rn)) AS naive_rmse, avg(rn) AS naive_bias
     FROM (
       SELECT y - (${sql.raw(prediction(columns))}) AS r, y - (${sql.raw(naive(columns))}) AS rn
@@ -104,13 +111,15 @@ export async function predictionErrors(
     ) e`.execute(db);
   const row = result.rows[0] ?? {};
   const value = (name: string) => (row[name] == null ? null : Number(row[name]));
+  // one sort for both percentiles
+  const percentiles = row.percentiles as number[] | null | undefined;
   return {
     rows: Number(row.n ?? 0),
     mae: value('mae'),
     rmse: value('rmse'),
     bias: value('bias'),
-    residualP05: value('p05'),
-    residualP95: value('p95'),
+    residualP05: percentiles?.[0] ?? null,
+    residualP95: percentiles?.[1] ?? null,
     naive: { mae: value('naive_mae'), rmse: value('naive_rmse'), bias: value('naive_bias') },
   };
 }

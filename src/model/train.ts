@@ -1,10 +1,11 @@
 import type { Db } from '../db/database.ts';
 import type { SourceRef } from '../db/source.ts';
-import { type DayRange, predictionErrors, trainingAnchor, windowStats } from '../db/training.ts';
+import { type DayRange, dailyMoments, predictionErrors, trainingAnchor } from '../db/training.ts';
 import { PermanentError } from '../errors.ts';
 import { naive } from './estimators/naive.ts';
 import { estimatorFor } from './estimators/registry.ts';
-import type { Artifact } from './estimators/types.ts';
+import type { Artifact, SufficientStats } from './estimators/types.ts';
+import { poolMoments, unusableRows } from './moments.ts';
 import type { ModelSpec } from './spec.ts';
 
 /** Bad source data that no retry can fix (the pipeline turns it into an UnrecoverableError). */
@@ -47,7 +48,7 @@ export async function train(db: Db, spec: ModelSpec, source: SourceRef): Promise
     );
   }
   const estimator = estimatorFor(spec.estimator);
-  const fitOn = (stats: Awaited<ReturnType<typeof windowStats>>) =>
+  const fitOn = (stats: SufficientStats) =>
     estimator.fit({ params: spec.params, features: source.features, stats });
   const naiveFeature =
     spec.estimator === 'naive'
@@ -62,15 +63,12 @@ export async function train(db: Db, spec: ModelSpec, source: SourceRef): Promise
 
   const whole: DayRange = { anchor, fromDaysBack: spec.trainWindowDays, toDaysBack: 0 };
   const holdout: DayRange = { anchor, fromDaysBack: spec.holdoutDays, toDaysBack: 0 };
-  const beforeHoldout: DayRange = {
-    anchor,
-    fromDaysBack: spec.trainWindowDays,
-    toDaysBack: spec.holdoutDays,
-  };
 
+  // One scan of the window; the fit-before-holdout and whole-window moments are pooled from it.
+  const days = await dailyMoments(db, source, whole);
   let errors: Awaited<ReturnType<typeof predictionErrors>> | undefined;
   if (spec.holdoutDays > 0) {
-    const stats = await windowStats(db, source, beforeHoldout);
+    const stats = poolMoments(days.filter((day) => day.daysBack >= spec.holdoutDays));
     if (stats.n > 0) {
       const measured = fitOn(stats);
       const found = await predictionErrors(
@@ -83,11 +81,12 @@ export async function train(db: Db, spec: ModelSpec, source: SourceRef): Promise
       if (found.rows > 0) errors = found;
     }
   }
-  const wholeStats = await windowStats(db, source, whole);
+  const wholeStats = poolMoments(days);
+  const skipped = unusableRows(days);
   if (wholeStats.n === 0) {
     throw new SourceDataError(
       `source ${source.table} has no usable rows in the ${spec.trainWindowDays} days up to ${anchor} ` +
-        `(${wholeStats.skipped} with null or non-finite values)`,
+        `(${skipped} with null or non-finite values)`,
     );
   }
   const artifact = fitOn(wholeStats);
@@ -109,7 +108,7 @@ export async function train(db: Db, spec: ModelSpec, source: SourceRef): Promise
       maeRatioToNaive: errors.mae !== null && errors.naive.mae ? errors.mae / errors.naive.mae : null,
     },
     window: { anchor, trainWindowDays: spec.trainWindowDays, holdoutDays: spec.holdoutDays },
-    rows: { train: wholeStats.n, holdout: inSample ? 0 : errors.rows, skipped: wholeStats.skipped },
+    rows: { train: wholeStats.n, holdout: inSample ? 0 : errors.rows, skipped },
   };
 }
 

@@ -7,8 +7,9 @@ import type { Db } from '../../src/db/database.ts';
  */
 export async function dumpSchema(db: Db): Promise<string> {
   const columns = await sql<{ line: string }>`
-    SELECT format('column %s.%s %s%s%s', c.table_name, c.column_name,
+    SELECT format('column %s.%s %s%s%s%s', c.table_name, c.column_name,
                   CASE WHEN c.data_type = 'ARRAY' THEN c.udt_name ELSE c.data_type END,
+                  CASE WHEN c.collation_name IS NOT NULL THEN ' collate ' || c.collation_name ELSE '' END,
                   CASE WHEN c.is_nullable = 'NO' THEN ' not null' ELSE '' END,
                   CASE WHEN c.column_default IS NOT NULL THEN ' default ' || c.column_default
                        WHEN c.is_identity = 'YES' THEN ' identity' ELSE '' END) AS line

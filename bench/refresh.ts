@@ -1,0 +1,140 @@
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { createQueue, refreshEnqueuer } from '../jobs/queue.ts';
+import { createRedis } from '../jobs/redis.ts';
+import { seedMarket } from '../seeds/load-market.ts';
+import { createDb, createPool, type Db } from '../src/db/database.ts';
+import { migrateToLatest } from '../src/db/migrate.ts';
+import { upsertModel } from '../src/db/models.ts';
+import { findRun } from '../src/db/runs.ts';
+import { findVersionById } from '../src/db/versions.ts';
+import { validateSpec } from '../src/model/validate-spec.ts';
+import { requestRefresh } from '../src/runs/request.ts';
+import { printTable, seconds, withScratchDatabase } from './scratch.ts';
+import { peakRssMb, spawnWorker } from './worker-process.ts';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/**
+ * A refresh of 1,000,000 keys and of 100,000 keys (3 days of source each), by a real worker
+ * process: time per phase, keys/s, the worker's peak RSS, and the floor measured in the same run:
+ * a plain COPY FROM STDIN of the same rows into an empty table plus its primary key.
+ */
+export async function benchRefresh(): Promise<void> {
+  const rows: Record<string, string | number>[] = [];
+  await withScratchDatabase(async (url) => {
+    const db = createDb(url, { max: 4 });
+    const pool = createPool(url, { max: 2 });
+    try {
+      await migrateToLatest(db);
+      for (const keys of [100_000, 1_000_000]) rows.push(await refreshOnce(url, db, pool, keys));
+    } finally {
+      await db.destroy();
+      await pool.end();
+    }
+  });
+  printTable(rows);
+}
+
+async function refreshOnce(
+  url: string,
+  db: Db,
+  pool: pg.Pool,
+  keys: number,
+): Promise<Record<string, string | number>> {
+  await seedMarket(pool, { keys, days: 3, seed: 42, start: '2026-01-01' });
+  const name = `bench-${keys}`;
+  await upsertModel(
+    db,
+    await validateSpec(db, {
+      name,
+      estimator: 'ridge',
+      source: {
+        table: 'demo.daily_prices',
+        key: 'ticker',
+        time: 'day',
+        target: 'close_next',
+        features: ['close', 'ma_5', 'ma_20', 'volume_z'],
+      },
+      trainWindowDays: 3,
+      holdoutDays: 1,
+    }),
+  );
+  const prefix = `almanac-bench-${randomUUID().slice(0, 8)}`;
+  const worker = spawnWorker({ DATABASE_URL: url, ALMANAC_REDIS_PREFIX: prefix, REDIS_URL });
+  const redis = createRedis(REDIS_URL, prefix, 'bench');
+  const queue = createQueue(redis, prefix);
+  try {
+    await queue.waitUntilReady();
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // let the worker start
+    const started = performance.now();
+    const { run } = await requestRefresh(db, refreshEnqueuer(queue, redis), {
+      model: name,
+      trigger: 'bench',
+    });
+    let finished = await findRun(db, run.id);
+    while (finished?.state !== 'succeeded' && finished?.state !== 'failed') {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      finished = await findRun(db, run.id);
+    }
+    const wall = performance.now() - started;
+    if (finished.state === 'failed') throw new Error(`refresh failed: ${finished.error}`);
+    const rss = await peakRssMb(worker.child.pid ?? 0);
+    const version = await findVersionById(db, finished.versionId ?? '');
+    const phases = (version?.lineage.phasesMs ?? {}) as Record<string, number>;
+    const steps = (version?.lineage.stepsMs ?? {}) as Record<string, number>;
+    const floorMs = await copyFloor(url, version?.id ?? '');
+    const writeAndIndex = steps.writeAndIndex ?? Number.NaN;
+    return {
+      keys,
+      'training s': seconds(phases.training ?? Number.NaN),
+      'scoring s': seconds(phases.scoring ?? Number.NaN),
+      '(score, copy) s': `${seconds(steps.score ?? Number.NaN)}, ${seconds(steps.copy ?? Number.NaN)}`,
+      'indexing s': seconds(phases.indexing ?? Number.NaN),
+      '(index+attach, checksum) s': `${seconds(steps.indexAndAttach ?? Number.NaN)}, ${seconds(steps.checksum ?? Number.NaN)}`,
+      'validating s': seconds(phases.validating ?? Number.NaN),
+      'publishing s': seconds(phases.publishing ?? Number.NaN),
+      'refresh s': seconds(wall),
+      'keys/s': Math.round(keys / (wall / 1000)),
+      'write+index s': seconds(writeAndIndex),
+      'floor s': seconds(floorMs),
+      'vs floor': Number((writeAndIndex / floorMs).toFixed(2)),
+      'worker peak RSS MB': rss,
+    };
+  } finally {
+    await worker.stop();
+    await queue.obliterate({ force: true }).catch(() => {});
+    await queue.close();
+    redis.disconnect();
+  }
+}
+
+/** COPY of the version's own rows (same columns) into an empty table, then its primary key. */
+async function copyFloor(url: string, versionId: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const chunks: Buffer[] = [];
+    const source = client.query(
+      copyTo(
+        `COPY (SELECT key, value, lower, upper, as_of FROM estimates WHERE version_id = ${versionId}) TO STDOUT`,
+      ),
+    );
+    for await (const chunk of source) chunks.push(chunk as Buffer);
+    await client.query('DROP TABLE IF EXISTS bench_floor');
+    await client.query(
+      'CREATE TABLE bench_floor (key text COLLATE "C", value float8, lower float8, upper float8, as_of timestamptz)',
+    );
+    const started = performance.now();
+    await pipeline(Readable.from(chunks), client.query(copyFrom('COPY bench_floor FROM STDIN')));
+    await client.query('ALTER TABLE bench_floor ADD PRIMARY KEY (key)');
+    const elapsed = performance.now() - started;
+    await client.query('DROP TABLE bench_floor');
+    return elapsed;
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,39 @@
+import { Worker } from 'node:worker_threads';
+import { SourceDataError } from '../model/train.ts';
+import type { ScoringCounts } from './score.ts';
+import type { ScoringMessage, ScoringTask } from './score-thread.ts';
+
+/**
+ * Scoring runs in a worker thread whose heap is capped. Streaming a million rows makes plenty of
+ * short-lived garbage, and a process heap left to its own heuristics grows with the volume before
+ * it collects; a small capped heap is collected early, so the worker's memory stays flat in the
+ * number of keys. The main event loop stays free, too, for BullMQ's lock renewals.
+ */
+const HEAP_LIMITS = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 64 };
+
+export function scoreInThread(task: ScoringTask, onProgress: (rows: number) => void): Promise<ScoringCounts> {
+  return new Promise((resolve, reject) => {
+    const thread = new Worker(new URL('./score-thread.ts', import.meta.url), {
+      workerData: task,
+      resourceLimits: HEAP_LIMITS,
+    });
+    let settled = false;
+    const settle = (outcome: () => void) => {
+      if (!settled) {
+        settled = true;
+        outcome();
+      }
+    };
+    thread.on('message', (message: ScoringMessage) => {
+      if (message.kind === 'progress') onProgress(message.rows);
+      else if (message.kind === 'done') settle(() => resolve(message.counts));
+      // Bad source data stays a permanent failure across the thread boundary.
+      else if (message.name === 'SourceDataError') settle(() => reject(new SourceDataError(message.message)));
+      else settle(() => reject(new Error(message.message)));
+    });
+    thread.on('error', (error) => settle(() => reject(error)));
+    thread.on('exit', (code) =>
+      settle(() => reject(new Error(`the scoring thread exited (code ${code}) before it finished`))),
+    );
+  });
+}
