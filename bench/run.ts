@@ -2,12 +2,14 @@
  * `npm run bench -- NAME...` runs the named benchmarks (all of them without a name) against the
  * local Postgres and Redis, each in a scratch database it drops afterwards, and prints a table.
  */
+import { benchImport } from './import.ts';
 import { benchRefresh } from './refresh.ts';
 import { benchSeed } from './seed.ts';
 
 const benchmarks: Record<string, () => Promise<void>> = {
   seed: benchSeed,
   refresh: benchRefresh,
+  import: benchImport,
 };
 
 const requested = process.argv.slice(2);

@@ -14,10 +14,10 @@ import { finishRun, insertRun, setRunVersion } from '../db/runs.ts';
 import {
   copyIntoStaging,
   createStaging,
+  duplicateKeys,
   insertStagedRows,
   type StagedProblem,
   stagedRowCount,
-  stagingProblems,
 } from '../db/staging.ts';
 import {
   createVersion,
@@ -30,9 +30,11 @@ import {
 } from '../db/versions.ts';
 import { checkCandidate } from '../drift/gate.ts';
 import { ConflictError, ValidationError } from '../errors.ts';
+import { keyProblem } from '../model/keys.ts';
 import { codeVersion } from '../version.ts';
 import { publishInTransaction } from '../versions/publish.ts';
 import { requireModel } from '../versions/resolve.ts';
+import { parseNumberField } from './field-checks.ts';
 
 export const MAX_LISTED_PROBLEMS = 100;
 
@@ -60,6 +62,7 @@ export class ImportRejectedError extends ValidationError {
 export type ImportOutcome = { state: 'published' | 'held'; version: Version };
 
 const COLUMNS = ['key', 'value', 'lower', 'upper'] as const;
+const BATCH_CHARS = 64 * 1024;
 type Column = (typeof COLUMNS)[number];
 
 /**
@@ -122,12 +125,10 @@ async function importInTransaction(
       1,
     );
   }
-  const staged = await stagingProblems(
-    client,
-    { lower: parsing.header.includes('lower'), upper: parsing.header.includes('upper') },
-    MAX_LISTED_PROBLEMS,
+  const staged = await duplicateKeys(client, MAX_LISTED_PROBLEMS);
+  const problems = [...parsing.problems, ...staged.problems].sort(
+    (a, b) => a.line - b.line || a.field.localeCompare(b.field),
   );
-  const problems = [...parsing.problems, ...staged.problems].sort((a, b) => a.line - b.line);
   const total = parsing.problemCount + staged.total;
   if (total > 0) throw new ImportRejectedError(problems, total);
   if ((await stagedRowCount(client)) === 0) {
@@ -169,9 +170,9 @@ async function importInTransaction(
 }
 
 /**
- * csv-parse records → COPY text lines for the staging table, with each record's first line.
- * The header and the field count are checked here (they decide how to read the rest); the
- * values are checked in SQL.
+ * csv-parse records → COPY text lines for the staging table, with each record's first line. The
+ * header, the field count and each field are checked here; duplicate keys, which need the whole
+ * file, are checked in SQL on the staging table.
  */
 class CsvToStaging extends Transform {
   header: Column[] | undefined;
@@ -180,6 +181,7 @@ class CsvToStaging extends Transform {
   private lastLine = 0;
   private lastEmpty = 0;
   private positions: Partial<Record<Column, number>> = {};
+  private batch = '';
 
   constructor() {
     super({ writableObjectMode: true });
@@ -212,11 +214,38 @@ class CsvToStaging extends Transform {
       done();
       return;
     }
-    const field = (column: Column) => {
-      const at = this.positions[column];
-      return at === undefined ? '\\N' : escapeCopy(record[at] ?? '');
+    const at = (column: Column) => {
+      const position = this.positions[column];
+      return position === undefined ? undefined : (record[position] ?? '');
     };
-    done(null, `${line}\t${field('key')}\t${field('value')}\t${field('lower')}\t${field('upper')}\n`);
+    const key = at('key') ?? '';
+    const keyIssue = keyProblem(key);
+    if (keyIssue !== undefined) this.problem({ line, field: 'key', message: keyIssue });
+    const number = (column: 'value' | 'lower' | 'upper') => {
+      const text = at(column);
+      // lower and upper may be left empty; value may not
+      if (text === undefined || (column !== 'value' && text.trim() === '')) return '\\N';
+      const parsed = parseNumberField(text);
+      if ('value' in parsed) return String(parsed.value);
+      this.problem({ line, field: column, message: parsed.problem });
+      return '\\N';
+    };
+    const value = number('value');
+    const lower = number('lower');
+    const upper = number('upper');
+    // Lines go out in batches: one COPY message per row would cost a socket write per row.
+    this.batch += `${line}\t${escapeCopy(key)}\t${value}\t${lower}\t${upper}\n`;
+    if (this.batch.length < BATCH_CHARS) {
+      done();
+      return;
+    }
+    const batch = this.batch;
+    this.batch = '';
+    done(null, batch);
+  }
+
+  override _flush(done: TransformCallback): void {
+    done(null, this.batch.length > 0 ? this.batch : undefined);
   }
 
   private readHeader(record: string[]): string | undefined {

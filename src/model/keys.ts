@@ -19,3 +19,12 @@ export const keySchema = z
   .min(1, 'must be 1 to 256 characters')
   .refine((key) => [...key].length <= 256, 'must be 1 to 256 characters')
   .refine((key) => !controlCharacter.test(key), 'must not contain control characters');
+
+/** Why a key cannot be served, or undefined when it can. */
+export function keyProblem(key: string): string | undefined {
+  if (key === '') return 'missing key';
+  const length = key.length <= 256 ? key.length : [...key].length;
+  if (length > 256) return `key is ${length} characters long; at most 256`;
+  if (controlCharacter.test(key)) return 'key contains control characters';
+  return undefined;
+}
