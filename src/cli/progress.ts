@@ -48,7 +48,9 @@ export function startProgress(io: CliIo, label: string, unit: string): Progress 
         lastTenth = tenth;
         lastDetail = detail;
         const suffix = detail === undefined ? '' : ` ${detail}`;
-        io.stderr.write(`${label}: ${tenth * 10}% (${done}/${total} ${unit})${suffix}\n`);
+        const percent = total === 0 ? 100 : Math.floor((done / total) * 100);
+        const counts = unit === '%' ? '' : ` (${done}/${total} ${unit})`;
+        io.stderr.write(`${label}: ${percent}%${counts}${suffix}\n`);
       }
     },
     stop: () => {},

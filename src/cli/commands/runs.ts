@@ -85,7 +85,7 @@ export function registerRuns(program: Command, ctx: CliContext): void {
 }
 
 /** Polls the run with a progress bar through its phases; the exit code says how it ended. */
-async function follow(ctx: CliContext, queued: Run, timeoutMs: number): Promise<number> {
+export async function follow(ctx: CliContext, queued: Run, timeoutMs: number): Promise<number> {
   const progress = startProgress(ctx.io, `run ${queued.model}`, '%');
   const deadline = Date.now() + timeoutMs;
   const waitingSince = Date.now();
