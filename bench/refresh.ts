@@ -5,6 +5,7 @@ import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { createQueue, refreshEnqueuer } from '../jobs/queue.ts';
 import { createRedis } from '../jobs/redis.ts';
+import { readDemoSpec } from '../seeds/demo-specs.ts';
 import { seedMarket } from '../seeds/load-market.ts';
 import { createDb, createPool, type Db } from '../src/db/database.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
@@ -47,22 +48,8 @@ async function refreshOnce(
 ): Promise<Record<string, string | number>> {
   await seedMarket(pool, { keys, days: 3, seed: 42, start: '2026-01-01' });
   const name = `bench-${keys}`;
-  await upsertModel(
-    db,
-    await validateSpec(db, {
-      name,
-      estimator: 'ridge',
-      source: {
-        table: 'demo.daily_prices',
-        key: 'ticker',
-        time: 'day',
-        target: 'close_next',
-        features: ['close', 'ma_5', 'ma_20', 'volume_z'],
-      },
-      trainWindowDays: 3,
-      holdoutDays: 1,
-    }),
-  );
+  const demo = (await readDemoSpec('nasdaq-close')) as Record<string, unknown>;
+  await upsertModel(db, await validateSpec(db, { ...demo, name, trainWindowDays: 3, holdoutDays: 1 }));
   const prefix = `almanac-bench-${randomUUID().slice(0, 8)}`;
   const worker = spawnWorker({ DATABASE_URL: url, ALMANAC_REDIS_PREFIX: prefix, REDIS_URL });
   const redis = createRedis(REDIS_URL, prefix, 'bench');

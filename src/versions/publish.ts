@@ -55,51 +55,60 @@ export async function publishInTransaction(trx: Db, version: Version, decision: 
 }
 
 /**
- * Approves a held version or rolls back to a superseded one. Throws NotFoundError, GoneError
- * (pruned: its rows are gone) or ConflictError (any other state).
+ * Runs a decision on one version in a transaction holding the model lock; `allowed` says which
+ * states it may start from. Throws NotFoundError, GoneError (pruned: its rows are gone) or
+ * ConflictError (any other state, with `why`).
  */
-export async function publishVersion(
+async function decide<T>(
   db: Db,
   model: string,
   number: number,
-  decision: Decision,
-): Promise<Version> {
+  allowed: { states: Version['state'][]; why: string },
+  act: (trx: Db, version: Version) => Promise<T>,
+): Promise<T> {
   return db.transaction().execute(async (trx) => {
     await lockModelForTransaction(trx, model);
     const version = await findVersion(trx, model, number);
     if (version === undefined) throw new NotFoundError(`model "${model}" has no version ${number}`);
-    if (version.state === 'pruned') {
-      throw new GoneError(`version ${number} of "${model}" was pruned by retention; its estimates are gone`);
+    if (!allowed.states.includes(version.state)) {
+      if (version.state === 'pruned') {
+        throw new GoneError(
+          `version ${number} of "${model}" was pruned by retention; its estimates are gone`,
+        );
+      }
+      throw new ConflictError(`version ${number} of "${model}" is ${version.state}; ${allowed.why}`);
     }
-    if (version.state !== 'held' && version.state !== 'superseded') {
-      throw new ConflictError(
-        `version ${number} of "${model}" is ${version.state}; only a held version (approve) or a superseded one (roll back) can be published`,
-      );
-    }
-    return publishInTransaction(trx, version, decision);
+    return act(trx, version);
   });
 }
 
-/** Rejects a held version: it will never be published. ConflictError from any other state. */
-export async function rejectVersion(
-  db: Db,
-  model: string,
-  number: number,
-  decision: Decision,
-): Promise<Version> {
-  return db.transaction().execute(async (trx) => {
-    await lockModelForTransaction(trx, model);
-    const version = await findVersion(trx, model, number);
-    if (version === undefined) throw new NotFoundError(`model "${model}" has no version ${number}`);
-    if (version.state !== 'held') {
-      throw new ConflictError(
-        `version ${number} of "${model}" is ${version.state}; only a held version can be rejected`,
-      );
-    }
-    await transitionVersion(trx, version.id, ['held'], 'rejected');
-    await mergeLineage(trx, version.id, { rejected: decisionRecord(decision) });
-    return { ...version, state: 'rejected' as const };
-  });
+/** Approves a held version or rolls back to a superseded one. */
+export function publishVersion(db: Db, model: string, number: number, decision: Decision): Promise<Version> {
+  return decide(
+    db,
+    model,
+    number,
+    {
+      states: ['held', 'superseded'],
+      why: 'only a held version (approve) or a superseded one (roll back) can be published',
+    },
+    (trx, version) => publishInTransaction(trx, version, decision),
+  );
+}
+
+/** Rejects a held version: it will never be published. */
+export function rejectVersion(db: Db, model: string, number: number, decision: Decision): Promise<Version> {
+  return decide(
+    db,
+    model,
+    number,
+    { states: ['held'], why: 'only a held version can be rejected' },
+    async (trx, version) => {
+      await transitionVersion(trx, version.id, ['held'], 'rejected');
+      await mergeLineage(trx, version.id, { rejected: decisionRecord(decision) });
+      return { ...version, state: 'rejected' as const };
+    },
+  );
 }
 
 const decisionRecord = (decision: Decision) => ({

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { createQueue, refreshEnqueuer } from '../../jobs/queue.ts';
 import { createRedis } from '../../jobs/redis.ts';
@@ -11,19 +12,20 @@ import { REDIS_URL } from './services.ts';
 
 export const silentLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
-/** A small ridge spec over the demo market. */
+const demoModel = JSON.parse(
+  readFileSync(new URL('../../seeds/models/nasdaq-close.json', import.meta.url), 'utf8'),
+) as {
+  params: unknown;
+  source: { table: string; key: string; time: string; target: string; features: string[] };
+};
+
+/** The demo ridge spec over the demo market, named `prices`, with a short window. */
 export function demoSpec(overrides: Record<string, unknown> = {}) {
   return {
     name: 'prices',
     estimator: 'ridge',
-    params: { alpha: 1 },
-    source: {
-      table: 'demo.daily_prices',
-      key: 'ticker',
-      time: 'day',
-      target: 'close_next',
-      features: ['close', 'ma_5', 'ma_20', 'volume_z'],
-    },
+    params: demoModel.params,
+    source: demoModel.source,
     trainWindowDays: 20,
     holdoutDays: 3,
     ...overrides,
