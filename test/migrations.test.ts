@@ -21,7 +21,7 @@ async function sqlState(promise: Promise<unknown>): Promise<string | undefined> 
 describe('migrations', () => {
   it('create the public schema of DESIGN.md on an empty database', async () => {
     const outcome = await migrateToLatest(db());
-    expect(outcome.applied).toEqual(['0001_initial']);
+    expect(outcome.applied).toEqual(['0001_initial', '0002_change_notifications']);
     await expect(dumpSchema(db())).resolves.toMatchFileSnapshot('./fixtures/schema.txt');
   });
 

@@ -34,7 +34,11 @@ export async function dumpSchema(db: Db): Promise<string> {
     FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid
     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'
     ORDER BY c.relname`.execute(db);
-  return [...columns.rows, ...constraints.rows, ...indexes.rows, ...views.rows, ...partitioned.rows]
+  const triggers = await sql<{ line: string }>`
+    SELECT format('trigger %s on %s: %s', t.tgname, c.relname, pg_get_triggerdef(t.oid)) AS line
+    FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE NOT t.tgisinternal AND n.nspname = 'public' ORDER BY c.relname, t.tgname`.execute(db);
+  return [...columns.rows, ...constraints.rows, ...indexes.rows, ...views.rows, ...partitioned.rows, ...triggers.rows]
     .map((row) => row.line)
     .join('\n')
     .concat('\n');
