@@ -3,9 +3,9 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { Db } from '../src/db/database.ts';
 import { listModels, type Model } from '../src/db/models.ts';
-import { findRunBySlot } from '../src/db/runs.ts';
+import { findRunBySlot, staleQueuedRuns } from '../src/db/runs.ts';
 import { estimatorFor } from '../src/model/estimators/registry.ts';
-import { type EnqueueRefresh, requestRefresh, slotOf } from '../src/runs/request.ts';
+import { type EnqueueRefresh, requestRefresh, slotOf, slotTime } from '../src/runs/request.ts';
 
 export type SchedulerDeps = {
   db: Db;
@@ -75,6 +75,8 @@ export async function startScheduler(deps: SchedulerDeps): Promise<RunningSchedu
         timezone,
         noOverlap: false,
       });
+      // A tick that fired late (a pause, a busy loop) is reported as missed: request it all the same.
+      task.on('execution:missed', (context) => tick(model.name, context.date));
       entries.set(model.name, { signature: signatureOf(model), task });
       logger.info({ model: model.name, cron: expression, timezone }, 'scheduled');
     }
@@ -98,20 +100,35 @@ export async function startScheduler(deps: SchedulerDeps): Promise<RunningSchedu
     }
   };
 
-  await sync();
+  /** Runs whose enqueue was lost (Redis was down at the tick) are requested again. */
+  const requeue = async () => {
+    for (const { model, slot } of await staleQueuedRuns(db, 60)) await tick(model, new Date(slotTime(slot)));
+  };
+
+  // One sync at a time: overlapping ones could schedule a model twice and lose track of a task.
+  let syncing: Promise<void> = Promise.resolve();
+  const serialSync = () => {
+    syncing = syncing
+      .then(sync)
+      .then(requeue)
+      .catch((error: unknown) => logger.error({ err: error }, 'could not re-read the specs'));
+    return syncing;
+  };
+
+  await serialSync();
   await catchUp();
   const poller = setInterval(() => {
-    if (!closed)
-      sync().catch((error: unknown) => logger.error({ err: error }, 'could not re-read the specs'));
+    if (!closed) void serialSync();
   }, deps.pollMs ?? 10_000);
 
   return {
     scheduled: () => new Map([...entries].map(([name, entry]) => [name, entry.signature])),
     tick,
-    sync,
+    sync: serialSync,
     close: async () => {
       closed = true;
       clearInterval(poller);
+      await syncing;
       for (const entry of entries.values()) await entry.task.destroy();
       entries.clear();
     },

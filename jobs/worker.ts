@@ -25,13 +25,17 @@ export type RunningWorker = { worker: Worker<JobPayload, unknown, JobName>; clos
 export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const { logger } = deps;
   const connection = createRedis(deps.redisUrl, deps.prefix, 'worker');
-  const refresh = refreshProcessor({ db: deps.db, pool: deps.pool, databaseUrl: deps.databaseUrl, logger });
+  const lockDurationMs = deps.tuning?.lockDuration ?? 30_000;
+  const refresh = refreshProcessor(
+    { db: deps.db, pool: deps.pool, databaseUrl: deps.databaseUrl, logger },
+    lockDurationMs,
+  );
   const worker = new Worker<JobPayload, unknown, JobName>(
     QUEUE_NAME,
-    async (job) => {
+    async (job, token) => {
       switch (job.name) {
         case 'refresh':
-          return refresh(job as Job<JobPayload<'refresh'>>);
+          return refresh(job as Job<JobPayload<'refresh'>>, token);
         default:
           throw new Error(`no processor for job "${String(job.name)}"`);
       }
@@ -48,7 +52,10 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
   worker.on('failed', (job, error) => {
     if (job === undefined) return;
-    const final = job.finishedOn !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1);
+    const final =
+      error.name === 'UnrecoverableError' ||
+      job.finishedOn !== undefined ||
+      job.attemptsMade >= (job.opts.attempts ?? 1);
     logger.warn({ jobId: job.id, attemptsMade: job.attemptsMade, final, err: error }, 'job failed');
     const payload = jobPayloads.refresh.safeParse(job.data);
     if (job.name !== 'refresh' || !payload.success) return;

@@ -136,6 +136,11 @@ describe('almanac import', () => {
       [{ line: 2, field: 'key', message: 'key contains control characters' }],
     ],
     [
+      'a NUL in a key',
+      'key,value\na\u0000b,1\n',
+      [{ line: 2, field: 'key', message: 'key contains control characters' }],
+    ],
+    [
       'a wrong field count',
       'key,value\nA,1,2\n',
       [{ line: 2, field: '', message: 'expected 2 fields (key,value), got 3' }],

@@ -29,8 +29,10 @@ export function createPool(connectionString: string, options: DatabaseOptions = 
     connectionTimeoutMillis: 10_000,
     options: sessionOptions,
   });
-  // An idle client that loses its server emits on the pool; without a listener that would crash.
+  // A client that loses its server emits 'error' (on the pool when idle, on itself when checked
+  // out); without a listener that would crash the process. The query in flight fails anyway.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 

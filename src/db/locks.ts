@@ -3,28 +3,31 @@ import type pg from 'pg';
 import type { Db } from './database.ts';
 
 /**
- * Advisory lock keys (two int4 keys: a namespace and an id). The version lock fences one refresh
- * attempt; the model lock serialises validating and publishing of one model.
+ * Advisory locks, keyed by a 64-bit hash of a name ('almanac-version:<id>', 'almanac-model:<name>'):
+ * any version id fits, and names never collide with another application's integer keys. The
+ * version lock fences one refresh attempt; the model lock serialises validating and publishing.
  */
-const VERSION_NAMESPACE = 0x416c01; // "Al" 1
-const MODEL_NAMESPACE = 0x416c02;
+const versionKey = "hashtextextended('almanac-version:' || $1::text, 0)";
+const MODEL_PREFIX = 'almanac-model:';
 
 export type LockClient = pg.Client | pg.PoolClient;
 
 export async function tryVersionLock(client: LockClient, versionId: string): Promise<boolean> {
-  const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2::int) AS ok', [
-    VERSION_NAMESPACE,
+  const { rows } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${versionKey}) AS ok`, [
     versionId,
   ]);
   return rows[0]?.ok === true;
 }
 
-/** Backends holding a version's lock (there is at most one). */
+/** Backends of this database holding a version's lock (there is at most one). */
 export async function versionLockHolders(client: LockClient, versionId: string): Promise<number[]> {
+  // A bigint key shows in pg_locks as its high half (classid) and low half (objid), objsubid 1.
   const { rows } = await client.query<{ pid: number }>(
-    `SELECT pid FROM pg_locks
-     WHERE locktype = 'advisory' AND granted AND classid = $1::int::oid AND objid = $2::int::oid AND objsubid = 2`,
-    [VERSION_NAMESPACE, versionId],
+    `SELECT l.pid FROM pg_locks l, (SELECT ${versionKey} AS k) key
+     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+       AND l.classid::bigint = (key.k >> 32) & 4294967295 AND l.objid::bigint = key.k & 4294967295`,
+    [versionId],
   );
   return rows.map((row) => row.pid);
 }
@@ -37,7 +40,7 @@ export async function waitVersionLock(
 ): Promise<boolean> {
   await client.query(`SET lock_timeout = ${Math.max(1, Math.round(timeoutMs))}`);
   try {
-    await client.query('SELECT pg_advisory_lock($1, $2::int)', [VERSION_NAMESPACE, versionId]);
+    await client.query(`SELECT pg_advisory_lock(${versionKey})`, [versionId]);
     return true;
   } catch (error) {
     if ((error as { code?: string }).code === '55P03') return false;
@@ -53,5 +56,5 @@ export async function terminateBackend(client: LockClient, pid: number): Promise
 
 /** Takes the model's lock for the rest of the current transaction. */
 export async function lockModelForTransaction(db: Db, model: string): Promise<void> {
-  await sql`SELECT pg_advisory_xact_lock(${MODEL_NAMESPACE}, hashtext(${model}))`.execute(db);
+  await sql`SELECT pg_advisory_xact_lock(hashtextextended(${MODEL_PREFIX + model}, 0))`.execute(db);
 }

@@ -33,12 +33,13 @@ export async function createStandalonePartition(client: Client, versionId: strin
  * for a table created in the same transaction) writes the rows already frozen, which also makes
  * the primary key build that follows faster.
  */
-export async function writePartition(client: Client, versionId: string, rows: Readable): Promise<void> {
+export async function writePartition(client: Client, versionId: string, rows: () => Readable): Promise<void> {
   await client.query('BEGIN');
   try {
     await createStandalonePartition(client, versionId);
+    // the source is opened only once the table exists, so a failure before leaves nothing open
     await pipeline(
-      rows,
+      rows(),
       client.query(
         copyFrom(
           `COPY ${partitionName(versionId)} (key, value, lower, upper, as_of) FROM STDIN WITH (FREEZE)`,

@@ -153,3 +153,17 @@ export async function finishRun(
     .where('id', '=', runId)
     .execute();
 }
+
+/** Cron runs still queued a while after they were requested: their enqueue may have been lost. */
+export async function staleQueuedRuns(
+  db: Db,
+  olderThanSeconds: number,
+): Promise<{ model: string; slot: string }[]> {
+  return db
+    .selectFrom('runs')
+    .select(['model', 'slot'])
+    .where('state', '=', 'queued')
+    .where('trigger', '=', 'cron')
+    .where('created_at', '<', sql<Date>`now() - make_interval(secs => ${olderThanSeconds})`)
+    .execute();
+}

@@ -234,7 +234,10 @@ class CsvToStaging extends Transform {
     const lower = number('lower');
     const upper = number('upper');
     // Lines go out in batches: one COPY message per row would cost a socket write per row.
-    this.batch += `${line}\t${escapeCopy(key)}\t${value}\t${lower}\t${upper}\n`;
+    // A key with a problem is staged as null: it cannot be a duplicate, and bytes such as NUL
+    // must not reach COPY.
+    const stagedKey = keyIssue === undefined ? escapeCopy(key) : '\\N';
+    this.batch += `${line}\t${stagedKey}\t${value}\t${lower}\t${upper}\n`;
     if (this.batch.length < BATCH_CHARS) {
       done();
       return;

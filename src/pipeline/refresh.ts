@@ -55,6 +55,12 @@ export type RefreshDeps = {
 export type RefreshAttempt = {
   runId: string;
   jobId: string;
+  /**
+   * Whether this attempt still owns its job (BullMQ's lock): asked before terminating another
+   * attempt's connection, so that a stalled attempt that wakes up can never take over from the
+   * attempt that replaced it.
+   */
+  stillOwnsJob: () => Promise<boolean>;
   /** attempts made before this one (BullMQ's attemptsMade) */
   attemptsMade: number;
   maxAttempts: number;
@@ -100,13 +106,16 @@ export async function runRefresh(deps: RefreshDeps, attempt: RefreshAttempt): Pr
     return { state: 'skipped', reason: `run already ${run.state}` };
   const model = await findModel(db, run.model);
   if (model === undefined) throw new PermanentError(`model "${run.model}" does not exist`);
-  const spec = model.spec;
-  if (spec.source === undefined || !estimatorFor(spec.estimator).needsSource) {
+  if (model.spec.source === undefined || !estimatorFor(model.spec.estimator).needsSource) {
     throw new PermanentError(
-      `model "${spec.name}" is ${spec.estimator}: its versions are imported, not refreshed`,
+      `model "${model.spec.name}" is ${model.spec.estimator}: its versions are imported, not refreshed`,
     );
   }
-  const versionId = await ensureVersion(db, run, spec, attempt.jobId);
+  const versionId = await ensureVersion(db, run, model.spec, attempt.jobId);
+  // Every attempt of a run trains with the spec its lineage recorded, even if the spec was
+  // applied again in between: the lineage stays true.
+  const recorded = (await findVersionById(db, versionId))?.lineage.spec as ModelSpec | undefined;
+  const spec = recorded ?? model.spec;
   const log = logger.child({ model: spec.name, runId: run.id, versionId });
 
   const client = new pg.Client({
@@ -117,7 +126,7 @@ export async function runRefresh(deps: RefreshDeps, attempt: RefreshAttempt): Pr
   client.on('error', (error) => log.warn({ err: error }, 'the attempt lost its database connection'));
   await client.connect();
   try {
-    await acquireVersionLock(client, versionId, deps.lockWaitMs ?? 30_000, log);
+    await acquireVersionLock(client, versionId, deps.lockWaitMs ?? 30_000, attempt.stillOwnsJob, log);
     const fenced = createDbOnClient(client);
     try {
       return await attemptUnderLock({ deps, fenced, client, run, spec, versionId, attempt, log });
@@ -173,9 +182,13 @@ async function acquireVersionLock(
   client: pg.Client,
   versionId: string,
   waitMs: number,
+  stillOwnsJob: () => Promise<boolean>,
   log: Logger,
 ): Promise<void> {
   if (await tryVersionLock(client, versionId)) return;
+  if (!(await stillOwnsJob())) {
+    throw new Error(`version ${versionId} is locked by another attempt, and this one no longer owns its job`);
+  }
   for (const pid of await versionLockHolders(client, versionId)) {
     log.warn({ pid }, 'taking over from a stalled attempt: terminating its connection');
     await terminateBackend(client, pid);
@@ -280,7 +293,7 @@ async function attemptUnderLock(ctx: AttemptContext): Promise<RefreshOutcome> {
     copyStarted = performance.now();
     // Small reads: COPY cannot take bytes faster than the server parses them, and big chunks only
     // pile up in the socket's buffer.
-    await writePartition(client, versionId, createReadStream(spill.path, { highWaterMark: 16 * 1024 }));
+    await writePartition(client, versionId, () => createReadStream(spill.path, { highWaterMark: 16 * 1024 }));
     steps.copy = since(copyStarted);
   } finally {
     await spill.remove();
@@ -354,15 +367,17 @@ async function recordLineageEnd(
 
 /** Retention after a publish: a failure here is logged, never fails the run that just published. */
 async function pruneOldVersions(deps: RefreshDeps, spec: ModelSpec, log: Logger): Promise<void> {
-  const client = await deps.pool.connect();
+  let client: pg.PoolClient | undefined;
   try {
+    client = await deps.pool.connect();
     const outcome = await applyRetention(deps.db, client, spec.name, spec.retention.keepVersions);
-    if (outcome.pruned.length + outcome.dropped.length + outcome.deferred.length > 0)
+    if (outcome.pruned.length + outcome.dropped.length + outcome.deferred.length > 0) {
       log.info(outcome, 'retention');
+    }
   } catch (error) {
     log.warn({ err: error }, 'retention failed; it will be tried again after the next publish');
   } finally {
-    client.release();
+    client?.release();
   }
 }
 
@@ -379,6 +394,9 @@ async function recordFailure(
   message: string,
   final: boolean,
 ): Promise<void> {
+  // A version that reached the gate has a run that succeeded: nothing after that undoes it.
+  const version = await findVersionById(fenced, versionId);
+  if (version === undefined || (version.state !== 'running' && version.state !== 'failed')) return;
   if (!final) {
     await fenced.updateTable('runs').set({ error: message }).where('id', '=', runId).execute();
     return;

@@ -29,7 +29,8 @@ export function scoreInThread(task: ScoringTask, onProgress: (rows: number) => v
       else if (message.kind === 'done') settle(() => resolve(message.counts));
       // Bad source data stays a permanent failure across the thread boundary.
       else if (message.name === 'SourceDataError') settle(() => reject(new SourceDataError(message.message)));
-      else settle(() => reject(new Error(message.message)));
+      // the SQLSTATE travels too: a data exception must stay permanent
+      else settle(() => reject(Object.assign(new Error(message.message), { code: message.code })));
     });
     thread.on('error', (error) => settle(() => reject(error)));
     thread.on('exit', (code) =>

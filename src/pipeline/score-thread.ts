@@ -22,7 +22,7 @@ export type ScoringTask = {
 export type ScoringMessage =
   | { kind: 'progress'; rows: number }
   | { kind: 'done'; counts: ScoringCounts }
-  | { kind: 'failed'; name: string; message: string };
+  | { kind: 'failed'; name: string; message: string; code: string | undefined };
 
 const task = workerData as ScoringTask;
 const post = (message: ScoringMessage) => parentPort?.postMessage(message);
@@ -45,7 +45,13 @@ try {
   post({ kind: 'done', counts });
 } catch (error) {
   const failure = error instanceof Error ? error : new Error(String(error));
-  post({ kind: 'failed', name: failure.name, message: failure.message });
+  const code = (failure as { code?: unknown }).code;
+  post({
+    kind: 'failed',
+    name: failure.name,
+    message: failure.message,
+    code: typeof code === 'string' ? code : undefined,
+  });
 } finally {
   await client.end().catch(() => {});
 }

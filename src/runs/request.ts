@@ -19,6 +19,13 @@ export function slotOf(tick: Date): string {
   return `${tick.toISOString().slice(0, 16).replaceAll('-', '').replace(':', '')}Z`;
 }
 
+/** The tick a cron slot stands for (the inverse of slotOf). */
+export function slotTime(slot: string): string {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})Z$/.exec(slot);
+  if (m === null) throw new Error(`not a cron slot: ${slot}`);
+  return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:00Z`;
+}
+
 /**
  * Requests a refresh of (model, slot). The runs row decides: inserting it with ON CONFLICT DO
  * NOTHING means a slot runs once however many schedulers, CLIs and API calls ask. A run that is

@@ -38,7 +38,14 @@ export async function dumpSchema(db: Db): Promise<string> {
     SELECT format('trigger %s on %s: %s', t.tgname, c.relname, pg_get_triggerdef(t.oid)) AS line
     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE NOT t.tgisinternal AND n.nspname = 'public' ORDER BY c.relname, t.tgname`.execute(db);
-  return [...columns.rows, ...constraints.rows, ...indexes.rows, ...views.rows, ...partitioned.rows, ...triggers.rows]
+  return [
+    ...columns.rows,
+    ...constraints.rows,
+    ...indexes.rows,
+    ...views.rows,
+    ...partitioned.rows,
+    ...triggers.rows,
+  ]
     .map((row) => row.line)
     .join('\n')
     .concat('\n');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PermanentError } from '../../errors.ts';
 import { choleskySolve, SingularMatrixError } from '../linear-algebra.ts';
 import { type Artifact, type Estimator, floatLiteral } from './types.ts';
 
@@ -38,7 +39,7 @@ export const ridge: Estimator<z.infer<typeof params>, RidgeArtifact> = {
     } catch (error) {
       if (!(error instanceof SingularMatrixError)) throw error;
       const column = features[used[error.column] ?? 0];
-      throw new Error(
+      throw new PermanentError(
         `features are collinear (${column} is a combination of the others); set params.alpha above 0 or drop it`,
         { cause: error },
       );

@@ -1,0 +1,86 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { findLiveApiKeyByHash } from '../db/api-keys.ts';
+import type { Db } from '../db/database.ts';
+import type { Scope } from '../db/types.ts';
+import { hashApiKey } from '../keys/api-keys.ts';
+import { HttpError } from './problem.ts';
+
+/** Who is calling, set by the auth middleware: the key's name is recorded as the actor. */
+export type Caller = { actor: string; scopes: readonly Scope[] };
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    caller?: Caller;
+  }
+}
+
+const QUERY_KEY_NAMES = ['key', 'api_key', 'apikey', 'access_token', 'token'];
+const CACHE_MS = 60_000;
+
+/**
+ * Bearer API keys: the key's SHA-256 is looked up, then compared in constant time. Verified keys
+ * are remembered for a minute, and forgotten at once when any key changes (the catalog relays
+ * the database's notification), so a revocation takes effect immediately.
+ */
+export function authenticate(
+  db: Db,
+  options: { enabled: boolean; onKeysChanged: (listener: () => void) => void },
+) {
+  const known = new Map<string, { caller: Caller | undefined; until: number }>();
+  options.onKeysChanged(() => known.clear());
+
+  const identify = async (key: string): Promise<Caller | undefined> => {
+    const hash = hashApiKey(key);
+    const cached = known.get(hash);
+    if (cached !== undefined && cached.until > Date.now()) return cached.caller;
+    const found = await findLiveApiKeyByHash(db, hash);
+    const caller =
+      found !== undefined && timingSafeEqual(Buffer.from(found.keyHash, 'hex'), Buffer.from(hash, 'hex'))
+        ? { actor: `api:${found.name}`, scopes: found.scopes }
+        : undefined;
+    if (known.size > 10_000) known.clear();
+    known.set(hash, { caller, until: Date.now() + CACHE_MS });
+    return caller;
+  };
+
+  return async (req: Request, _res: Response, next: NextFunction) => {
+    const inQuery = QUERY_KEY_NAMES.find((name) => name in (req.query as Record<string, unknown>));
+    if (inQuery !== undefined) {
+      throw new HttpError(
+        400,
+        `an API key in the URL ("${inQuery}") is refused: URLs end up in logs; send it as "Authorization: Bearer <key>"`,
+      );
+    }
+    if (!options.enabled) {
+      req.caller = { actor: 'anonymous', scopes: ['read', 'admin'] };
+      next();
+      return;
+    }
+    const header = req.get('authorization') ?? '';
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (match?.[1] === undefined) {
+      throw new HttpError(401, 'an API key is required: "Authorization: Bearer <key>"', {
+        headers: { 'WWW-Authenticate': 'Bearer realm="almanac"' },
+      });
+    }
+    const caller = await identify(match[1]);
+    if (caller === undefined) {
+      throw new HttpError(401, 'the API key is unknown or revoked', {
+        headers: { 'WWW-Authenticate': 'Bearer realm="almanac", error="invalid_token"' },
+      });
+    }
+    req.caller = caller;
+    next();
+  };
+}
+
+/** Requires a scope of the caller. */
+export function requireScope(scope: Scope): RequestHandler {
+  return (req, _res, next) => {
+    if (!req.caller?.scopes.includes(scope)) {
+      throw new HttpError(403, `this needs an API key with the "${scope}" scope`);
+    }
+    next();
+  };
+}

@@ -1,0 +1,62 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The API's Prometheus metrics, in a registry of its own (one per app). */
+export function createMetrics(options: { queueDepth?: () => Promise<number> } = {}) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'almanac_' });
+  const requestDuration = new Histogram({
+    name: 'almanac_http_request_duration_seconds',
+    help: 'HTTP request latency by route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const lookups = new Counter({
+    name: 'almanac_lookups_total',
+    help: 'Keys looked up, by model',
+    labelNames: ['model'] as const,
+    registers: [registry],
+  });
+  const cache = { hits: 0, misses: 0 };
+  const cacheHits = new Counter({
+    name: 'almanac_estimate_cache_hits_total',
+    help: 'Lookups answered from memory',
+    registers: [registry],
+  });
+  const cacheMisses = new Counter({
+    name: 'almanac_estimate_cache_misses_total',
+    help: 'Lookups that went to Postgres',
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'almanac_estimate_cache_hit_ratio',
+    help: 'Share of lookups answered from memory since start',
+    registers: [registry],
+    collect() {
+      this.set(cache.hits + cache.misses === 0 ? 0 : cache.hits / (cache.hits + cache.misses));
+    },
+  });
+  const cacheLookups = (hits: number, misses: number) => {
+    cache.hits += hits;
+    cache.misses += misses;
+    if (hits > 0) cacheHits.inc(hits);
+    if (misses > 0) cacheMisses.inc(misses);
+  };
+  const snapshotBytes = new Counter({
+    name: 'almanac_snapshot_bytes_total',
+    help: 'Bytes of snapshots streamed, by model and format',
+    labelNames: ['model', 'format'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'almanac_queue_depth',
+    help: 'Jobs waiting or delayed in the queue',
+    registers: [registry],
+    async collect() {
+      if (options.queueDepth !== undefined) this.set(await options.queueDepth().catch(() => Number.NaN));
+    },
+  });
+  return { registry, requestDuration, lookups, cacheLookups, snapshotBytes };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,16 @@
+import type { RequestHandler } from 'express';
+import { HttpError } from './problem.ts';
+
+/** 415 unless the body is declared as JSON (express.json leaves other bodies unread). */
+export const requireJson: RequestHandler = (req, _res, next) => {
+  if (!req.is('application/json')) {
+    throw new HttpError(415, 'send the body as JSON, with "Content-Type: application/json"');
+  }
+  next();
+};
+
+/** 415 unless the body is declared as CSV. */
+export const requireCsv: RequestHandler = (req, _res, next) => {
+  if (!req.is('text/csv')) throw new HttpError(415, 'send the CSV with "Content-Type: text/csv"');
+  next();
+};

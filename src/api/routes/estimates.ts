@@ -1,0 +1,119 @@
+import { createHash } from 'node:crypto';
+import { type Request, type Response, Router } from 'express';
+import type pg from 'pg';
+import { z } from 'zod';
+import { type EstimateRow, findEstimate, findEstimates } from '../../db/estimates.ts';
+import { NotFoundError } from '../../errors.ts';
+import type { Catalog } from '../catalog.ts';
+import type { EstimateCache } from '../estimate-cache.ts';
+import type { Metrics } from '../metrics.ts';
+import { keyParams, keySchema, modelParam, versionNumber, versionText } from '../params.ts';
+import { requireJson } from '../require-json.ts';
+import { servedVersion } from '../served-version.ts';
+import { parseRequest } from '../validate.ts';
+
+export const MAX_BATCH_KEYS = 10_000;
+
+export const estimateQuery = z.object({ version: versionText.optional() }).strict();
+export const batchBody = z
+  .object({
+    keys: z
+      .array(keySchema, { error: 'must be an array of keys' })
+      .min(1, 'must hold 1 to 10000 keys')
+      .max(MAX_BATCH_KEYS, 'must hold 1 to 10000 keys'),
+    version: versionNumber.optional(),
+  })
+  .strict();
+
+type Deps = { pool: pg.Pool; catalog: Catalog; cache: EstimateCache; metrics: Metrics };
+
+export function estimatesRouter(deps: Deps): Router {
+  const router = Router();
+
+  router.get('/v1/models/:model/estimates/:key', async (req, res) => {
+    const { model: name, key } = parseRequest(keyParams, req.params, 'params');
+    const { version: requested = 'latest' } = parseRequest(estimateQuery, req.query, 'query');
+    const { version } = await servedVersion(deps.catalog, name, requested);
+    const etag = `"${version.id}-${createHash('sha1').update(key).digest('base64url').slice(0, 16)}"`;
+    res.set({
+      'Estimate-Version': String(version.number),
+      ETag: etag,
+      'Cache-Control': requested === 'latest' ? 'no-cache' : 'public, max-age=31536000, immutable',
+    });
+    deps.metrics.lookups.inc({ model: name });
+    if (
+      req
+        .get('if-none-match')
+        ?.split(/\s*,\s*/)
+        .includes(etag)
+    ) {
+      res.status(304).end();
+      return;
+    }
+    let row = deps.cache.get(version.id, key);
+    deps.metrics.cacheLookups(row === undefined ? 0 : 1, row === undefined ? 1 : 0);
+    if (row === undefined) {
+      row = (await findEstimate(deps.pool, version.id, key)) ?? null;
+      deps.cache.set(version.id, key, row);
+    }
+    if (row === null) {
+      res.removeHeader('ETag');
+      throw notFoundKey(name, version.number, key);
+    }
+    res.json(toEstimate(name, version.number, row));
+  });
+
+  router.post('/v1/models/:model/estimates/batch', requireJson, async (req: Request, res: Response) => {
+    const { model: name } = parseRequest(modelParam, req.params, 'params');
+    const body = parseRequest(batchBody, req.body, 'body');
+    const { version } = await servedVersion(deps.catalog, name, body.version ?? 'latest');
+    const found = new Map<string, EstimateRow | null>();
+    for (const key of body.keys) {
+      const cached = deps.cache.get(version.id, key);
+      if (cached !== undefined) found.set(key, cached);
+    }
+    const wanted = [...new Set(body.keys.filter((key) => !found.has(key)))];
+    deps.metrics.cacheLookups(body.keys.length - wanted.length, wanted.length);
+    if (wanted.length > 0) {
+      const rows = await findEstimates(deps.pool, version.id, wanted);
+      for (const row of rows) found.set(row.key, row);
+      for (const key of wanted) {
+        const row = found.get(key) ?? null;
+        found.set(key, row);
+        deps.cache.set(version.id, key, row);
+      }
+    }
+    deps.metrics.lookups.inc({ model: name }, body.keys.length);
+    const estimates = [];
+    const missing = [];
+    for (const key of body.keys) {
+      const row = found.get(key);
+      if (row == null) missing.push(key);
+      else estimates.push(toEstimate(name, version.number, row));
+    }
+    res.set('Estimate-Version', String(version.number));
+    res.set(
+      'Cache-Control',
+      body.version === undefined ? 'no-cache' : 'private, max-age=31536000, immutable',
+    );
+    res.json({ model: name, version: version.number, estimates, missing });
+  });
+
+  return router;
+}
+
+function toEstimate(model: string, version: number, row: EstimateRow) {
+  return {
+    model,
+    version,
+    key: row.key,
+    value: row.value,
+    lower: row.lower,
+    upper: row.upper,
+    asOf: row.as_of === null ? null : row.as_of.toISOString(),
+  };
+}
+
+function notFoundKey(model: string, version: number, key: string) {
+  return new NotFoundError(`version ${version} of "${model}" has no estimate for key "${key}"`);
+}
