@@ -3,6 +3,7 @@ import { createQueue, refreshEnqueuer } from '../../../jobs/queue.ts';
 import { createRedis } from '../../../jobs/redis.ts';
 import { startScheduler } from '../../../jobs/scheduler.ts';
 import { startWorker } from '../../../jobs/worker.ts';
+import { startApi } from '../../api/start.ts';
 import { getConfig } from '../../config.ts';
 import { createDb, createPool } from '../../db/database.ts';
 import { getLogger } from '../../logger.ts';
@@ -23,7 +24,21 @@ export function untilStopped(): Promise<string> {
   });
 }
 
-export function registerProcesses(program: Command, _ctx: CliContext): void {
+export function registerProcesses(program: Command, ctx: CliContext): void {
+  program
+    .command('serve')
+    .description('run the HTTP API on PORT; SIGTERM stops accepting and finishes the requests in flight')
+    .action(async () => {
+      const config = getConfig();
+      const logger = getLogger();
+      const api = await startApi(config, logger);
+      logger.info({ url: api.url, auth: config.auth }, 'API listening');
+      ctx.print(`Almanac API listening on ${api.url}`);
+      const signal = await untilStopped();
+      logger.info({ signal }, 'API draining');
+      await api.close();
+    });
+
   program
     .command('worker')
     .description('run the job worker (refreshes); SIGTERM lets the jobs in hand finish, then exits')

@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express } from 'express';
+import rateLimit, { ipKeyGenerator } from 'express-rate-limit';
+import helmet from 'helmet';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
+import type { Db } from '../db/database.ts';
+import { authenticate } from './auth.ts';
+import type { Catalog } from './catalog.ts';
+import { EstimateCache } from './estimate-cache.ts';
+import type { Metrics } from './metrics.ts';
+import { problemHandler, sendProblem } from './problem.ts';
+import { estimatesRouter } from './routes/estimates.ts';
+import { healthRouter } from './routes/health.ts';
+import { modelsRouter } from './routes/models.ts';
+import { type QueueAccess, runsRouter } from './routes/runs.ts';
+import { versionsRouter } from './routes/versions.ts';
+
+export type AppDeps = {
+  db: Db;
+  pool: pg.Pool;
+  catalog: Catalog;
+  queue: QueueAccess;
+  redisPing: () => Promise<unknown>;
+  metrics: Metrics;
+  logger: Logger;
+  auth: boolean;
+  /** requests per minute per key; 0 turns limiting off */
+  rateLimitPerMinute: number;
+  maxImportBytes: number;
+  /** (version, key) entries kept in memory */
+  cacheEntries?: number;
+};
+
+/** The HTTP API as an Express app, without listening: tests and `almanac serve` both use it. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false); // estimate ETags are computed from the version, not hashed bodies
+  app.set('query parser', 'simple');
+  app.use(helmet());
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      customLogLevel: (_req, res, error) =>
+        error !== undefined || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+      // lookups are the bulk of the traffic: their success lines are debug
+      autoLogging: { ignore: (req) => req.method === 'GET' && /\/estimates\//.test(req.url ?? '') },
+    }),
+  );
+  app.use((req, res, next) => {
+    const stop = deps.metrics.requestDuration.startTimer({ method: req.method });
+    res.on('finish', () => {
+      const route =
+        (req.route as { path?: string } | undefined)?.path ??
+        (res.statusCode === 404 ? 'unmatched' : req.path);
+      stop({ route, status: String(res.statusCode) });
+    });
+    next();
+  });
+  app.use(express.json({ limit: '4mb', type: 'application/json' }));
+
+  app.use(healthRouter({ db: deps.db, metrics: deps.metrics, redisPing: deps.redisPing }));
+
+  app.use('/v1', authenticate(deps.db, { enabled: deps.auth, onKeysChanged: deps.catalog.onKeysChanged }));
+  if (deps.rateLimitPerMinute > 0) {
+    app.use(
+      '/v1',
+      rateLimit({
+        windowMs: 60_000,
+        limit: deps.rateLimitPerMinute,
+        standardHeaders: 'draft-8',
+        legacyHeaders: false,
+        keyGenerator: (req) => req.caller?.actor ?? ipKeyGenerator(req.ip ?? ''),
+        handler: (req, res) => {
+          const reset = (req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
+          const seconds =
+            reset === undefined ? 60 : Math.max(1, Math.ceil((reset.getTime() - Date.now()) / 1000));
+          res.set('Retry-After', String(seconds));
+          sendProblem(
+            res,
+            429,
+            `more than ${deps.rateLimitPerMinute} requests a minute; retry in ${seconds} s`,
+          );
+        },
+      }),
+    );
+  }
+
+  const cache = new EstimateCache(deps.cacheEntries ?? 100_000);
+  app.use(estimatesRouter({ pool: deps.pool, catalog: deps.catalog, cache, metrics: deps.metrics }));
+  app.use(modelsRouter({ db: deps.db, catalog: deps.catalog }));
+  app.use(
+    versionsRouter({
+      db: deps.db,
+      pool: deps.pool,
+      catalog: deps.catalog,
+      maxImportBytes: deps.maxImportBytes,
+    }),
+  );
+  app.use(runsRouter({ db: deps.db, queue: deps.queue }));
+
+  app.use((req, res) => {
+    sendProblem(res, 404, `no such endpoint: ${req.method} ${req.path}`);
+  });
+  app.use(problemHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,52 @@
+import { Router } from 'express';
+import { sql } from 'kysely';
+import type { Db } from '../../db/database.ts';
+import type { Metrics } from '../metrics.ts';
+
+/** A promise that rejects after `ms`: a health check must answer even when a dependency hangs. */
+function within<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+export function healthRouter(deps: { db: Db; metrics: Metrics; redisPing: () => Promise<unknown> }): Router {
+  const router = Router();
+
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  router.get('/readyz', async (_req, res) => {
+    const check = async (work: () => Promise<unknown>) => {
+      try {
+        await within(2_000, work());
+        return 'ok';
+      } catch (error) {
+        return `down: ${(error as Error).message}`;
+      }
+    };
+    const [postgres, redis] = await Promise.all([
+      check(() => sql`SELECT 1`.execute(deps.db)),
+      check(deps.redisPing),
+    ]);
+    const ready = postgres === 'ok' && redis === 'ok';
+    const down = [postgres === 'ok' ? undefined : 'postgres', redis === 'ok' ? undefined : 'redis'].filter(
+      Boolean,
+    );
+    res.status(ready ? 200 : 503).json({
+      status: ready ? 'ready' : `not ready: ${down.join(' and ')} down`,
+      checks: { postgres, redis },
+    });
+  });
+
+  router.get('/metrics', async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+
+  return router;
+}

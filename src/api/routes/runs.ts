@@ -1,0 +1,101 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { Db } from '../../db/database.ts';
+import { findRun, listRuns } from '../../db/runs.ts';
+import { NotFoundError } from '../../errors.ts';
+import { type EnqueueRefresh, requestRefresh } from '../../runs/request.ts';
+import { requireModel } from '../../versions/resolve.ts';
+import { requireScope } from '../auth.ts';
+import { modelParam } from '../params.ts';
+import { HttpError } from '../problem.ts';
+import { parseRequest } from '../validate.ts';
+import { runView } from '../views.ts';
+
+const LIMIT = 'must be a whole number from 1 to 1000';
+const CURSOR = 'must be the nextCursor of a previous page';
+
+export const runListQuery = z
+  .object({
+    limit: z
+      .string()
+      .regex(/^\d{1,4}$/, LIMIT)
+      .transform(Number)
+      .refine((n) => n >= 1 && n <= 1000, LIMIT)
+      .optional(),
+    cursor: z
+      .string()
+      .transform((text, ctx) => {
+        const decoded = Buffer.from(text, 'base64url').toString('utf8');
+        const [at, id] = decoded.split('|');
+        const createdAt = new Date(at ?? '');
+        if (Number.isNaN(createdAt.getTime()) || !z.uuid().safeParse(id).success) {
+          ctx.addIssue({ code: 'custom', message: CURSOR });
+          return z.NEVER;
+        }
+        return { createdAt, id: id as string };
+      })
+      .optional(),
+  })
+  .strict();
+
+export const runParams = z.object({ runId: z.uuid('must be a run id (a UUID)') });
+
+/** The queue as the API needs it: enqueue (fails fast when Redis is down) and whether it is up. */
+export type QueueAccess = { enqueue: EnqueueRefresh; ready: () => boolean };
+
+export function runsRouter(deps: { db: Db; queue: QueueAccess }): Router {
+  const router = Router();
+
+  router.get('/v1/models/:model/runs', requireScope('read'), async (req, res) => {
+    const { model } = parseRequest(modelParam, req.params, 'params');
+    const query = parseRequest(runListQuery, req.query, 'query');
+    await requireModel(deps.db, model);
+    const limit = query.limit ?? 100;
+    const page = await listRuns(deps.db, model, {
+      limit: limit + 1,
+      ...(query.cursor === undefined ? {} : { before: query.cursor }),
+    });
+    const items = page.slice(0, limit);
+    const last = items.at(-1);
+    res.json({
+      items: items.map(runView),
+      nextCursor:
+        page.length > limit && last !== undefined
+          ? Buffer.from(`${last.createdAt.toISOString()}|${last.id}`).toString('base64url')
+          : null,
+    });
+  });
+
+  router.post('/v1/models/:model/runs', requireScope('admin'), async (req, res) => {
+    const { model } = parseRequest(modelParam, req.params, 'params');
+    // Checked first: BullMQ would otherwise wait for Redis to come back.
+    if (!deps.queue.ready())
+      throw new HttpError(503, 'the job queue (Redis) is not reachable; try again shortly', {
+        headers: { 'Retry-After': '5' },
+      });
+    try {
+      const { run } = await requestRefresh(deps.db, deps.queue.enqueue, {
+        model,
+        trigger: req.caller?.actor ?? 'api',
+      });
+      res
+        .status(202)
+        .location(`/v1/runs/${run.id}`)
+        .json({ runId: run.id, slot: run.slot, state: run.state });
+    } catch (error) {
+      if (error instanceof Error && /Redis/.test(error.message)) {
+        throw new HttpError(503, error.message, { headers: { 'Retry-After': '5' }, cause: error });
+      }
+      throw error;
+    }
+  });
+
+  router.get('/v1/runs/:runId', requireScope('read'), async (req, res) => {
+    const { runId } = parseRequest(runParams, req.params, 'params');
+    const run = await findRun(deps.db, runId);
+    if (run === undefined) throw new NotFoundError(`run ${runId} does not exist`);
+    res.json(runView(run));
+  });
+
+  return router;
+}

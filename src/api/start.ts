@@ -1,0 +1,52 @@
+import type { Logger } from 'pino';
+import { createQueue, refreshEnqueuer } from '../../jobs/queue.ts';
+import { createRedis } from '../../jobs/redis.ts';
+import type { Config } from '../config.ts';
+import { createDb, createPool } from '../db/database.ts';
+import { createApp } from './app.ts';
+import { createCatalog } from './catalog.ts';
+import { createMetrics } from './metrics.ts';
+import { listen, type RunningServer } from './server.ts';
+
+/** Builds everything the API needs from the config, listens, and closes it all in order. */
+export async function startApi(
+  config: Config,
+  logger: Logger,
+  options: { port?: number; host?: string } = {},
+): Promise<RunningServer> {
+  const db = createDb(config.databaseUrl, { max: 10, applicationName: 'almanac-api' });
+  const pool = createPool(config.databaseUrl, { max: 10, applicationName: 'almanac-api' });
+  const redis = createRedis(config.redisUrl, config.redisPrefix, 'api', { failFast: true });
+  const queue = createQueue(redis, config.redisPrefix);
+  const catalog = await createCatalog(db, config.databaseUrl, logger);
+  const metrics = createMetrics({
+    queueDepth: async () => {
+      const counts = await queue.getJobCounts('waiting', 'delayed', 'prioritized');
+      return Object.values(counts).reduce((sum, n) => sum + n, 0);
+    },
+  });
+  const app = createApp({
+    db,
+    pool,
+    catalog,
+    queue: { enqueue: refreshEnqueuer(queue, redis), ready: () => redis.status === 'ready' },
+    redisPing: () => redis.ping(),
+    metrics,
+    logger,
+    auth: config.auth,
+    rateLimitPerMinute: config.rateLimitPerMinute,
+    maxImportBytes: config.maxImportBytes,
+  });
+  const running = await listen(app, options.port ?? config.port, options.host);
+  return {
+    ...running,
+    close: async () => {
+      await running.close();
+      await catalog.close();
+      await queue.close().catch(() => {});
+      redis.disconnect();
+      await db.destroy();
+      await pool.end();
+    },
+  };
+}
