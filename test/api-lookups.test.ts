@@ -7,7 +7,7 @@ import { publishVersion } from '../src/versions/publish.ts';
 import { startTestApi, type TestApi } from './helpers/api.ts';
 import { useDb, useTestDatabase } from './helpers/hooks.ts';
 import { applySpec, demoSpec, startPipeline, waitForRun } from './helpers/pipeline.ts';
-import { newRedisPrefix, dropRedisPrefix } from './helpers/services.ts';
+import { dropRedisPrefix, newRedisPrefix } from './helpers/services.ts';
 
 const database = useTestDatabase('api_lookups');
 const db = useDb(database);
@@ -30,10 +30,15 @@ beforeAll(async () => {
   await advanceMarket(pool, 1, undefined);
   await refresh('px'); // v2
   await refresh('px'); // v3 published; v1 pruned (keep 2)
-  await applySpec(db(), demoSpec({ name: 'px', retention: { keepVersions: 2 }, drift: { minRows: 1_000_000 } }));
+  await applySpec(
+    db(),
+    demoSpec({ name: 'px', retention: { keepVersions: 2 }, drift: { minRows: 1_000_000 } }),
+  );
   await refresh('px'); // v4 held
   await pool.end();
-  const { rows } = await sql<{ key: string }>`SELECT min(key) AS key FROM latest_estimates WHERE model = 'px'`.execute(db());
+  const { rows } = await sql<{
+    key: string;
+  }>`SELECT min(key) AS key FROM latest_estimates WHERE model = 'px'`.execute(db());
   someKey = rows[0]?.key ?? '';
   api = await startTestApi(database.url, prefix);
 }, 120_000);
@@ -60,7 +65,9 @@ describe('GET /v1/models/:model/estimates/:key', () => {
     expect(res.headers.get('cache-control')).toBe('no-cache');
     const etag = res.headers.get('etag') ?? '';
     expect(etag).toMatch(/^"[^"]+"$/);
-    const again = await api.request(`/v1/models/px/estimates/${someKey}`, { headers: { 'If-None-Match': etag } });
+    const again = await api.request(`/v1/models/px/estimates/${someKey}`, {
+      headers: { 'If-None-Match': etag },
+    });
     expect(again.status).toBe(304);
   });
 
@@ -71,7 +78,13 @@ describe('GET /v1/models/:model/estimates/:key', () => {
     expect(res.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     const etag = res.headers.get('etag') ?? '';
     expect(etag.startsWith('W/')).toBe(false);
-    expect((await api.request(`/v1/models/px/estimates/${someKey}?version=2`, { headers: { 'If-None-Match': etag } })).status).toBe(304);
+    expect(
+      (
+        await api.request(`/v1/models/px/estimates/${someKey}?version=2`, {
+          headers: { 'If-None-Match': etag },
+        })
+      ).status,
+    ).toBe(304);
     expect((await api.json(`/v1/models/px/estimates/${someKey}?version=latest`)).body?.version).toBe(3);
   });
 
@@ -84,12 +97,17 @@ describe('GET /v1/models/:model/estimates/:key', () => {
     expect((await api.json(`/v1/models/px/estimates/${someKey}?version=99`)).status).toBe(404);
     expect((await api.json(`/v1/models/nope/estimates/${someKey}`)).status).toBe(404);
     const missing = await api.json('/v1/models/px/estimates/NOT-A-TICKER');
-    expect(missing).toMatchObject({ status: 404, body: { detail: 'version 3 of "px" has no estimate for key "NOT-A-TICKER"' } });
+    expect(missing).toMatchObject({
+      status: 404,
+      body: { detail: 'version 3 of "px" has no estimate for key "NOT-A-TICKER"' },
+    });
   });
 
   it('never serves a running or failed version', async () => {
     const { rows } = await sql<{ id: string }>`
-      INSERT INTO versions (model, number, state) VALUES ('px', 50, 'running'), ('px', 51, 'failed') RETURNING id`.execute(db());
+      INSERT INTO versions (model, number, state) VALUES ('px', 50, 'running'), ('px', 51, 'failed') RETURNING id`.execute(
+      db(),
+    );
     expect(rows).toHaveLength(2);
     await api.catalog.reload('px');
     expect((await api.json(`/v1/models/px/estimates/${someKey}?version=50`)).status).toBe(404);
@@ -132,7 +150,9 @@ describe('POST /v1/models/:model/estimates/batch', () => {
     expect(res.body?.missing).toEqual(['NOPE']);
     const pinned = await api.post('/v1/models/px/estimates/batch', { keys, version: 2 });
     expect(pinned.body?.version).toBe(2);
-    expect(new Set((pinned.body?.estimates as { version: number }[]).map((e) => e.version))).toEqual(new Set([2]));
+    expect(new Set((pinned.body?.estimates as { version: number }[]).map((e) => e.version))).toEqual(
+      new Set([2]),
+    );
   });
 
   it('takes 10,000 keys and refuses 10,001', async () => {
@@ -169,7 +189,10 @@ describe('POST /v1/models/:model/estimates/batch', () => {
       headers: { 'content-type': 'application/json' },
       body: '{"keys": [',
     });
-    expect(malformed).toMatchObject({ status: 400, body: { errors: [{ path: 'body', message: 'malformed JSON' }] } });
+    expect(malformed).toMatchObject({
+      status: 400,
+      body: { errors: [{ path: 'body', message: 'malformed JSON' }] },
+    });
     const text = await api.json('/v1/models/px/estimates/batch', {
       method: 'POST',
       headers: { 'content-type': 'text/plain' },

@@ -41,7 +41,11 @@ export async function startTestApi(
   const json = async (path: string, init: RequestInit = {}) => {
     const res = await request(path, init);
     const text = await res.text();
-    return { status: res.status, headers: res.headers, body: text === '' ? undefined : (JSON.parse(text) as Record<string, any>) };
+    return {
+      status: res.status,
+      headers: res.headers,
+      body: text === '' ? undefined : (JSON.parse(text) as Record<string, any>),
+    };
   };
   return {
     url: server.url,
@@ -49,7 +53,11 @@ export async function startTestApi(
     request,
     json,
     post: (path: string, body: unknown, headers: Record<string, string> = {}) =>
-      json(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }),
+      json(path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      }),
     close: async () => {
       await server.close();
       await catalog.close();

@@ -1,0 +1,287 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedMarket } from '../seeds/load-market.ts';
+import { createPool } from '../src/db/database.ts';
+import { createApiKey } from '../src/keys/api-keys.ts';
+import { startTestApi, type TestApi } from './helpers/api.ts';
+import { useDb, useTestDatabase } from './helpers/hooks.ts';
+import { demoSpec, startPipeline, waitForRun } from './helpers/pipeline.ts';
+import { dropRedisPrefix, newRedisPrefix } from './helpers/services.ts';
+
+const database = useTestDatabase('api_admin');
+const db = useDb(database);
+const prefix = newRedisPrefix();
+let api: TestApi;
+let admin = '';
+let reader = '';
+const as = (key: string, extra: Record<string, string> = {}) => ({
+  authorization: `Bearer ${key}`,
+  ...extra,
+});
+
+beforeAll(async () => {
+  const pool = createPool(database.url, { max: 1 });
+  await seedMarket(pool, { keys: 100, days: 20, seed: 6, start: '2026-01-01' });
+  await pool.end();
+  admin = await createApiKey(db(), 'ops', 'admin');
+  reader = await createApiKey(db(), 'dash', 'read');
+  api = await startTestApi(database.url, prefix, { auth: true, maxImportBytes: 200_000 });
+}, 60_000);
+afterAll(async () => {
+  await api?.close();
+  await dropRedisPrefix(prefix);
+});
+
+describe('auth', () => {
+  it('answers 401 without a key or with a bad one, naming the scheme', async () => {
+    const none = await api.json('/v1/models');
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect((await api.json('/v1/models', { headers: as('alm_wrong') })).status).toBe(401);
+    expect((await api.json('/v1/models', { headers: { authorization: `Basic ${admin}` } })).status).toBe(401);
+  });
+
+  it('refuses a key in the query string', async () => {
+    const res = await api.json(`/v1/models?api_key=${admin}`, { headers: as(admin) });
+    expect(res).toMatchObject({ status: 400, body: { detail: expect.stringContaining('in the URL') } });
+  });
+
+  it('answers 403 when the scope is missing, and revocation takes effect at once', async () => {
+    expect((await api.json('/v1/models', { headers: as(reader) })).status).toBe(200);
+    const put = await api.json('/v1/models/x', {
+      method: 'PUT',
+      headers: as(reader, { 'content-type': 'application/json' }),
+      body: '{}',
+    });
+    expect(put.status).toBe(403);
+    const temporary = await createApiKey(db(), 'temp', 'read');
+    expect((await api.json('/v1/models', { headers: as(temporary) })).status).toBe(200);
+    await sql`UPDATE api_keys SET revoked_at = now() WHERE name = 'temp'`.execute(db());
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await api.json('/v1/models', { headers: as(temporary) })).status).toBe(401);
+  });
+
+  it('leaves health, readiness and metrics open', async () => {
+    expect((await api.json('/healthz')).body).toEqual({ status: 'ok' });
+    expect((await api.json('/readyz')).body).toEqual({
+      status: 'ready',
+      checks: { postgres: 'ok', redis: 'ok' },
+    });
+    const metrics = await api.request('/metrics');
+    expect(metrics.status).toBe(200);
+    const text = await metrics.text();
+    expect(text).toContain('almanac_http_request_duration_seconds_bucket');
+    expect(text).toContain('almanac_estimate_cache_hit_ratio');
+  });
+});
+
+describe('models', () => {
+  it('PUT validates in full (400 with every problem), creates (201), then updates (200)', async () => {
+    const bad = await api.json('/v1/models/prices', {
+      method: 'PUT',
+      headers: as(admin, { 'content-type': 'application/json' }),
+      body: JSON.stringify({
+        ...demoSpec({ name: undefined }),
+        schedule: { cron: '0 2 * *' },
+        source: { ...demoSpec().source, features: ['close', 'nope'] },
+      }),
+    });
+    expect(bad.status).toBe(400);
+    expect((bad.body?.errors as { path: string }[]).map((e) => e.path)).toEqual([
+      'schedule.cron',
+      'source.features.1',
+    ]);
+    const body = JSON.stringify({ ...demoSpec(), name: undefined });
+    const created = await api.json('/v1/models/prices', {
+      method: 'PUT',
+      headers: as(admin, { 'content-type': 'application/json' }),
+      body,
+    });
+    expect(created).toMatchObject({
+      status: 201,
+      body: { name: 'prices', estimator: 'ridge', publishedVersion: null },
+    });
+    const updated = await api.json('/v1/models/prices', {
+      method: 'PUT',
+      headers: as(admin, { 'content-type': 'application/json' }),
+      body,
+    });
+    expect(updated.status).toBe(200);
+    const mismatch = await api.json('/v1/models/prices', {
+      method: 'PUT',
+      headers: as(admin, { 'content-type': 'application/json' }),
+      body: JSON.stringify({ ...demoSpec(), name: 'other' }),
+    });
+    expect(mismatch).toMatchObject({ status: 400, body: { errors: [{ path: 'body.name' }] } });
+  });
+
+  it('lists models with their published version, and shows one', async () => {
+    const list = await api.json('/v1/models', { headers: as(reader) });
+    expect(list.body?.items).toEqual([expect.objectContaining({ name: 'prices', publishedVersion: null })]);
+    const one = await api.json('/v1/models/prices', { headers: as(reader) });
+    expect(one.body).toMatchObject({ name: 'prices', spec: { trainWindowDays: 20 }, published: null });
+    expect((await api.json('/v1/models/ghost', { headers: as(reader) })).status).toBe(404);
+  });
+});
+
+describe('runs and versions', () => {
+  it('POST runs answers 202 with a run id that a worker then completes', async () => {
+    const pipeline = await startPipeline(database.url, prefix);
+    try {
+      const res = await api.post('/v1/models/prices/runs', {}, as(admin));
+      expect(res.status).toBe(202);
+      expect(res.headers.get('location')).toBe(`/v1/runs/${res.body?.runId}`);
+      const finished = await waitForRun(db(), res.body?.runId as string);
+      expect(finished.state).toBe('succeeded');
+      const run = await api.json(`/v1/runs/${res.body?.runId}`, { headers: as(reader) });
+      expect(run.body).toMatchObject({ state: 'succeeded', phase: 'done', version: 1, trigger: 'api:ops' });
+      await api
+        .post('/v1/models/prices/runs', {}, as(admin))
+        .then((r) => waitForRun(db(), r.body?.runId as string));
+      await api
+        .post('/v1/models/prices/runs', {}, as(admin))
+        .then((r) => waitForRun(db(), r.body?.runId as string));
+    } finally {
+      await pipeline.close();
+    }
+    const runs = await api.json('/v1/models/prices/runs?limit=2', { headers: as(reader) });
+    expect((runs.body?.items as unknown[]).length).toBe(2);
+    const rest = await api.json(`/v1/models/prices/runs?limit=2&cursor=${runs.body?.nextCursor}`, {
+      headers: as(reader),
+    });
+    expect((rest.body?.items as unknown[]).length).toBe(1);
+    expect(rest.body?.nextCursor).toBeNull();
+    expect((await api.json('/v1/runs/not-a-uuid', { headers: as(reader) })).status).toBe(400);
+    expect(
+      (await api.json('/v1/runs/00000000-0000-4000-8000-000000000000', { headers: as(reader) })).status,
+    ).toBe(404);
+    expect((await api.json('/v1/models/prices/runs?cursor=bogus', { headers: as(reader) })).status).toBe(400);
+  });
+
+  it('lists versions newest first with a cursor and a state filter, and shows one with its lineage', async () => {
+    const page = await api.json('/v1/models/prices/versions?limit=2', { headers: as(reader) });
+    expect((page.body?.items as { version: number }[]).map((v) => v.version)).toEqual([3, 2]);
+    const next = await api.json(`/v1/models/prices/versions?limit=2&cursor=${page.body?.nextCursor}`, {
+      headers: as(reader),
+    });
+    expect((next.body?.items as { version: number }[]).map((v) => v.version)).toEqual([1]);
+    const published = await api.json('/v1/models/prices/versions?state=published', { headers: as(reader) });
+    expect((published.body?.items as { version: number }[]).map((v) => v.version)).toEqual([3]);
+    const latest = await api.json('/v1/models/prices/versions/latest', { headers: as(reader) });
+    expect(latest.body).toMatchObject({
+      version: 3,
+      state: 'published',
+      lineage: { estimator: 'ridge', trigger: 'api:ops' },
+    });
+    for (const bad of ['?limit=0', '?limit=1001', '?state=live', '?cursor=-3']) {
+      expect((await api.json(`/v1/models/prices/versions${bad}`, { headers: as(reader) })).status).toBe(400);
+    }
+  });
+
+  it('publishes (roll back) and rejects with state checks, recording the key as actor', async () => {
+    const rollback = await api.post(
+      '/v1/models/prices/versions/2/publish',
+      { reason: 'v3 is off' },
+      as(admin),
+    );
+    expect(rollback).toMatchObject({ status: 200, body: { version: 2, state: 'published' } });
+    const { rows } = await sql<{ actor: string; reason: string }>`
+      SELECT actor, reason FROM publications WHERE model = 'prices' ORDER BY id DESC LIMIT 1`.execute(db());
+    expect(rows[0]).toEqual({ actor: 'api:ops', reason: 'v3 is off' });
+    expect((await api.post('/v1/models/prices/versions/2/publish', {}, as(admin))).status).toBe(409);
+    expect((await api.post('/v1/models/prices/versions/3/reject', {}, as(admin))).status).toBe(409);
+    expect((await api.post('/v1/models/prices/versions/9/publish', {}, as(admin))).status).toBe(404);
+    expect((await api.post('/v1/models/prices/versions/3/publish', { reason: 1 }, as(admin))).status).toBe(
+      400,
+    );
+    expect((await api.post('/v1/models/prices/versions/3/publish', {}, as(reader))).status).toBe(403);
+    await sql`UPDATE versions SET state = 'pruned' WHERE model = 'prices' AND number = 1`.execute(db());
+    expect((await api.post('/v1/models/prices/versions/1/publish', {}, as(admin))).status).toBe(410);
+  });
+});
+
+describe('POST /v1/models/:model/versions (import)', () => {
+  beforeAll(async () => {
+    await api.json('/v1/models/ext', {
+      method: 'PUT',
+      headers: as(admin, { 'content-type': 'application/json' }),
+      body: '{"estimator":"external"}',
+    });
+  });
+  const csv = (body: string, key = admin, type = 'text/csv') =>
+    api.json('/v1/models/ext/versions', { method: 'POST', headers: as(key, { 'content-type': type }), body });
+
+  it('imports a CSV body as a published version (201)', async () => {
+    const res = await csv('key,value\nA,1\nB,2\n');
+    expect(res).toMatchObject({ status: 201, body: { version: 1, state: 'published', rowCount: 2 } });
+    expect((await api.json('/v1/models/ext/estimates/B', { headers: as(reader) })).body).toMatchObject({
+      value: 2,
+      version: 1,
+    });
+  });
+
+  it('rejects a bad file with every problem and its line (400)', async () => {
+    const res = await csv('key,value\nA,x\nA,2\n');
+    expect(res.status).toBe(400);
+    expect(res.body?.errors).toEqual([
+      { path: 'line 2.value', line: 2, field: 'value', message: 'not a number: x' },
+      { path: 'line 3.key', line: 3, field: 'key', message: 'duplicate key A (first on line 2)' },
+    ]);
+  });
+
+  it('answers 415 to another content type and 413 past ALMANAC_MAX_IMPORT_BYTES', async () => {
+    expect((await csv('key,value\nA,1\n', admin, 'text/plain')).status).toBe(415);
+    const big = `key,value\n${Array.from({ length: 20_000 }, (_, i) => `key-${i},${i}`).join('\n')}\n`;
+    expect((await csv(big)).status).toBe(413);
+    expect((await csv('key,value\nA,1\n', reader)).status).toBe(403);
+  });
+});
+
+describe('rate limiting', () => {
+  it('answers 429 with Retry-After past the limit, per key', async () => {
+    const limited = await startTestApi(database.url, prefix, { auth: true, rateLimitPerMinute: 3 });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 4; i += 1)
+        statuses.push((await limited.json('/v1/models', { headers: as(reader) })).status);
+      expect(statuses).toEqual([200, 200, 200, 429]);
+      const last = await limited.json('/v1/models', { headers: as(reader) });
+      expect(Number(last.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(last.body).toMatchObject({ status: 429 });
+      expect((await limited.json('/v1/models', { headers: as(admin) })).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+describe('when Redis is down', () => {
+  it('a run request fails fast with 503, and readiness names Redis', async () => {
+    const down = await startTestApi(database.url, prefix, { redisUrl: 'redis://127.0.0.1:1' });
+    try {
+      const started = Date.now();
+      const res = await down.post('/v1/models/prices/runs', {});
+      expect(res.status).toBe(503);
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(res.headers.get('retry-after')).toBe('5');
+      const ready = await down.json('/readyz');
+      expect(ready).toMatchObject({
+        status: 503,
+        body: { status: 'not ready: redis down', checks: { postgres: 'ok' } },
+      });
+      const { rows } = await sql<{
+        n: string;
+      }>`SELECT count(*) AS n FROM runs WHERE state = 'queued'`.execute(db());
+      expect(rows[0]?.n).toBe('0');
+    } finally {
+      await down.close();
+    }
+  });
+});
+
+describe('never a 500', () => {
+  it('answers unknown paths with a problem 404', async () => {
+    const res = await api.json('/v2/anything');
+    expect(res).toMatchObject({ status: 404, body: { status: 404, title: 'Not Found' } });
+  });
+});
