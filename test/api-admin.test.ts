@@ -87,7 +87,7 @@ describe('models', () => {
       }),
     });
     expect(bad.status).toBe(400);
-    expect((bad.body?.errors as { path: string }[]).map((e) => e.path)).toEqual([
+    expect((bad.body.errors as { path: string }[]).map((e) => e.path)).toEqual([
       'schedule.cron',
       'source.features.1',
     ]);
@@ -117,7 +117,7 @@ describe('models', () => {
 
   it('lists models with their published version, and shows one', async () => {
     const list = await api.json('/v1/models', { headers: as(reader) });
-    expect(list.body?.items).toEqual([expect.objectContaining({ name: 'prices', publishedVersion: null })]);
+    expect(list.body.items).toEqual([expect.objectContaining({ name: 'prices', publishedVersion: null })]);
     const one = await api.json('/v1/models/prices', { headers: as(reader) });
     expect(one.body).toMatchObject({ name: 'prices', spec: { trainWindowDays: 20 }, published: null });
     expect((await api.json('/v1/models/ghost', { headers: as(reader) })).status).toBe(404);
@@ -130,27 +130,27 @@ describe('runs and versions', () => {
     try {
       const res = await api.post('/v1/models/prices/runs', {}, as(admin));
       expect(res.status).toBe(202);
-      expect(res.headers.get('location')).toBe(`/v1/runs/${res.body?.runId}`);
-      const finished = await waitForRun(db(), res.body?.runId as string);
+      expect(res.headers.get('location')).toBe(`/v1/runs/${res.body.runId}`);
+      const finished = await waitForRun(db(), res.body.runId as string);
       expect(finished.state).toBe('succeeded');
-      const run = await api.json(`/v1/runs/${res.body?.runId}`, { headers: as(reader) });
+      const run = await api.json(`/v1/runs/${res.body.runId}`, { headers: as(reader) });
       expect(run.body).toMatchObject({ state: 'succeeded', phase: 'done', version: 1, trigger: 'api:ops' });
       await api
         .post('/v1/models/prices/runs', {}, as(admin))
-        .then((r) => waitForRun(db(), r.body?.runId as string));
+        .then((r) => waitForRun(db(), r.body.runId as string));
       await api
         .post('/v1/models/prices/runs', {}, as(admin))
-        .then((r) => waitForRun(db(), r.body?.runId as string));
+        .then((r) => waitForRun(db(), r.body.runId as string));
     } finally {
       await pipeline.close();
     }
     const runs = await api.json('/v1/models/prices/runs?limit=2', { headers: as(reader) });
-    expect((runs.body?.items as unknown[]).length).toBe(2);
-    const rest = await api.json(`/v1/models/prices/runs?limit=2&cursor=${runs.body?.nextCursor}`, {
+    expect((runs.body.items as unknown[]).length).toBe(2);
+    const rest = await api.json(`/v1/models/prices/runs?limit=2&cursor=${runs.body.nextCursor}`, {
       headers: as(reader),
     });
-    expect((rest.body?.items as unknown[]).length).toBe(1);
-    expect(rest.body?.nextCursor).toBeNull();
+    expect((rest.body.items as unknown[]).length).toBe(1);
+    expect(rest.body.nextCursor).toBeNull();
     expect((await api.json('/v1/runs/not-a-uuid', { headers: as(reader) })).status).toBe(400);
     expect(
       (await api.json('/v1/runs/00000000-0000-4000-8000-000000000000', { headers: as(reader) })).status,
@@ -160,13 +160,13 @@ describe('runs and versions', () => {
 
   it('lists versions newest first with a cursor and a state filter, and shows one with its lineage', async () => {
     const page = await api.json('/v1/models/prices/versions?limit=2', { headers: as(reader) });
-    expect((page.body?.items as { version: number }[]).map((v) => v.version)).toEqual([3, 2]);
-    const next = await api.json(`/v1/models/prices/versions?limit=2&cursor=${page.body?.nextCursor}`, {
+    expect((page.body.items as { version: number }[]).map((v) => v.version)).toEqual([3, 2]);
+    const next = await api.json(`/v1/models/prices/versions?limit=2&cursor=${page.body.nextCursor}`, {
       headers: as(reader),
     });
-    expect((next.body?.items as { version: number }[]).map((v) => v.version)).toEqual([1]);
+    expect((next.body.items as { version: number }[]).map((v) => v.version)).toEqual([1]);
     const published = await api.json('/v1/models/prices/versions?state=published', { headers: as(reader) });
-    expect((published.body?.items as { version: number }[]).map((v) => v.version)).toEqual([3]);
+    expect((published.body.items as { version: number }[]).map((v) => v.version)).toEqual([3]);
     const latest = await api.json('/v1/models/prices/versions/latest', { headers: as(reader) });
     expect(latest.body).toMatchObject({
       version: 3,
@@ -223,7 +223,7 @@ describe('POST /v1/models/:model/versions (import)', () => {
   it('rejects a bad file with every problem and its line (400)', async () => {
     const res = await csv('key,value\nA,x\nA,2\n');
     expect(res.status).toBe(400);
-    expect(res.body?.errors).toEqual([
+    expect(res.body.errors).toEqual([
       { path: 'line 2.value', line: 2, field: 'value', message: 'not a number: x' },
       { path: 'line 3.key', line: 3, field: 'key', message: 'duplicate key A (first on line 2)' },
     ]);

@@ -74,7 +74,7 @@ describe('GET /v1/models/:model/estimates/:key', () => {
   it('pins a version: immutable caching, strong ETag, 304 on revalidation', async () => {
     const res = await api.json(`/v1/models/px/estimates/${someKey}?version=2`);
     expect(res.status).toBe(200);
-    expect(res.body?.version).toBe(2);
+    expect(res.body.version).toBe(2);
     expect(res.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     const etag = res.headers.get('etag') ?? '';
     expect(etag.startsWith('W/')).toBe(false);
@@ -85,7 +85,7 @@ describe('GET /v1/models/:model/estimates/:key', () => {
         })
       ).status,
     ).toBe(304);
-    expect((await api.json(`/v1/models/px/estimates/${someKey}?version=latest`)).body?.version).toBe(3);
+    expect((await api.json(`/v1/models/px/estimates/${someKey}?version=latest`)).body.version).toBe(3);
   });
 
   it('serves a held version when pinned, 410 for a pruned one, 404 for unknown ones', async () => {
@@ -127,7 +127,7 @@ describe('GET /v1/models/:model/estimates/:key', () => {
     const res = await api.json(path);
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect((res.body?.errors as { path: string }[]).map((e) => e.path)).toContain(field);
+    expect((res.body.errors as { path: string }[]).map((e) => e.path)).toContain(field);
   });
 
   it('takes unicode and SQL in keys as plain keys', async () => {
@@ -145,12 +145,12 @@ describe('POST /v1/models/:model/estimates/batch', () => {
     const keys = [rows[0]?.key ?? '', 'NOPE', rows[1]?.key ?? '', rows[2]?.key ?? ''];
     const res = await api.post('/v1/models/px/estimates/batch', { keys });
     expect(res.status).toBe(200);
-    expect(res.body?.version).toBe(3);
-    expect((res.body?.estimates as { key: string }[]).map((e) => e.key)).toEqual([keys[0], keys[2], keys[3]]);
-    expect(res.body?.missing).toEqual(['NOPE']);
+    expect(res.body.version).toBe(3);
+    expect((res.body.estimates as { key: string }[]).map((e) => e.key)).toEqual([keys[0], keys[2], keys[3]]);
+    expect(res.body.missing).toEqual(['NOPE']);
     const pinned = await api.post('/v1/models/px/estimates/batch', { keys, version: 2 });
-    expect(pinned.body?.version).toBe(2);
-    expect(new Set((pinned.body?.estimates as { version: number }[]).map((e) => e.version))).toEqual(
+    expect(pinned.body.version).toBe(2);
+    expect(new Set((pinned.body.estimates as { version: number }[]).map((e) => e.version))).toEqual(
       new Set([2]),
     );
   });
@@ -159,10 +159,10 @@ describe('POST /v1/models/:model/estimates/batch', () => {
     const many = Array.from({ length: 10_000 }, (_, i) => `K${i}`);
     const ok = await api.post('/v1/models/px/estimates/batch', { keys: many });
     expect(ok.status).toBe(200);
-    expect((ok.body?.missing as string[]).length).toBe(10_000);
+    expect((ok.body.missing as string[]).length).toBe(10_000);
     const tooMany = await api.post('/v1/models/px/estimates/batch', { keys: [...many, 'one more'] });
     expect(tooMany.status).toBe(400);
-    expect(tooMany.body?.errors).toEqual([{ path: 'body.keys', message: 'must hold 1 to 10000 keys' }]);
+    expect(tooMany.body.errors).toEqual([{ path: 'body.keys', message: 'must hold 1 to 10000 keys' }]);
   });
 
   it.each([
@@ -180,7 +180,7 @@ describe('POST /v1/models/:model/estimates/batch', () => {
   ])('answers 400 naming the field for %s', async (_what, body, field) => {
     const res = await api.post('/v1/models/px/estimates/batch', body);
     expect(res.status).toBe(400);
-    expect((res.body?.errors as { path: string }[]).map((e) => e.path)).toContain(field);
+    expect((res.body.errors as { path: string }[]).map((e) => e.path)).toContain(field);
   });
 
   it('answers 400 to malformed JSON, 415 to another content type, 413 past 4 MB', async () => {
@@ -214,7 +214,7 @@ describe('a publish during a stream of lookups', () => {
       while (running) {
         const res = await api.json(`/v1/models/px/estimates/${someKey}`);
         if (res.status !== 200) failures.push(`${res.status} ${JSON.stringify(res.body)}`);
-        else answers.push(res.body?.version as number);
+        else answers.push(res.body.version as number);
       }
     });
     await new Promise((resolve) => setTimeout(resolve, 200));

@@ -9,6 +9,9 @@ import { createDb, createPool } from '../../src/db/database.ts';
 import { REDIS_URL } from './services.ts';
 
 export type TestApi = Awaited<ReturnType<typeof startTestApi>>;
+/** A parsed JSON body: fields are loosely typed, as each test asserts the shape it expects. */
+// biome-ignore lint/suspicious/noExplicitAny: see above
+type Body = Record<string, any>;
 
 /** The real app on a real port, against the file's database and a Redis prefix. */
 export async function startTestApi(
@@ -41,11 +44,11 @@ export async function startTestApi(
   const json = async (path: string, init: RequestInit = {}) => {
     const res = await request(path, init);
     const text = await res.text();
-    return {
-      status: res.status,
-      headers: res.headers,
-      body: text === '' ? undefined : (JSON.parse(text) as Record<string, any>),
+    // Bodies are JSON whose shape each test asserts; an empty body reads as {}.
+    const body = (text === '' ? {} : JSON.parse(text)) as Record<string, unknown> & {
+      [field: string]: never;
     };
+    return { status: res.status, headers: res.headers, body: body as Record<string, unknown> as Body };
   };
   return {
     url: server.url,
