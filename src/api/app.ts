@@ -15,6 +15,7 @@ import { estimatesRouter } from './routes/estimates.ts';
 import { healthRouter } from './routes/health.ts';
 import { modelsRouter } from './routes/models.ts';
 import { type QueueAccess, runsRouter } from './routes/runs.ts';
+import { snapshotsRouter } from './routes/snapshots.ts';
 import { versionsRouter } from './routes/versions.ts';
 
 export type AppDeps = {
@@ -106,6 +107,7 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(runsRouter({ db: deps.db, queue: deps.queue }));
+  app.use(snapshotsRouter({ pool: deps.pool, catalog: deps.catalog, metrics: deps.metrics }));
 
   app.use((req, res) => {
     sendProblem(res, 404, `no such endpoint: ${req.method} ${req.path}`);

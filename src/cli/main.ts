@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerDemo } from './commands/demo.ts';
+import { registerExport } from './commands/export.ts';
 import { registerImport } from './commands/import.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerMigrate } from './commands/migrate.ts';
@@ -36,6 +37,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   registerRuns(program, ctx);
   registerVersions(program, ctx);
   registerImport(program, ctx);
+  registerExport(program, ctx);
   registerKeys(program, ctx);
   registerProcesses(program, ctx);
   registerDemo(program, ctx);

@@ -1,0 +1,57 @@
+import type { Readable } from 'node:stream';
+import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import type { EstimateRow } from './estimates.ts';
+
+/**
+ * A whole version, read in key order: streamed by COPY (CSV or JSON lines built by Postgres), or
+ * page by page for writers that need columns (Parquet). Version ids are bigint from our own
+ * sequence, safe to splice into COPY, which takes no parameters.
+ */
+
+const columns = 'key, value, lower, upper, as_of';
+
+export function copyVersionCsv(client: pg.ClientBase, versionId: string): Readable {
+  if (!/^\d+$/.test(versionId)) throw new Error(`not a version id: ${versionId}`);
+  return client.query(
+    copyTo(
+      `COPY (SELECT key, value, lower, upper, to_char(as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS as_of
+             FROM estimates WHERE version_id = ${versionId} ORDER BY key)
+       TO STDOUT WITH (FORMAT csv, HEADER)`,
+    ),
+  );
+}
+
+/** One JSON object per line, as COPY text: its backslashes come doubled (see jsonLines). */
+export function copyVersionJson(client: pg.ClientBase, versionId: string): Readable {
+  if (!/^\d+$/.test(versionId)) throw new Error(`not a version id: ${versionId}`);
+  return client.query(
+    copyTo(
+      `COPY (SELECT json_build_object('key', key, 'value', value, 'lower', lower, 'upper', upper,
+                      'asOf', to_char(as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))::text
+             FROM estimates WHERE version_id = ${versionId} ORDER BY key)
+       TO STDOUT`,
+    ),
+  );
+}
+
+/** The next page of a version after `afterKey`, in key order (keyset pagination on the primary key). */
+export async function versionPage(
+  client: pg.ClientBase,
+  versionId: string,
+  afterKey: string | undefined,
+  limit: number,
+): Promise<EstimateRow[]> {
+  const { rows } = await client.query<EstimateRow>(
+    afterKey === undefined
+      ? {
+          text: `SELECT ${columns} FROM estimates WHERE version_id = $1 ORDER BY key LIMIT $2`,
+          values: [versionId, limit],
+        }
+      : {
+          text: `SELECT ${columns} FROM estimates WHERE version_id = $1 AND key > $2 ORDER BY key LIMIT $3`,
+          values: [versionId, afterKey, limit],
+        },
+  );
+  return rows;
+}

@@ -1,0 +1,113 @@
+import { parquetReadObjects } from 'hyparquet';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPool } from '../src/db/database.ts';
+import { importCsv, readableOf } from '../src/imports/import-csv.ts';
+import { startTestApi, type TestApi } from './helpers/api.ts';
+import { runCli } from './helpers/cli.ts';
+import { useDb, useTestDatabase } from './helpers/hooks.ts';
+import { applySpec } from './helpers/pipeline.ts';
+import { dropRedisPrefix, newRedisPrefix } from './helpers/services.ts';
+import { waitFor } from './helpers/worker-process.ts';
+
+const database = useTestDatabase('api_snapshots');
+const db = useDb(database);
+const prefix = newRedisPrefix();
+const BIG = 300_000;
+let api: TestApi;
+
+beforeAll(async () => {
+  await applySpec(db(), { name: 'small', estimator: 'external' });
+  await applySpec(db(), { name: 'big', estimator: 'external' });
+  const pool = createPool(database.url, { max: 1 });
+  await importCsv(
+    { db: db(), pool },
+    'small',
+    readableOf('key,value,lower,upper\nb\\x,2,1,3\n"a,1",1.5,,\nZürich,-3,-4,-2\n'),
+    'test',
+  );
+  const lines = ['key,value'];
+  for (let i = 0; i < BIG; i += 1) lines.push(`key-${String(i).padStart(7, '0')},${i}`);
+  await importCsv({ db: db(), pool }, 'big', readableOf(`${lines.join('\n')}\n`), 'test');
+  await pool.end();
+  api = await startTestApi(database.url, prefix);
+}, 120_000);
+afterAll(async () => {
+  await api?.close();
+  await dropRedisPrefix(prefix);
+});
+
+describe('GET /v1/models/:model/versions/:version/snapshot', () => {
+  it('streams CSV in key (byte) order with a header and a file name', async () => {
+    const res = await api.request('/v1/models/small/versions/1/snapshot');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    expect(res.headers.get('content-disposition')).toBe('attachment; filename="small-v1.csv"');
+    expect(res.headers.get('estimate-version')).toBe('1');
+    expect(await res.text()).toBe(
+      'key,value,lower,upper,as_of\nZürich,-3,-4,-2,\n"a,1",1.5,,,\nb\\x,2,1,3,\n',
+    );
+  });
+
+  it('streams NDJSON, one estimate a line, with keys intact', async () => {
+    const res = await api.request('/v1/models/small/versions/latest/snapshot?format=ndjson');
+    expect(res.headers.get('content-type')).toBe('application/x-ndjson');
+    const lines = (await res.text())
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(lines).toEqual([
+      { key: 'Zürich', value: -3, lower: -4, upper: -2, asOf: null },
+      { key: 'a,1', value: 1.5, lower: null, upper: null, asOf: null },
+      { key: 'b\\x', value: 2, lower: 1, upper: 3, asOf: null },
+    ]);
+  });
+
+  it('streams Parquet in row groups that a reader reads back', async () => {
+    const res = await api.request('/v1/models/big/versions/latest/snapshot?format=parquet');
+    expect(res.headers.get('content-type')).toBe('application/vnd.apache.parquet');
+    const bytes = await res.arrayBuffer();
+    const rows = (await parquetReadObjects({ file: bytes })) as { key: string; value: number }[];
+    expect(rows).toHaveLength(BIG);
+    expect(rows[0]).toMatchObject({ key: 'key-0000000', value: 0 });
+    expect(rows.at(-1)).toMatchObject({ key: `key-${String(BIG - 1).padStart(7, '0')}`, value: BIG - 1 });
+  });
+
+  it('refuses an unknown format and unknown versions', async () => {
+    const res = await api.json('/v1/models/small/versions/1/snapshot?format=xlsx');
+    expect(res).toMatchObject({ status: 400, body: { errors: [{ path: 'query.format' }] } });
+    expect((await api.json('/v1/models/small/versions/7/snapshot')).status).toBe(404);
+  });
+
+  it('releases the connection at once when the client goes away mid-stream', async () => {
+    const controller = new AbortController();
+    const res = await api.request('/v1/models/big/versions/1/snapshot?format=ndjson', {
+      signal: controller.signal,
+    });
+    const reader = res.body?.getReader();
+    await reader?.read();
+    const copying = async () => {
+      const { rows } = await sql<{ n: string }>`
+        SELECT count(*) AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND query LIKE 'COPY (SELECT json_build_object%' AND state = 'active'`.execute(
+        db(),
+      );
+      return rows[0]?.n;
+    };
+    expect(await copying()).toBe('1');
+    controller.abort();
+    await waitFor(async () => ((await copying()) === '0' ? true : undefined), 5_000, 'the COPY to end');
+    // and the API still answers
+    expect((await api.request('/v1/models/small/versions/1/snapshot')).status).toBe(200);
+  });
+});
+
+describe('almanac export', () => {
+  it('writes the same snapshot from the CLI', async () => {
+    const run = await runCli('export', 'small', '--format', 'csv');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('key,value,lower,upper,as_of\nZürich,-3,-4,-2,\n"a,1",1.5,,,\nb\\x,2,1,3,\n');
+    expect((await runCli('export', 'small', '--format', 'xml')).code).toBe(2);
+    expect((await runCli('export', 'ghost')).code).toBe(1);
+  });
+});
