@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { sql } from 'kysely';
 import type { Db } from '../../db/database.ts';
 import type { Metrics } from '../metrics.ts';
+import { openApiDocument } from '../openapi.ts';
 
 /** A promise that rejects after `ms`: a health check must answer even when a dependency hangs. */
 function within<T>(ms: number, work: Promise<T>): Promise<T> {
@@ -42,6 +43,10 @@ export function healthRouter(deps: { db: Db; metrics: Metrics; redisPing: () => 
       status: ready ? 'ready' : `not ready: ${down.join(' and ')} down`,
       checks: { postgres, redis },
     });
+  });
+
+  router.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument());
   });
 
   router.get('/metrics', async (_req, res) => {

@@ -1,0 +1,115 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPool } from '../src/db/database.ts';
+import { importCsv, readableOf } from '../src/imports/import-csv.ts';
+import { startTestApi, type TestApi } from './helpers/api.ts';
+import { useDb, useTestDatabase } from './helpers/hooks.ts';
+import { applySpec } from './helpers/pipeline.ts';
+import { dropRedisPrefix, newRedisPrefix } from './helpers/services.ts';
+
+const database = useTestDatabase('api_openapi');
+const db = useDb(database);
+const prefix = newRedisPrefix();
+let api: TestApi;
+let doc: {
+  paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>>;
+};
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+
+beforeAll(async () => {
+  await applySpec(db(), { name: 'ext', estimator: 'external' });
+  const pool = createPool(database.url, { max: 1 });
+  await importCsv({ db: db(), pool }, 'ext', readableOf('key,value,lower,upper\nA,1,0,2\nB,2,,\n'), 'test');
+  await pool.end();
+  api = await startTestApi(database.url, prefix);
+  doc = (await api.json('/openapi.json')).body as typeof doc;
+  ajv.addSchema(doc, 'openapi');
+});
+afterAll(async () => {
+  await api?.close();
+  await dropRedisPrefix(prefix);
+});
+
+/** Validates an answer against the document's schema for that operation and status. */
+function conforms(
+  template: string,
+  method: string,
+  status: number,
+  contentType: string,
+  body: unknown,
+): string[] {
+  const operation = doc.paths[template]?.[method];
+  expect(operation, `${method} ${template} is in the document`).toBeDefined();
+  const content = operation?.responses[String(status)]?.content;
+  expect(content?.[contentType], `${method} ${template} documents ${status} ${contentType}`).toBeDefined();
+  const pointer = `openapi#/paths/${template.replaceAll('~', '~0').replaceAll('/', '~1')}/${method}/responses/${status}/content/${contentType.replaceAll('/', '~1')}/schema`;
+  const validate = ajv.compile({ $ref: pointer });
+  return validate(body) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
+}
+
+describe('GET /openapi.json', () => {
+  it('is an OpenAPI 3.1 document covering every route of the API', () => {
+    expect((doc as unknown as { openapi: string }).openapi).toBe('3.1.0');
+    for (const path of [
+      '/v1/models',
+      '/v1/models/{model}',
+      '/v1/models/{model}/versions',
+      '/v1/models/{model}/versions/{version}',
+      '/v1/models/{model}/estimates/{key}',
+      '/v1/models/{model}/estimates/batch',
+      '/v1/models/{model}/versions/{version}/snapshot',
+      '/v1/models/{model}/runs',
+      '/v1/runs/{runId}',
+      '/v1/models/{model}/versions/{version}/publish',
+      '/v1/models/{model}/versions/{version}/reject',
+      '/healthz',
+      '/readyz',
+      '/metrics',
+    ]) {
+      expect(Object.keys(doc.paths)).toContain(path);
+    }
+  });
+
+  it('describes real answers, successes and problems alike', async () => {
+    const cases: [string, string, string, RequestInit | undefined][] = [
+      ['/v1/models', '/v1/models', 'get', undefined],
+      ['/v1/models/ext', '/v1/models/{model}', 'get', undefined],
+      ['/v1/models/ext/versions', '/v1/models/{model}/versions', 'get', undefined],
+      ['/v1/models/ext/versions/1', '/v1/models/{model}/versions/{version}', 'get', undefined],
+      ['/v1/models/ext/estimates/A', '/v1/models/{model}/estimates/{key}', 'get', undefined],
+      ['/v1/models/ext/estimates/B?version=1', '/v1/models/{model}/estimates/{key}', 'get', undefined],
+      ['/v1/models/ext/estimates/NOPE', '/v1/models/{model}/estimates/{key}', 'get', undefined],
+      ['/v1/models/ext/estimates/A?version=x', '/v1/models/{model}/estimates/{key}', 'get', undefined],
+      ['/v1/models/ext/runs', '/v1/models/{model}/runs', 'get', undefined],
+      ['/healthz', '/healthz', 'get', undefined],
+      ['/readyz', '/readyz', 'get', undefined],
+      [
+        '/v1/models/ext/estimates/batch',
+        '/v1/models/{model}/estimates/batch',
+        'post',
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"keys":["A","Z"]}' },
+      ],
+      [
+        '/v1/models/ext/estimates/batch',
+        '/v1/models/{model}/estimates/batch',
+        'post',
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"keys":[]}' },
+      ],
+      [
+        '/v1/models/ext/versions/1/reject',
+        '/v1/models/{model}/versions/{version}/reject',
+        'post',
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' },
+      ],
+      ['/v1/models/ext/runs', '/v1/models/{model}/runs', 'post', { method: 'POST' }],
+    ];
+    for (const [url, template, method, init] of cases) {
+      const res = await api.json(url, init);
+      const type = (res.headers.get('content-type') ?? '').split(';')[0] ?? '';
+      expect(
+        conforms(template, method, res.status, type, res.body),
+        `${method} ${url} → ${res.status}`,
+      ).toEqual([]);
+    }
+  });
+});
