@@ -11,6 +11,8 @@ export type CliIo = {
   stderr: Writable;
   /** whether stderr is a terminal (progress bars draw only there) */
   interactive: boolean;
+  /** stops long-running commands like a signal would (tests drive the CLI in-process) */
+  stop?: AbortSignal;
 };
 
 export const processIo: CliIo = {

@@ -59,3 +59,8 @@ export async function findLiveApiKeyByHash(
         revokedAt: row.revoked_at,
       };
 }
+
+/** Deletes a key outright (the demo replaces its own key on every run). */
+export async function deleteApiKey(db: Db, name: string): Promise<void> {
+  await db.deleteFrom('api_keys').where('name', '=', name).execute();
+}

@@ -9,14 +9,20 @@ import { createDb, createPool } from '../../db/database.ts';
 import { getLogger } from '../../logger.ts';
 import type { CliContext } from '../context.ts';
 
-/** Resolves on the first SIGTERM or SIGINT: long-running commands then drain and return. */
-export function untilStopped(): Promise<string> {
+/**
+ * Resolves on the first SIGTERM or SIGINT (or when `abort` fires, for callers that drive the CLI
+ * in-process): long-running commands then drain and return.
+ */
+export function untilStopped(abort?: AbortSignal): Promise<string> {
   return new Promise((resolve) => {
     const stop = (signal: string) => {
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
+      abort?.removeEventListener('abort', onAbort);
       resolve(signal);
     };
+    const onAbort = () => stop('stop');
+    abort?.addEventListener('abort', onAbort);
     const onTerm = () => stop('SIGTERM');
     const onInt = () => stop('SIGINT');
     process.once('SIGTERM', onTerm);
@@ -34,7 +40,7 @@ export function registerProcesses(program: Command, ctx: CliContext): void {
       const api = await startApi(config, logger);
       logger.info({ url: api.url, auth: config.auth }, 'API listening');
       ctx.print(`Almanac API listening on ${api.url}`);
-      const signal = await untilStopped();
+      const signal = await untilStopped(ctx.io.stop);
       logger.info({ signal }, 'API draining');
       await api.close();
     });
@@ -64,7 +70,7 @@ export function registerProcesses(program: Command, ctx: CliContext): void {
           logger,
           tuning: { lockDuration: config.jobLockMs, stalledInterval: config.jobLockMs },
         });
-        const signal = await untilStopped();
+        const signal = await untilStopped(ctx.io.stop);
         logger.info({ signal }, 'worker stopping: finishing the jobs in hand');
         await worker.close();
         logger.info('worker stopped');
@@ -86,7 +92,7 @@ export function registerProcesses(program: Command, ctx: CliContext): void {
       try {
         await queue.waitUntilReady();
         const scheduler = await startScheduler({ db, enqueue: refreshEnqueuer(queue, redis), logger });
-        const signal = await untilStopped();
+        const signal = await untilStopped(ctx.io.stop);
         logger.info({ signal }, 'scheduler stopping');
         await scheduler.close();
       } finally {
