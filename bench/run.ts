@@ -2,6 +2,7 @@
  * `npm run bench -- NAME...` runs the named benchmarks (all of them without a name) against the
  * local Postgres and Redis, each in a scratch database it drops afterwards, and prints a table.
  */
+import { benchApi } from './api.ts';
 import { benchImport } from './import.ts';
 import { benchRefresh } from './refresh.ts';
 import { benchSeed } from './seed.ts';
@@ -10,6 +11,7 @@ const benchmarks: Record<string, () => Promise<void>> = {
   seed: benchSeed,
   refresh: benchRefresh,
   import: benchImport,
+  api: benchApi,
 };
 
 const requested = process.argv.slice(2);

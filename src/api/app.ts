@@ -41,21 +41,23 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false); // estimate ETags are computed from the version, not hashed bodies
   app.set('query parser', 'simple');
   app.use(helmet());
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      customLogLevel: (_req, res, error) =>
-        error !== undefined || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
-      // lookups are the bulk of the traffic: their success lines are debug
-      autoLogging: { ignore: (req) => req.method === 'GET' && /\/estimates\//.test(req.url ?? '') },
-    }),
-  );
+  const httpLogger = pinoHttp({
+    logger: deps.logger,
+    genReqId: (req, res) => {
+      const given = req.headers['x-request-id'];
+      const id = typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
+      res.setHeader('X-Request-Id', id);
+      return id;
+    },
+    customLogLevel: (_req, res, error) =>
+      error !== undefined || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+  });
+  // Single lookups are the bulk of the traffic and are counted in the metrics; logging each would
+  // cost more than answering it. Everything else gets a request id and a log line.
+  app.use((req, res, next) => {
+    if (req.method === 'GET' && req.path.includes('/estimates/')) next();
+    else httpLogger(req, res, next);
+  });
   app.use((req, res, next) => {
     const stop = deps.metrics.requestDuration.startTimer({ method: req.method });
     res.on('finish', () => {

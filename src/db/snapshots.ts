@@ -15,8 +15,8 @@ export function copyVersionCsv(client: pg.ClientBase, versionId: string): Readab
   if (!/^\d+$/.test(versionId)) throw new Error(`not a version id: ${versionId}`);
   return client.query(
     copyTo(
-      `COPY (SELECT key, value, lower, upper, to_char(as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS as_of
-             FROM estimates WHERE version_id = ${versionId} ORDER BY key)
+      // as_of in Postgres' own text form (ISO 8601 with a space; our sessions are UTC)
+      `COPY (SELECT key, value, lower, upper, as_of FROM estimates WHERE version_id = ${versionId} ORDER BY key)
        TO STDOUT WITH (FORMAT csv, HEADER)`,
     ),
   );
