@@ -68,12 +68,20 @@ export async function benchApi(): Promise<void> {
         auth,
         () => JSON.stringify({ keys: Array.from({ length: 1000 }, randomKey) }),
       );
+      const lone = await load(
+        'http://127.0.0.1:18181',
+        () => '/v1/models/bench/estimates/batch',
+        auth,
+        () => JSON.stringify({ keys: Array.from({ length: 1000 }, randomKey) }),
+        1,
+      );
       rows.push(
         { case: 'baseline: random single lookups (node:http + pg)', ...figures(base) },
         { case: 'API: random single lookups', ...figures(random), 'vs baseline': ratio(random, base) },
         { case: 'baseline: one hot key', ...figures(baseHot) },
         { case: 'API: one hot key (in-process cache)', ...figures(hot), 'vs baseline': ratio(hot, base) },
-        { case: 'API: batches of 1,000 random keys', ...figures(batch) },
+        { case: `API: batches of 1,000 random keys, ${CONNECTIONS} connections`, ...figures(batch) },
+        { case: 'API: batches of 1,000 random keys, 1 connection', ...figures(lone) },
       );
       const [ours, psql] = [
         await snapshotRate(`http://127.0.0.1:18181/v1/models/bench/versions/1/snapshot`, auth),
@@ -98,10 +106,11 @@ function load(
   path: () => string,
   headers: Record<string, string>,
   body?: () => string,
+  connections = CONNECTIONS,
 ): Promise<Result> {
   return autocannon({
     url,
-    connections: CONNECTIONS,
+    connections,
     duration: DURATION,
     requests: [
       {

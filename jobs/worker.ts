@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Db } from '../src/db/database.ts';
 import { abandonRun } from '../src/pipeline/abandon.ts';
+import { sweepSpillFiles } from '../src/pipeline/spill-file.ts';
 import { refreshProcessor } from './processors/refresh.ts';
 import { type JobName, type JobPayload, jobPayloads, QUEUE_NAME } from './queue.ts';
 import { createRedis } from './redis.ts';
@@ -76,6 +77,8 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     }
   });
   await worker.waitUntilReady();
+  const swept = await sweepSpillFiles().catch(() => 0);
+  if (swept > 0) logger.info({ swept }, 'removed spill files of runs that were killed');
   logger.info({ queue: QUEUE_NAME, prefix: deps.prefix, concurrency: deps.concurrency }, 'worker started');
   return {
     worker,
