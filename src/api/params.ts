@@ -26,3 +26,12 @@ export const modelParam = z.object({ model: modelName });
 export const versionParams = z.object({ model: modelName, version: versionText });
 export const keyParams = z.object({ model: modelName, key: keySchema });
 export { keySchema, modelName };
+
+const LIMIT = 'must be a whole number from 1 to 1000';
+
+/** `?limit=` of a listing: 1 to 1000. */
+export const limitQuery = z
+  .string()
+  .regex(/^\d{1,4}$/, LIMIT)
+  .transform(Number)
+  .refine((n) => n >= 1 && n <= 1000, LIMIT);

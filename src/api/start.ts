@@ -4,7 +4,7 @@ import { createRedis } from '../../jobs/redis.ts';
 import type { Config } from '../config.ts';
 import { createDb, createPool } from '../db/database.ts';
 import { createApp } from './app.ts';
-import { createCatalog } from './catalog.ts';
+import { type Catalog, createCatalog } from './catalog.ts';
 import { createMetrics } from './metrics.ts';
 import { listen, type RunningServer } from './server.ts';
 
@@ -13,11 +13,12 @@ export async function startApi(
   config: Config,
   logger: Logger,
   options: { port?: number; host?: string } = {},
-): Promise<RunningServer> {
+): Promise<RunningServer & { catalog: Catalog }> {
   const db = createDb(config.databaseUrl, { max: 10, applicationName: 'almanac-api' });
   const pool = createPool(config.databaseUrl, { max: 10, applicationName: 'almanac-api' });
   const redis = createRedis(config.redisUrl, config.redisPrefix, 'api', { failFast: true });
   const queue = createQueue(redis, config.redisPrefix);
+  queue.on('error', (error) => logger.warn({ err: error }, 'job queue error'));
   const catalog = await createCatalog(db, config.databaseUrl, logger);
   const metrics = createMetrics({
     queueDepth: async () => {
@@ -40,6 +41,7 @@ export async function startApi(
   const running = await listen(app, options.port ?? config.port, options.host);
   return {
     ...running,
+    catalog,
     close: async () => {
       await running.close();
       await catalog.close();

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { parse } from 'csv-parse';
 import type pg from 'pg';
-import { createDbOnClient, type Db } from '../db/database.ts';
+import { createDbOnClient, type Db, withClientTransaction } from '../db/database.ts';
 import { lockModelForTransaction } from '../db/locks.ts';
 import {
   createStandalonePartition,
@@ -84,18 +84,7 @@ export async function importCsv(
       `model "${model}" is ${spec.estimator}: its versions are computed by \`almanac run\`, not imported`,
     );
   }
-  const client = await deps.pool.connect();
-  try {
-    await client.query('BEGIN');
-    const outcome = await importInTransaction(client, spec, input, actor);
-    await client.query('COMMIT');
-    return outcome;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+  return withClientTransaction(deps.pool, (client) => importInTransaction(client, spec, input, actor));
 }
 
 async function importInTransaction(

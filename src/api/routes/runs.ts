@@ -6,22 +6,16 @@ import { NotFoundError } from '../../errors.ts';
 import { type EnqueueRefresh, requestRefresh } from '../../runs/request.ts';
 import { requireModel } from '../../versions/resolve.ts';
 import { requireScope } from '../auth.ts';
-import { modelParam } from '../params.ts';
+import { limitQuery, modelParam } from '../params.ts';
 import { HttpError } from '../problem.ts';
 import { parseRequest } from '../validate.ts';
 import { runView } from '../views.ts';
 
-const LIMIT = 'must be a whole number from 1 to 1000';
 const CURSOR = 'must be the nextCursor of a previous page';
 
 export const runListQuery = z
   .object({
-    limit: z
-      .string()
-      .regex(/^\d{1,4}$/, LIMIT)
-      .transform(Number)
-      .refine((n) => n >= 1 && n <= 1000, LIMIT)
-      .optional(),
+    limit: limitQuery.optional(),
     cursor: z
       .string()
       .transform((text, ctx) => {

@@ -9,24 +9,18 @@ import { publishVersion, rejectVersion } from '../../versions/publish.ts';
 import { requireModel, resolveVersion } from '../../versions/resolve.ts';
 import { requireScope } from '../auth.ts';
 import type { Catalog } from '../catalog.ts';
-import { modelName, modelParam, versionParams } from '../params.ts';
+import { limitQuery, modelName, modelParam, versionParams } from '../params.ts';
 import { HttpError, sendProblem } from '../problem.ts';
 import { requireCsv } from '../require-json.ts';
 import { parseRequest } from '../validate.ts';
 import { versionDetail, versionSummary } from '../views.ts';
 
 const STATES = ['running', 'held', 'published', 'superseded', 'rejected', 'failed', 'pruned'] as const;
-const LIMIT = 'must be a whole number from 1 to 1000';
 
 export const versionListQuery = z
   .object({
     state: z.enum(STATES, { error: `must be one of ${STATES.join(', ')}` }).optional(),
-    limit: z
-      .string()
-      .regex(/^\d{1,4}$/, LIMIT)
-      .transform(Number)
-      .refine((n) => n >= 1 && n <= 1000, LIMIT)
-      .optional(),
+    limit: limitQuery.optional(),
     cursor: z
       .string()
       .regex(/^[1-9]\d{0,9}$/, 'must be the nextCursor of a previous page')
