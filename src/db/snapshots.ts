@@ -1,15 +1,13 @@
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import type { EstimateRow } from './estimates.ts';
+import { type EstimateRow, estimateColumns } from './estimates.ts';
 
 /**
  * A whole version, read in key order: streamed by COPY (CSV or JSON lines built by Postgres), or
  * page by page for writers that need columns (Parquet). Version ids are bigint from our own
  * sequence, safe to splice into COPY, which takes no parameters.
  */
-
-const columns = 'key, value, lower, upper, as_of';
 
 export function copyVersionCsv(client: pg.ClientBase, versionId: string): Readable {
   if (!/^\d+$/.test(versionId)) throw new Error(`not a version id: ${versionId}`);
@@ -45,11 +43,11 @@ export async function versionPage(
   const { rows } = await client.query<EstimateRow>(
     afterKey === undefined
       ? {
-          text: `SELECT ${columns} FROM estimates WHERE version_id = $1 ORDER BY key LIMIT $2`,
+          text: `SELECT ${estimateColumns} FROM estimates WHERE version_id = $1 ORDER BY key LIMIT $2`,
           values: [versionId, limit],
         }
       : {
-          text: `SELECT ${columns} FROM estimates WHERE version_id = $1 AND key > $2 ORDER BY key LIMIT $3`,
+          text: `SELECT ${estimateColumns} FROM estimates WHERE version_id = $1 AND key > $2 ORDER BY key LIMIT $3`,
           values: [versionId, afterKey, limit],
         },
   );

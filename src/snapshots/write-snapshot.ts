@@ -104,7 +104,10 @@ async function writeParquet(
         { name: 'value', data: rows.map((row) => row.value) },
         { name: 'lower', data: rows.map((row) => row.lower) },
         { name: 'upper', data: rows.map((row) => row.upper) },
-        { name: 'as_of', data: rows.map((row) => (row.as_of === null ? null : BigInt(row.as_of.getTime()))) },
+        {
+          name: 'as_of',
+          data: rows.map((row) => (row.as_of_ms === null ? null : BigInt(Math.round(row.as_of_ms)))),
+        },
       ],
     });
     await flush();

@@ -110,7 +110,7 @@ function toEstimate(model: string, version: number, row: EstimateRow) {
     value: row.value,
     lower: row.lower,
     upper: row.upper,
-    asOf: row.as_of === null ? null : row.as_of.toISOString(),
+    asOf: row.as_of_ms === null ? null : new Date(row.as_of_ms).toISOString(),
   };
 }
 
