@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { advanceMarket, seedMarket } from '../seeds/load-market.ts';
 import { createPool } from '../src/db/database.ts';
 import { listVersions } from '../src/db/versions.ts';
+import { applyRetention } from '../src/versions/retention.ts';
 import { runCli } from './helpers/cli.ts';
 import { useDb, useFileRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
 import { applySpec, demoSpec, startPipeline } from './helpers/pipeline.ts';
@@ -135,13 +136,25 @@ describe('rollback and retention', () => {
       await loop;
       await reader.end();
     }
-    expect(errors).toEqual([]);
-    expect(lookups).toBeGreaterThan(10);
-    expect(await states('pr')).toBe('v5:published v4:superseded v3:pruned v2:pruned v1:pruned');
+    // A detach that could not get its lock within the timeout (a loaded machine) is finished by
+    // the next retention pass: run one, as the next publish would.
+    const client = await pipeline.pool.connect();
+    const lastPass = await applyRetention(db(), client, 'pr', 2).finally(() => client.release());
     const { rows } = await sql<{ version: number; table: string | null }>`
       SELECT number AS version, to_regclass('estimates_v' || id)::text AS table
       FROM versions WHERE model = 'pr' ORDER BY number`.execute(db());
-    expect(rows.map((row) => row.table !== null)).toEqual([false, false, false, true, true]);
+    expect({
+      errors,
+      states: await states('pr'),
+      tables: rows.map((row) => row.table !== null),
+      lastPass,
+    }).toEqual({
+      errors: [],
+      states: 'v5:published v4:superseded v3:pruned v2:pruned v1:pruned',
+      tables: [false, false, false, true, true],
+      lastPass: expect.objectContaining({ deferred: [] }),
+    });
+    expect(lookups).toBeGreaterThan(10);
     expect((await runCli('publish', 'pr', '1')).stderr).toContain('was pruned by retention');
   });
 });
