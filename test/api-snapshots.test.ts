@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { parquetReadObjects } from 'hyparquet';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +9,7 @@ import { runCli } from './helpers/cli.ts';
 import { useDb, useTestDatabase } from './helpers/hooks.ts';
 import { applySpec } from './helpers/pipeline.ts';
 import { dropRedisPrefix, newRedisPrefix } from './helpers/services.ts';
+import { BIN } from './helpers/spawn.ts';
 import { waitFor } from './helpers/worker-process.ts';
 
 const database = useTestDatabase('api_snapshots');
@@ -109,5 +111,38 @@ describe('almanac export', () => {
     expect(run.stdout).toBe('key,value,lower,upper,as_of\nZürich,-3,-4,-2,\n"a,1",1.5,,,\nb\\x,2,1,3,\n');
     expect((await runCli('export', 'small', '--format', 'xml')).code).toBe(2);
     expect((await runCli('export', 'ghost')).code).toBe(1);
+  });
+});
+
+describe('almanac serve', () => {
+  it('drains on SIGTERM: the request in flight completes, then the process exits 0', async () => {
+    const server = spawn(process.execPath, [BIN, 'serve'], {
+      env: {
+        ...process.env,
+        DATABASE_URL: database.url,
+        PORT: '0',
+        ALMANAC_AUTH: 'off',
+        ALMANAC_REDIS_PREFIX: prefix,
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    server.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => server.on('exit', resolve));
+    const url = await waitFor(
+      async () => /listening on (http:\/\/\S+)/.exec(output)?.[1],
+      20_000,
+      'the API to listen',
+      50,
+    );
+    const response = await fetch(`${url}/v1/models/big/versions/1/snapshot?format=ndjson`);
+    expect(response.status).toBe(200);
+    server.kill('SIGTERM');
+    const body = await response.text();
+    expect(body.trim().split('\n')).toHaveLength(BIG);
+    expect(await exited).toBe(0);
   });
 });
