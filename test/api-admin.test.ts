@@ -253,6 +253,27 @@ describe('rate limiting', () => {
       await limited.close();
     }
   });
+
+  it('counts lookups too, on the same budget per key', async () => {
+    const { rows } = await sql<{
+      key: string;
+    }>`SELECT min(key) AS key FROM latest_estimates WHERE model = 'prices'`.execute(db());
+    const limited = await startTestApi(database.url, prefix, { auth: true, rateLimitPerMinute: 4 });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 5; i += 1) {
+        statuses.push(
+          (await limited.json(`/v1/models/prices/estimates/${rows[0]?.key}`, { headers: as(reader) })).status,
+        );
+      }
+      expect(statuses).toEqual([200, 200, 200, 200, 429]);
+      const last = await limited.json(`/v1/models/prices/estimates/${rows[0]?.key}`, { headers: as(reader) });
+      expect(last).toMatchObject({ status: 429, body: { status: 429 } });
+      expect(Number(last.headers.get('retry-after'))).toBeGreaterThan(0);
+    } finally {
+      await limited.close();
+    }
+  });
 });
 
 describe('when Redis is down', () => {

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { advanceMarket, seedMarket } from '../seeds/load-market.ts';
+import { API_SECURITY_HEADERS } from '../src/api/fast-lookup.ts';
 import { createPool } from '../src/db/database.ts';
 import { requestRefresh } from '../src/runs/request.ts';
 import { publishVersion } from '../src/versions/publish.ts';
@@ -128,6 +129,18 @@ describe('GET /v1/models/:model/estimates/:key', () => {
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect((res.body.errors as { path: string }[]).map((e) => e.path)).toContain(field);
+  });
+
+  it('answers with the same security headers whichever path serves it', async () => {
+    const fast = await api.request(`/v1/models/px/estimates/${someKey}`);
+    const slow = await api.request('/v1/models/px/estimates/%01');
+    const headerNames = Object.keys(API_SECURITY_HEADERS).map((name) => name.toLowerCase());
+    const security = (res: Response) =>
+      Object.fromEntries(headerNames.map((name) => [name, res.headers.get(name)]));
+    expect(fast.status).toBe(200);
+    expect(slow.status).toBe(400);
+    expect(security(fast)).toEqual(security(slow));
+    expect(Object.values(security(fast)).every((value) => value !== null)).toBe(true);
   });
 
   it('takes unicode and SQL in keys as plain keys', async () => {

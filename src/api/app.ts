@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
-import rateLimit, { ipKeyGenerator } from 'express-rate-limit';
+import rateLimit, { ipKeyGenerator, type MemoryStore } from 'express-rate-limit';
 import helmet from 'helmet';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { Db } from '../db/database.ts';
-import { authenticate } from './auth.ts';
+import { authenticate, type KeyVerifier } from './auth.ts';
 import type { Catalog } from './catalog.ts';
-import { EstimateCache } from './estimate-cache.ts';
+import type { EstimateCache } from './estimate-cache.ts';
 import type { Metrics } from './metrics.ts';
-import { problemHandler, sendProblem } from './problem.ts';
+import { problemHandler, sendProblem, tooManyRequests } from './problem.ts';
 import { estimatesRouter } from './routes/estimates.ts';
 import { healthRouter } from './routes/health.ts';
 import { modelsRouter } from './routes/models.ts';
@@ -20,6 +20,8 @@ import { versionsRouter } from './routes/versions.ts';
 
 export type AppDeps = {
   db: Db;
+  verifier: KeyVerifier;
+  cache: EstimateCache;
   pool: pg.Pool;
   catalog: Catalog;
   queue: QueueAccess;
@@ -29,9 +31,9 @@ export type AppDeps = {
   auth: boolean;
   /** requests per minute per key; 0 turns limiting off */
   rateLimitPerMinute: number;
+  /** the rate limiter's counts, shared with the lookup fast path */
+  rateLimitStore: MemoryStore;
   maxImportBytes: number;
-  /** (version, key) entries kept in memory */
-  cacheEntries?: number;
 };
 
 /** The HTTP API as an Express app, without listening: tests and `almanac serve` both use it. */
@@ -84,7 +86,7 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(healthRouter({ db: deps.db, metrics: deps.metrics, redisPing: deps.redisPing }));
 
-  app.use('/v1', authenticate(deps.db, { enabled: deps.auth, onKeysChanged: deps.catalog.onKeysChanged }));
+  app.use('/v1', authenticate(deps.verifier, { enabled: deps.auth }));
   if (deps.rateLimitPerMinute > 0) {
     app.use(
       '/v1',
@@ -93,24 +95,23 @@ export function createApp(deps: AppDeps): Express {
         limit: deps.rateLimitPerMinute,
         standardHeaders: 'draft-8',
         legacyHeaders: false,
+        store: deps.rateLimitStore,
         keyGenerator: (req) => req.caller?.actor ?? ipKeyGenerator(req.ip ?? ''),
         handler: (req, res) => {
-          const reset = (req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
-          const seconds =
-            reset === undefined ? 60 : Math.max(1, Math.ceil((reset.getTime() - Date.now()) / 1000));
-          res.set('Retry-After', String(seconds));
-          sendProblem(
-            res,
-            429,
-            `more than ${deps.rateLimitPerMinute} requests a minute; retry in ${seconds} s`,
+          const limited = tooManyRequests(
+            deps.rateLimitPerMinute,
+            (req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime,
           );
+          res.set('Retry-After', limited.retryAfter);
+          sendProblem(res, 429, limited.detail);
         },
       }),
     );
   }
 
-  const cache = new EstimateCache(deps.cacheEntries ?? 100_000);
-  app.use(estimatesRouter({ pool: deps.pool, catalog: deps.catalog, cache, metrics: deps.metrics }));
+  app.use(
+    estimatesRouter({ pool: deps.pool, catalog: deps.catalog, cache: deps.cache, metrics: deps.metrics }),
+  );
   app.use(modelsRouter({ db: deps.db, catalog: deps.catalog }));
   app.use(
     versionsRouter({

@@ -23,27 +23,44 @@ const CACHE_MS = 60_000;
  * are remembered for a minute, and forgotten at once when any key changes (the catalog relays
  * the database's notification), so a revocation takes effect immediately.
  */
-export function authenticate(
-  db: Db,
-  options: { enabled: boolean; onKeysChanged: (listener: () => void) => void },
-) {
-  const known = new Map<string, { caller: Caller | undefined; until: number }>();
-  options.onKeysChanged(() => known.clear());
+export type KeyVerifier = {
+  /** The caller of a key already verified (null: known to be bad), or undefined when not known yet. */
+  known: (key: string) => Caller | null | undefined;
+  identify: (key: string) => Promise<Caller | undefined>;
+};
 
-  const identify = async (key: string): Promise<Caller | undefined> => {
-    const hash = hashApiKey(key);
+export function createKeyVerifier(db: Db, onKeysChanged: (listener: () => void) => void): KeyVerifier {
+  const known = new Map<string, { caller: Caller | null; until: number }>();
+  onKeysChanged(() => known.clear());
+  const lookup = (hash: string) => {
     const cached = known.get(hash);
-    if (cached !== undefined && cached.until > Date.now()) return cached.caller;
-    const found = await findLiveApiKeyByHash(db, hash);
-    const caller =
-      found !== undefined && timingSafeEqual(Buffer.from(found.keyHash, 'hex'), Buffer.from(hash, 'hex'))
-        ? { actor: `api:${found.name}`, scopes: found.scopes }
-        : undefined;
-    if (known.size > 10_000) known.clear();
-    known.set(hash, { caller, until: Date.now() + CACHE_MS });
-    return caller;
+    return cached !== undefined && cached.until > Date.now() ? cached.caller : undefined;
   };
+  return {
+    known: (key) => lookup(hashApiKey(key)),
+    identify: async (key) => {
+      const hash = hashApiKey(key);
+      const cached = lookup(hash);
+      if (cached !== undefined) return cached ?? undefined;
+      const found = await findLiveApiKeyByHash(db, hash);
+      const caller =
+        found !== undefined && timingSafeEqual(Buffer.from(found.keyHash, 'hex'), Buffer.from(hash, 'hex'))
+          ? { actor: `api:${found.name}`, scopes: found.scopes }
+          : null;
+      if (known.size > 10_000) known.clear();
+      known.set(hash, { caller, until: Date.now() + CACHE_MS });
+      return caller ?? undefined;
+    },
+  };
+}
 
+/** The bearer in an Authorization header, if it is one. */
+export function bearerOf(header: string | undefined): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
+}
+
+export function authenticate(verifier: KeyVerifier, options: { enabled: boolean }) {
+  const identify = verifier.identify;
   return async (req: Request, _res: Response, next: NextFunction) => {
     const inQuery = QUERY_KEY_NAMES.find((name) => name in (req.query as Record<string, unknown>));
     if (inQuery !== undefined) {
@@ -57,14 +74,13 @@ export function authenticate(
       next();
       return;
     }
-    const header = req.get('authorization') ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (match?.[1] === undefined) {
+    const bearer = bearerOf(req.get('authorization'));
+    if (bearer === undefined) {
       throw new HttpError(401, 'an API key is required: "Authorization: Bearer <key>"', {
         headers: { 'WWW-Authenticate': 'Bearer realm="almanac"' },
       });
     }
-    const caller = await identify(match[1]);
+    const caller = await identify(bearer);
     if (caller === undefined) {
       throw new HttpError(401, 'the API key is unknown or revoked', {
         headers: { 'WWW-Authenticate': 'Bearer realm="almanac", error="invalid_token"' },

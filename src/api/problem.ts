@@ -101,3 +101,16 @@ function isConnectionFailure(error: unknown): boolean {
       /Connection terminated|timeout exceeded when trying to connect/.test(error.message))
   );
 }
+
+/** The 429 answer: its detail and Retry-After, for the app's limiter and the lookup fast path. */
+export function tooManyRequests(
+  perMinute: number,
+  resetTime: Date | undefined,
+): { detail: string; retryAfter: string } {
+  const seconds =
+    resetTime === undefined ? 60 : Math.max(1, Math.ceil((resetTime.getTime() - Date.now()) / 1000));
+  return {
+    detail: `more than ${perMinute} requests a minute; retry in ${seconds} s`,
+    retryAfter: String(seconds),
+  };
+}

@@ -1,6 +1,5 @@
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Express } from 'express';
 
 export type RunningServer = { url: string; server: Server; close: () => Promise<void> };
 
@@ -9,13 +8,18 @@ export type RunningServer = { url: string; server: Server; close: () => Promise<
  * `drainMs`), and closes idle keep-alive connections at once.
  */
 export async function listen(
-  app: Express,
+  handler: RequestListener,
   port: number,
   host = '0.0.0.0',
   drainMs = 10_000,
 ): Promise<RunningServer> {
-  const server = await new Promise<Server>((resolve, reject) => {
-    const started = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(started)));
+  const server = createServer(handler);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   server.keepAliveTimeout = 65_000;
   const address = server.address() as AddressInfo;

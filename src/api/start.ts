@@ -1,10 +1,15 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { MemoryStore } from 'express-rate-limit';
 import type { Logger } from 'pino';
 import { createQueue, refreshEnqueuer } from '../../jobs/queue.ts';
 import { createRedis } from '../../jobs/redis.ts';
 import type { Config } from '../config.ts';
 import { createDb, createPool } from '../db/database.ts';
 import { createApp } from './app.ts';
+import { createKeyVerifier } from './auth.ts';
 import { type Catalog, createCatalog } from './catalog.ts';
+import { EstimateCache } from './estimate-cache.ts';
+import { fastLookup } from './fast-lookup.ts';
 import { createMetrics } from './metrics.ts';
 import { listen, type RunningServer } from './server.ts';
 
@@ -26,8 +31,13 @@ export async function startApi(
       return Object.values(counts).reduce((sum, n) => sum + n, 0);
     },
   });
+  const verifier = createKeyVerifier(db, catalog.onKeysChanged);
+  const cache = new EstimateCache(100_000);
+  const rateLimitStore = new MemoryStore();
   const app = createApp({
     db,
+    verifier,
+    cache,
     pool,
     catalog,
     queue: { enqueue: refreshEnqueuer(queue, redis), ready: () => redis.status === 'ready' },
@@ -36,9 +46,24 @@ export async function startApi(
     logger,
     auth: config.auth,
     rateLimitPerMinute: config.rateLimitPerMinute,
+    rateLimitStore,
     maxImportBytes: config.maxImportBytes,
   });
-  const running = await listen(app, options.port ?? config.port, options.host);
+  const fast = fastLookup({
+    catalog,
+    cache,
+    pool,
+    metrics,
+    verifier,
+    auth: config.auth,
+    rateLimitPerMinute: config.rateLimitPerMinute,
+    rateLimitStore,
+  });
+  const running = await listen(
+    (req: IncomingMessage, res: ServerResponse) => fast(req, res) || app(req, res),
+    options.port ?? config.port,
+    options.host,
+  );
   return {
     ...running,
     catalog,

@@ -1,0 +1,186 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { MemoryStore } from 'express-rate-limit';
+import type pg from 'pg';
+import { type EstimateRow, findEstimate } from '../db/estimates.ts';
+import { isValidKey } from '../model/keys.ts';
+import { bearerOf, type KeyVerifier } from './auth.ts';
+import type { Catalog, VersionEntry } from './catalog.ts';
+import type { EstimateCache } from './estimate-cache.ts';
+import type { Metrics } from './metrics.ts';
+import { tooManyRequests } from './problem.ts';
+
+/**
+ * Single lookups are most of the traffic. This answers the ones that need no decision from the
+ * Express app: a valid key, an API key already verified, a version the catalog already holds.
+ * Anything else (bad input, an unknown key, a pruned version, rate limiting on) goes to the app,
+ * which answers it exactly as before. Headers, body and metrics are the app's.
+ */
+
+const PATH =
+  /^\/v1\/models\/([a-z0-9][a-z0-9_-]{0,62})\/estimates\/([^/?#]+)(?:\?version=([1-9]\d{0,9}|latest))?$/;
+const SERVED = new Set(['held', 'published', 'superseded']);
+export const ROUTE = '/v1/models/:model/estimates/:key';
+
+/** The security headers the app's helmet sets on every API answer (a test keeps them equal). */
+export const API_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Referrer-Policy': 'no-referrer',
+  'Strict-Transport-Security': 'max-age=31536000; includeSubDomains',
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'SAMEORIGIN',
+};
+
+export type FastLookupDeps = {
+  catalog: Catalog;
+  cache: EstimateCache;
+  pool: pg.Pool;
+  metrics: Metrics;
+  verifier: KeyVerifier;
+  auth: boolean;
+  /** requests per minute per key (0: off), counted in the app limiter's store */
+  rateLimitPerMinute: number;
+  rateLimitStore: MemoryStore;
+};
+
+/** Returns true when it has taken the request; false hands it to the app untouched. */
+export function fastLookup(deps: FastLookupDeps) {
+  return (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (req.method !== 'GET') return false;
+    const match = PATH.exec(req.url ?? '');
+    if (match === null) return false;
+    const [, name = '', encoded = '', requested] = match;
+    let key: string;
+    try {
+      key = decodeURIComponent(encoded);
+    } catch {
+      return false;
+    }
+    if (!isValidKey(key)) return false;
+    let actor = 'anonymous';
+    if (deps.auth) {
+      const bearer = bearerOf(req.headers.authorization);
+      const caller = bearer === undefined ? undefined : deps.verifier.known(bearer);
+      if (!caller?.scopes.includes('read')) return false;
+      actor = caller.actor;
+    }
+    const model = deps.catalog.model(name);
+    if (model === undefined) return false;
+    const version: VersionEntry | undefined =
+      requested === undefined || requested === 'latest'
+        ? model.published
+        : model.versions.get(Number(requested));
+    if (version === undefined || !SERVED.has(version.state)) return false;
+
+    const started = process.hrtime.bigint();
+    const etag = `"${version.id}-${createHash('sha1').update(key).digest('base64url').slice(0, 16)}"`;
+    const headers: Record<string, string> = {
+      ...API_SECURITY_HEADERS,
+      'Estimate-Version': String(version.number),
+      ETag: etag,
+      'Cache-Control':
+        requested === undefined || requested === 'latest'
+          ? 'no-cache'
+          : 'public, max-age=31536000, immutable',
+    };
+    deps.metrics.lookups.inc({ model: name });
+    const finish = (status: number, body?: string) => {
+      res.writeHead(
+        status,
+        body === undefined
+          ? headers
+          : {
+              ...headers,
+              'Content-Type': 'application/json; charset=utf-8',
+              'Content-Length': Buffer.byteLength(body),
+            },
+      );
+      res.end(body);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      deps.metrics.requestDuration.observe({ method: 'GET', route: ROUTE, status: String(status) }, seconds);
+    };
+    if ((req.headers['if-none-match'] ?? '').split(/\s*,\s*/).includes(etag)) {
+      finish(304);
+      return true;
+    }
+    const answer = (row: EstimateRow | null) => {
+      if (row === null) {
+        delete headers.ETag;
+        const detail = `version ${version.number} of "${name}" has no estimate for key "${key}"`;
+        headers['Content-Type'] = 'application/problem+json';
+        const body = JSON.stringify({ type: 'about:blank', title: 'Not Found', status: 404, detail });
+        res.writeHead(404, { ...headers, 'Content-Length': Buffer.byteLength(body) });
+        res.end(body);
+        return;
+      }
+      finish(
+        200,
+        JSON.stringify({
+          model: name,
+          version: version.number,
+          key: row.key,
+          value: row.value,
+          lower: row.lower,
+          upper: row.upper,
+          asOf: row.as_of_ms === null ? null : new Date(row.as_of_ms).toISOString(),
+        }),
+      );
+    };
+    const lookUp = () => {
+      const cached = deps.cache.get(version.id, key);
+      deps.metrics.cacheLookups(cached === undefined ? 0 : 1, cached === undefined ? 1 : 0);
+      if (cached !== undefined) {
+        answer(cached);
+        return;
+      }
+      query();
+    };
+    const query = () =>
+      findEstimate(deps.pool, version.id, key).then(
+        (row) => {
+          deps.cache.set(version.id, key, row ?? null);
+          answer(row ?? null);
+        },
+        () => {
+          const body = JSON.stringify({
+            type: 'about:blank',
+            title: 'Service Unavailable',
+            status: 503,
+            detail: 'the database is not reachable right now; try again shortly',
+          });
+          res.writeHead(503, {
+            ...API_SECURITY_HEADERS,
+            'Content-Type': 'application/problem+json',
+            'Content-Length': Buffer.byteLength(body),
+          });
+          res.end(body);
+        },
+      );
+    if (deps.rateLimitPerMinute === 0) {
+      lookUp();
+      return true;
+    }
+    // The same counts as the app's limiter: a key over its limit is refused here as it would be there.
+    deps.rateLimitStore.increment(actor).then((client) => {
+      if (client.totalHits <= deps.rateLimitPerMinute) {
+        lookUp();
+        return;
+      }
+      const limited = tooManyRequests(deps.rateLimitPerMinute, client.resetTime);
+      const body = JSON.stringify({
+        type: 'about:blank',
+        title: 'Too Many Requests',
+        status: 429,
+        detail: limited.detail,
+      });
+      res.writeHead(429, {
+        ...API_SECURITY_HEADERS,
+        'Retry-After': limited.retryAfter,
+        'Content-Type': 'application/problem+json',
+        'Content-Length': Buffer.byteLength(body),
+      });
+      res.end(body);
+    }, query);
+    return true;
+  };
+}
