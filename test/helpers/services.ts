@@ -68,14 +68,19 @@ export async function dropDatabase(name: string): Promise<void> {
   }
 }
 
-/** Drops test databases that earlier runs kept (a failed file keeps its database for inspection). */
-export async function dropStaleDatabases(): Promise<void> {
+/**
+ * Drops test databases that earlier runs kept (a failed file keeps its database for inspection),
+ * once they are two hours old: a test run going on at the same time keeps its own.
+ */
+export async function dropStaleDatabases(maxAgeMs = 2 * 3600 * 1000): Promise<void> {
   await withAdmin(async (client) => {
     const { rows } = await client.query<{ datname: string }>(
       'SELECT datname FROM pg_database WHERE starts_with(datname, $1)',
       [TEST_DATABASE_PREFIX],
     );
     for (const { datname } of rows) {
+      const created = Number.parseInt(/_([0-9a-z]+)_[0-9a-f]{8}$/.exec(datname)?.[1] ?? '0', 36);
+      if (Date.now() - created < maxAgeMs) continue;
       await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
     }
   });
