@@ -3,6 +3,7 @@
  * local Postgres and Redis, each in a scratch database it drops afterwards, and prints a table.
  */
 import { benchApi } from './api.ts';
+import { benchDrift } from './drift.ts';
 import { benchImport } from './import.ts';
 import { benchRefresh } from './refresh.ts';
 import { benchSeed } from './seed.ts';
@@ -12,6 +13,7 @@ const benchmarks: Record<string, () => Promise<void>> = {
   refresh: benchRefresh,
   import: benchImport,
   api: benchApi,
+  drift: benchDrift,
 };
 
 const requested = process.argv.slice(2);
