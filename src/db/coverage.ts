@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from './database.ts';
+import { partitionName } from './partitions.ts';
 
 export type Coverage = { both: number; removed: number; added: number };
 
@@ -9,8 +10,8 @@ export async function versionCoverage(db: Db, baselineId: string, candidateId: s
     SELECT count(*) FILTER (WHERE a.key IS NOT NULL AND b.key IS NOT NULL) AS both,
            count(*) FILTER (WHERE b.key IS NULL) AS removed,
            count(*) FILTER (WHERE a.key IS NULL) AS added
-    FROM (SELECT key FROM estimates WHERE version_id = ${baselineId}) a
-    FULL JOIN (SELECT key FROM estimates WHERE version_id = ${candidateId}) b ON a.key = b.key`.execute(db);
+    FROM ${sql.table(partitionName(baselineId))} a
+    FULL JOIN ${sql.table(partitionName(candidateId))} b ON a.key = b.key`.execute(db);
   const row = rows[0];
   return { both: Number(row?.both ?? 0), removed: Number(row?.removed ?? 0), added: Number(row?.added ?? 0) };
 }

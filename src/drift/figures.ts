@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { cdfDistances, keyChanges, psiBins, QUANTILES, sideSummaries } from '../db/drift-stats.ts';
 import { ksPValue } from './kolmogorov.ts';
@@ -35,11 +36,18 @@ export async function driftFigures(
   b: string,
   changeTolerance: number,
 ): Promise<DriftFigures> {
+  // Every statistic sorts a million values or more: with the default work_mem those sorts spill
+  // to disk. Each query gets more memory for its own transaction only.
+  const withMemory = <T>(work: (trx: Db) => Promise<T>) =>
+    db.transaction().execute(async (trx) => {
+      await sql`SET LOCAL work_mem = '256MB'`.execute(trx);
+      return work(trx);
+    });
   const [sides, bins, distances, changes] = await Promise.all([
-    sideSummaries(db, a, b),
-    psiBins(db, a, b),
-    cdfDistances(db, a, b),
-    keyChanges(db, a, b, changeTolerance),
+    withMemory((trx) => sideSummaries(trx, a, b)),
+    withMemory((trx) => psiBins(trx, a, b)),
+    withMemory((trx) => cdfDistances(trx, a, b)),
+    withMemory((trx) => keyChanges(trx, a, b, changeTolerance)),
   ]);
   const side = (summary: typeof sides.a): Side => ({
     count: summary.count,
