@@ -1,14 +1,20 @@
-import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MemoryStore } from 'express-rate-limit';
 import type pg from 'pg';
-import { type EstimateRow, findEstimate } from '../db/estimates.ts';
 import { isValidKey } from '../model/keys.ts';
 import { bearerOf, type KeyVerifier } from './auth.ts';
 import type { Catalog, VersionEntry } from './catalog.ts';
+import {
+  estimateBody,
+  estimateCacheControl,
+  estimateEtag,
+  matchesEtag,
+  missingKeyDetail,
+  readEstimate,
+} from './estimate-answer.ts';
 import type { EstimateCache } from './estimate-cache.ts';
 import type { Metrics } from './metrics.ts';
-import { tooManyRequests } from './problem.ts';
+import { problemJson, tooManyRequests } from './problem.ts';
 
 /**
  * Single lookups are most of the traffic. This answers the ones that need no decision from the
@@ -73,89 +79,49 @@ export function fastLookup(deps: FastLookupDeps) {
     if (version === undefined || !SERVED.has(version.state)) return false;
 
     const started = process.hrtime.bigint();
-    const etag = `"${version.id}-${createHash('sha1').update(key).digest('base64url').slice(0, 16)}"`;
-    const headers: Record<string, string> = {
-      ...API_SECURITY_HEADERS,
-      'Estimate-Version': String(version.number),
-      ETag: etag,
-      'Cache-Control':
-        requested === undefined || requested === 'latest'
-          ? 'no-cache'
-          : 'public, max-age=31536000, immutable',
-    };
-    deps.metrics.lookups.inc({ model: name });
-    const finish = (status: number, body?: string) => {
+    const etag = estimateEtag(version.id, key);
+    const pinned = requested !== undefined && requested !== 'latest';
+    const send = (status: number, headers: Record<string, string | number>, body?: string) => {
       res.writeHead(
         status,
-        body === undefined
-          ? headers
-          : {
-              ...headers,
-              'Content-Type': 'application/json; charset=utf-8',
-              'Content-Length': Buffer.byteLength(body),
-            },
+        body === undefined ? headers : { ...headers, 'Content-Length': Buffer.byteLength(body) },
       );
       res.end(body);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       deps.metrics.requestDuration.observe({ method: 'GET', route: ROUTE, status: String(status) }, seconds);
     };
-    if ((req.headers['if-none-match'] ?? '').split(/\s*,\s*/).includes(etag)) {
-      finish(304);
-      return true;
-    }
-    const answer = (row: EstimateRow | null) => {
-      if (row === null) {
-        delete headers.ETag;
-        const detail = `version ${version.number} of "${name}" has no estimate for key "${key}"`;
-        headers['Content-Type'] = 'application/problem+json';
-        const body = JSON.stringify({ type: 'about:blank', title: 'Not Found', status: 404, detail });
-        res.writeHead(404, { ...headers, 'Content-Length': Buffer.byteLength(body) });
-        res.end(body);
-        return;
-      }
-      finish(
-        200,
-        JSON.stringify({
-          model: name,
-          version: version.number,
-          key: row.key,
-          value: row.value,
-          lower: row.lower,
-          upper: row.upper,
-          asOf: row.as_of_ms === null ? null : new Date(row.as_of_ms).toISOString(),
-        }),
+    const problem = (status: number, detail: string, headers: Record<string, string> = {}) =>
+      send(
+        status,
+        { ...API_SECURITY_HEADERS, ...headers, 'Content-Type': 'application/problem+json' },
+        problemJson(status, detail),
       );
+    const versionHeaders = {
+      ...API_SECURITY_HEADERS,
+      'Estimate-Version': String(version.number),
+      'Cache-Control': estimateCacheControl(pinned),
     };
     const lookUp = () => {
-      const cached = deps.cache.get(version.id, key);
-      deps.metrics.cacheLookups(cached === undefined ? 0 : 1, cached === undefined ? 1 : 0);
-      if (cached !== undefined) {
-        answer(cached);
+      if (matchesEtag(req.headers['if-none-match'], etag)) {
+        deps.metrics.lookups.inc({ model: name });
+        send(304, { ...versionHeaders, ETag: etag });
         return;
       }
-      query();
-    };
-    const query = () =>
-      findEstimate(deps.pool, version.id, key).then(
+      readEstimate(deps, name, version.id, key).then(
         (row) => {
-          deps.cache.set(version.id, key, row ?? null);
-          answer(row ?? null);
+          if (row === null) problem(404, missingKeyDetail(name, version.number, key), versionHeaders);
+          else {
+            const body = JSON.stringify(estimateBody(name, version.number, row));
+            send(
+              200,
+              { ...versionHeaders, ETag: etag, 'Content-Type': 'application/json; charset=utf-8' },
+              body,
+            );
+          }
         },
-        () => {
-          const body = JSON.stringify({
-            type: 'about:blank',
-            title: 'Service Unavailable',
-            status: 503,
-            detail: 'the database is not reachable right now; try again shortly',
-          });
-          res.writeHead(503, {
-            ...API_SECURITY_HEADERS,
-            'Content-Type': 'application/problem+json',
-            'Content-Length': Buffer.byteLength(body),
-          });
-          res.end(body);
-        },
+        () => problem(503, 'the database is not reachable right now; try again shortly'),
       );
+    };
     if (deps.rateLimitPerMinute === 0) {
       lookUp();
       return true;
@@ -167,20 +133,8 @@ export function fastLookup(deps: FastLookupDeps) {
         return;
       }
       const limited = tooManyRequests(deps.rateLimitPerMinute, client.resetTime);
-      const body = JSON.stringify({
-        type: 'about:blank',
-        title: 'Too Many Requests',
-        status: 429,
-        detail: limited.detail,
-      });
-      res.writeHead(429, {
-        ...API_SECURITY_HEADERS,
-        'Retry-After': limited.retryAfter,
-        'Content-Type': 'application/problem+json',
-        'Content-Length': Buffer.byteLength(body),
-      });
-      res.end(body);
-    }, query);
+      problem(429, limited.detail, { 'Retry-After': limited.retryAfter });
+    }, lookUp);
     return true;
   };
 }

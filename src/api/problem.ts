@@ -43,9 +43,12 @@ export function sendProblem(
   res
     .status(status)
     .type('application/problem+json')
-    .send(
-      JSON.stringify({ type: 'about:blank', title: titles[status] ?? 'Error', status, detail, ...extra }),
-    );
+    .send(problemJson(status, detail, extra));
+}
+
+/** The body of an RFC 9457 problem document. */
+export function problemJson(status: number, detail: string, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({ type: 'about:blank', title: titles[status] ?? 'Error', status, detail, ...extra });
 }
 
 /**

@@ -1,10 +1,17 @@
-import { createHash } from 'node:crypto';
 import { type Request, type Response, Router } from 'express';
 import type pg from 'pg';
 import { z } from 'zod';
-import { type EstimateRow, findEstimate, findEstimates } from '../../db/estimates.ts';
+import { type EstimateRow, findEstimates } from '../../db/estimates.ts';
 import { NotFoundError } from '../../errors.ts';
 import type { Catalog } from '../catalog.ts';
+import {
+  estimateBody,
+  estimateCacheControl,
+  estimateEtag,
+  matchesEtag,
+  missingKeyDetail,
+  readEstimate,
+} from '../estimate-answer.ts';
 import type { EstimateCache } from '../estimate-cache.ts';
 import type { Metrics } from '../metrics.ts';
 import { keyParams, keySchema, modelParam, versionNumber, versionText } from '../params.ts';
@@ -34,33 +41,23 @@ export function estimatesRouter(deps: Deps): Router {
     const { model: name, key } = parseRequest(keyParams, req.params, 'params');
     const { version: requested = 'latest' } = parseRequest(estimateQuery, req.query, 'query');
     const { version } = await servedVersion(deps.catalog, name, requested);
-    const etag = `"${version.id}-${createHash('sha1').update(key).digest('base64url').slice(0, 16)}"`;
+    const etag = estimateEtag(version.id, key);
     res.set({
       'Estimate-Version': String(version.number),
       ETag: etag,
-      'Cache-Control': requested === 'latest' ? 'no-cache' : 'public, max-age=31536000, immutable',
+      'Cache-Control': estimateCacheControl(requested !== 'latest'),
     });
-    deps.metrics.lookups.inc({ model: name });
-    if (
-      req
-        .get('if-none-match')
-        ?.split(/\s*,\s*/)
-        .includes(etag)
-    ) {
+    if (matchesEtag(req.get('if-none-match'), etag)) {
+      deps.metrics.lookups.inc({ model: name });
       res.status(304).end();
       return;
     }
-    let row = deps.cache.get(version.id, key);
-    deps.metrics.cacheLookups(row === undefined ? 0 : 1, row === undefined ? 1 : 0);
-    if (row === undefined) {
-      row = (await findEstimate(deps.pool, version.id, key)) ?? null;
-      deps.cache.set(version.id, key, row);
-    }
+    const row = await readEstimate(deps, name, version.id, key);
     if (row === null) {
       res.removeHeader('ETag');
-      throw notFoundKey(name, version.number, key);
+      throw new NotFoundError(missingKeyDetail(name, version.number, key));
     }
-    res.json(toEstimate(name, version.number, row));
+    res.json(estimateBody(name, version.number, row));
   });
 
   router.post('/v1/models/:model/estimates/batch', requireJson, async (req: Request, res: Response) => {
@@ -89,7 +86,7 @@ export function estimatesRouter(deps: Deps): Router {
     for (const key of body.keys) {
       const row = found.get(key);
       if (row == null) missing.push(key);
-      else estimates.push(toEstimate(name, version.number, row));
+      else estimates.push(estimateBody(name, version.number, row));
     }
     res.set('Estimate-Version', String(version.number));
     res.set(
@@ -100,20 +97,4 @@ export function estimatesRouter(deps: Deps): Router {
   });
 
   return router;
-}
-
-function toEstimate(model: string, version: number, row: EstimateRow) {
-  return {
-    model,
-    version,
-    key: row.key,
-    value: row.value,
-    lower: row.lower,
-    upper: row.upper,
-    asOf: row.as_of_ms === null ? null : new Date(row.as_of_ms).toISOString(),
-  };
-}
-
-function notFoundKey(model: string, version: number, key: string) {
-  return new NotFoundError(`version ${version} of "${model}" has no estimate for key "${key}"`);
 }

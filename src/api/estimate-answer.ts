@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { type EstimateRow, findEstimate } from '../db/estimates.ts';
+import type { EstimateCache } from './estimate-cache.ts';
+import type { Metrics } from './metrics.ts';
+
+/**
+ * What a single lookup answers, shared by the Express route and the fast path in front of it, so
+ * that the two cannot drift apart: the ETag, the caching, the body, and the read itself.
+ */
+
+export function estimateEtag(versionId: string, key: string): string {
+  return `"${versionId}-${createHash('sha1').update(key).digest('base64url').slice(0, 16)}"`;
+}
+
+/** A pinned answer never changes; `latest` must be revalidated. */
+export function estimateCacheControl(pinned: boolean): string {
+  return pinned ? 'public, max-age=31536000, immutable' : 'no-cache';
+}
+
+export function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
+  return ifNoneMatch?.split(/\s*,\s*/).includes(etag) === true;
+}
+
+export function estimateBody(model: string, version: number, row: EstimateRow) {
+  return {
+    model,
+    version,
+    key: row.key,
+    value: row.value,
+    lower: row.lower,
+    upper: row.upper,
+    asOf: row.as_of_ms === null ? null : new Date(row.as_of_ms).toISOString(),
+  };
+}
+
+export function missingKeyDetail(model: string, version: number, key: string): string {
+  return `version ${version} of "${model}" has no estimate for key "${key}"`;
+}
+
+/** One (version, key): from the cache, else Postgres (and then cached, a miss included). */
+export async function readEstimate(
+  deps: { pool: pg.Pool; cache: EstimateCache; metrics: Metrics },
+  model: string,
+  versionId: string,
+  key: string,
+): Promise<EstimateRow | null> {
+  deps.metrics.lookups.inc({ model });
+  const cached = deps.cache.get(versionId, key);
+  deps.metrics.cacheLookups(cached === undefined ? 0 : 1, cached === undefined ? 1 : 0);
+  if (cached !== undefined) return cached;
+  const row = (await findEstimate(deps.pool, versionId, key)) ?? null;
+  deps.cache.set(versionId, key, row);
+  return row;
+}
