@@ -1,14 +1,9 @@
 import { z } from 'zod';
+import { wholeNumber } from './whole-number.ts';
 
 /** The only reader of `process.env`: every setting, validated once, with its default beside it. */
 
 const onOff = z.enum(['on', 'off'], { error: 'must be "on" or "off"' });
-const wholeNumber = (min: number, max: number) =>
-  z.coerce
-    .number({ error: `must be a whole number from ${min} to ${max}` })
-    .int(`must be a whole number from ${min} to ${max}`)
-    .min(min, `must be a whole number from ${min} to ${max}`)
-    .max(max, `must be a whole number from ${min} to ${max}`);
 const url = (protocols: string[]) =>
   z.string().refine(
     (value) => {

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { modelName } from '../model/spec.ts';
+import { wholeNumber } from '../whole-number.ts';
 
 /** Positional arguments shared by several commands. */
 export const modelArgument = modelName;
@@ -11,11 +12,7 @@ export const versionArgument = z.union([
     .int('must be a version number or "latest"')
     .positive('must be a version number or "latest"'),
 ]);
-export const limitOption = z.coerce
-  .number({ error: 'must be a whole number from 1 to 1000' })
-  .int('must be a whole number from 1 to 1000')
-  .min(1, 'must be a whole number from 1 to 1000')
-  .max(1000, 'must be a whole number from 1 to 1000');
+export const limitOption = wholeNumber(1, 1000);
 
 /** Who did it, for lineage and publication history: the CLI's user. */
 export function cliActor(): string {

@@ -1,7 +1,6 @@
-import { sql, type Transaction } from 'kysely';
+import { sql } from 'kysely';
 import type { ModelSpec } from '../model/spec.ts';
 import type { Db } from './database.ts';
-import type { Database } from './types.ts';
 
 export type Model = {
   name: string;
@@ -11,10 +10,8 @@ export type Model = {
   updatedAt: Date;
 };
 
-type Handle = Db | Transaction<Database>;
-
 /** Stores a validated spec: creates the model or replaces its spec. */
-export async function upsertModel(db: Handle, spec: ModelSpec): Promise<{ created: boolean }> {
+export async function upsertModel(db: Db, spec: ModelSpec): Promise<{ created: boolean }> {
   const row = await db
     .insertInto('models')
     .values({ name: spec.name, spec: JSON.stringify(spec) })
@@ -29,7 +26,7 @@ export async function upsertModel(db: Handle, spec: ModelSpec): Promise<{ create
   return { created: row.created };
 }
 
-function selectModels(db: Handle) {
+function selectModels(db: Db) {
   return db
     .selectFrom('models as m')
     .leftJoin('versions as v', 'v.id', 'm.published_version_id')
@@ -49,12 +46,12 @@ function toModel(row: ModelSelection): Model {
   };
 }
 
-export async function listModels(db: Handle): Promise<Model[]> {
+export async function listModels(db: Db): Promise<Model[]> {
   const rows = await selectModels(db).execute();
   return rows.map(toModel);
 }
 
-export async function findModel(db: Handle, name: string): Promise<Model | undefined> {
+export async function findModel(db: Db, name: string): Promise<Model | undefined> {
   const row = await selectModels(db).where('m.name', '=', name).executeTakeFirst();
   return row === undefined ? undefined : toModel(row);
 }

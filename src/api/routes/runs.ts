@@ -6,6 +6,7 @@ import { NotFoundError } from '../../errors.ts';
 import { type EnqueueRefresh, requestRefresh } from '../../runs/request.ts';
 import { requireModel } from '../../versions/resolve.ts';
 import { requireScope } from '../auth.ts';
+import { page } from '../page.ts';
 import { limitQuery, modelParam } from '../params.ts';
 import { HttpError } from '../problem.ts';
 import { parseRequest } from '../validate.ts';
@@ -44,20 +45,18 @@ export function runsRouter(deps: { db: Db; queue: QueueAccess }): Router {
     const { model } = parseRequest(modelParam, req.params, 'params');
     const query = parseRequest(runListQuery, req.query, 'query');
     await requireModel(deps.db, model);
-    const limit = query.limit ?? 100;
-    const page = await listRuns(deps.db, model, {
-      limit: limit + 1,
-      ...(query.cursor === undefined ? {} : { before: query.cursor }),
-    });
-    const items = page.slice(0, limit);
-    const last = items.at(-1);
-    res.json({
-      items: items.map(runView),
-      nextCursor:
-        page.length > limit && last !== undefined
-          ? Buffer.from(`${last.createdAt.toISOString()}|${last.id}`).toString('base64url')
-          : null,
-    });
+    res.json(
+      await page(
+        query.limit ?? 100,
+        (rows) =>
+          listRuns(deps.db, model, {
+            limit: rows,
+            ...(query.cursor === undefined ? {} : { before: query.cursor }),
+          }),
+        runView,
+        (last) => Buffer.from(`${last.createdAt.toISOString()}|${last.id}`).toString('base64url'),
+      ),
+    );
   });
 
   router.post('/v1/models/:model/runs', requireScope('admin'), async (req, res) => {

@@ -9,6 +9,7 @@ import { publishVersion, rejectVersion } from '../../versions/publish.ts';
 import { requireModel, resolveVersion } from '../../versions/resolve.ts';
 import { requireScope } from '../auth.ts';
 import type { Catalog } from '../catalog.ts';
+import { page } from '../page.ts';
 import { limitQuery, modelName, modelParam, versionParams } from '../params.ts';
 import { HttpError, sendProblem } from '../problem.ts';
 import { requireCsv } from '../require-json.ts';
@@ -42,18 +43,19 @@ export function versionsRouter(deps: Deps): Router {
     const { model } = parseRequest(modelParam, req.params, 'params');
     const query = parseRequest(versionListQuery, req.query, 'query');
     await requireModel(deps.db, model);
-    const limit = query.limit ?? 100;
-    const page = await listVersions(deps.db, model, {
-      limit: limit + 1,
-      ...(query.state === undefined ? {} : { states: [query.state] }),
-      ...(query.cursor === undefined ? {} : { belowNumber: query.cursor }),
-    });
-    const items = page.slice(0, limit);
-    const last = items.at(-1);
-    res.json({
-      items: items.map(versionSummary),
-      nextCursor: page.length > limit && last !== undefined ? String(last.number) : null,
-    });
+    res.json(
+      await page(
+        query.limit ?? 100,
+        (rows) =>
+          listVersions(deps.db, model, {
+            limit: rows,
+            ...(query.state === undefined ? {} : { states: [query.state] }),
+            ...(query.cursor === undefined ? {} : { belowNumber: query.cursor }),
+          }),
+        versionSummary,
+        (last) => String(last.number),
+      ),
+    );
   });
 
   router.get('/v1/models/:model/versions/:version', requireScope('read'), async (req, res) => {

@@ -5,16 +5,10 @@ import { MAX_KEYS } from '../../../seeds/market.ts';
 import { getConfig } from '../../config.ts';
 import { ensureDatabase } from '../../db/ensure-database.ts';
 import { UsageError } from '../../errors.ts';
+import { wholeNumber } from '../../whole-number.ts';
 import type { CliContext } from '../context.ts';
 import { parseOptions } from '../options.ts';
 import { startProgress } from '../progress.ts';
-
-const whole = (min: number, max: number) =>
-  z.coerce
-    .number({ error: `must be a whole number from ${min} to ${max}` })
-    .int(`must be a whole number from ${min} to ${max}`)
-    .min(min, `must be a whole number from ${min} to ${max}`)
-    .max(max, `must be a whole number from ${min} to ${max}`);
 
 const isoDate = z
   .string()
@@ -25,11 +19,11 @@ export const seedDefaults = { keys: 5000, days: 120, seed: 42, start: '2026-01-0
 
 const seedOptions = z
   .object({
-    keys: whole(1, MAX_KEYS).optional(),
-    days: whole(1, 3650).optional(),
-    seed: whole(0, 2 ** 31 - 1).optional(),
+    keys: wholeNumber(1, MAX_KEYS).optional(),
+    days: wholeNumber(1, 3650).optional(),
+    seed: wholeNumber(0, 2 ** 31 - 1).optional(),
     start: isoDate.optional(),
-    advance: whole(1, 3650).optional(),
+    advance: wholeNumber(1, 3650).optional(),
     shock: z.coerce
       .number({ error: 'must be a percentage from -90 to 1000' })
       .min(-90, 'must be a percentage from -90 to 1000')
