@@ -9,6 +9,7 @@ export const QUEUE_NAME = 'almanac';
 
 export const jobPayloads = {
   refresh: z.object({ runId: z.uuid(), model: modelName, slot: z.string().min(1) }).strict(),
+  evaluate: z.object({ model: modelName }).strict(),
 } as const;
 
 export type JobName = keyof typeof jobPayloads;

@@ -4,8 +4,9 @@ import type { Logger } from 'pino';
 import type { Db } from '../src/db/database.ts';
 import { abandonRun } from '../src/pipeline/abandon.ts';
 import { sweepSpillFiles } from '../src/pipeline/spill-file.ts';
+import { evaluateJobId, evaluateProcessor } from './processors/evaluate.ts';
 import { refreshProcessor } from './processors/refresh.ts';
-import { type JobName, type JobPayload, jobPayloads, QUEUE_NAME } from './queue.ts';
+import { createQueue, type JobName, type JobPayload, jobPayloads, QUEUE_NAME } from './queue.ts';
 import { createRedis } from './redis.ts';
 
 export type WorkerDeps = {
@@ -26,17 +27,33 @@ export type RunningWorker = { worker: Worker<JobPayload, unknown, JobName>; clos
 export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const { logger } = deps;
   const connection = createRedis(deps.redisUrl, deps.prefix, 'worker');
+  // The worker's own connection blocks while it waits for jobs: follow-up jobs go through another.
+  const producer = createRedis(deps.redisUrl, deps.prefix, 'worker-producer');
+  const followUps = createQueue(producer, deps.prefix);
   const lockDurationMs = deps.tuning?.lockDuration ?? 30_000;
   const refresh = refreshProcessor(
     { db: deps.db, pool: deps.pool, databaseUrl: deps.databaseUrl, logger },
     lockDurationMs,
   );
+  const evaluate = evaluateProcessor({ db: deps.db, logger });
   const worker = new Worker<JobPayload, unknown, JobName>(
     QUEUE_NAME,
     async (job, token) => {
       switch (job.name) {
-        case 'refresh':
-          return refresh(job as Job<JobPayload<'refresh'>>, token);
+        case 'refresh': {
+          const outcome = await refresh(job as Job<JobPayload<'refresh'>>, token);
+          const { model, slot } = job.data as JobPayload<'refresh'>;
+          // Actuals arrive with the source data that each refresh reads: measure the versions
+          // again. A lost follow-up only delays the figures until the next refresh or by-hand run.
+          await followUps
+            .add('evaluate', { model }, { jobId: evaluateJobId(model, slot) })
+            .catch((error: unknown) =>
+              logger.warn({ err: error, model }, 'could not queue the evaluate job'),
+            );
+          return outcome;
+        }
+        case 'evaluate':
+          return evaluate(job as Job<JobPayload<'evaluate'>>);
         default:
           throw new Error(`no processor for job "${String(job.name)}"`);
       }
@@ -85,6 +102,8 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     close: async () => {
       await worker.close();
       await Promise.all(cleanups);
+      await followUps.close();
+      producer.disconnect();
       connection.disconnect();
     },
   };

@@ -20,6 +20,8 @@ beforeAll(async () => {
   await applySpec(db(), { name: 'ext', estimator: 'external' });
   const pool = createPool(database.url, { max: 1 });
   await importCsv({ db: db(), pool }, 'ext', readableOf('key,value,lower,upper\nA,1,0,2\nB,2,,\n'), 'test');
+  // a second version, held by the gate (B was removed): its stored report compares it with the first
+  await importCsv({ db: db(), pool }, 'ext', readableOf('key,value\nA,1.5\nC,3\n'), 'test');
   await pool.end();
   api = await startTestApi(database.url, prefix);
   doc = (await api.json('/openapi.json')).body as typeof doc;
@@ -58,6 +60,8 @@ describe('GET /openapi.json', () => {
       '/v1/models/{model}/estimates/{key}',
       '/v1/models/{model}/estimates/batch',
       '/v1/models/{model}/versions/{version}/snapshot',
+      '/v1/models/{model}/versions/{version}/drift',
+      '/v1/models/{model}/diff',
       '/v1/models/{model}/runs',
       '/v1/runs/{runId}',
       '/v1/models/{model}/versions/{version}/publish',
@@ -81,6 +85,10 @@ describe('GET /openapi.json', () => {
       ['/v1/models/ext/estimates/NOPE', '/v1/models/{model}/estimates/{key}', 'get', undefined],
       ['/v1/models/ext/estimates/A?version=x', '/v1/models/{model}/estimates/{key}', 'get', undefined],
       ['/v1/models/ext/runs', '/v1/models/{model}/runs', 'get', undefined],
+      ['/v1/models/ext/versions/1/drift', '/v1/models/{model}/versions/{version}/drift', 'get', undefined],
+      ['/v1/models/ext/versions/2/drift', '/v1/models/{model}/versions/{version}/drift', 'get', undefined],
+      ['/v1/models/ext/diff?from=1&to=2', '/v1/models/{model}/diff', 'get', undefined],
+      ['/v1/models/ext/diff?from=1', '/v1/models/{model}/diff', 'get', undefined],
       ['/healthz', '/healthz', 'get', undefined],
       ['/readyz', '/readyz', 'get', undefined],
       [

@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createPool } from '../src/db/database.ts';
 import { findVersion } from '../src/db/versions.ts';
-import { driftFigures } from '../src/drift/figures.ts';
+import { diffReport, resolveDiff } from '../src/drift/diff.ts';
 import { importCsv, readableOf } from '../src/imports/import-csv.ts';
 import { useDb, useTestDatabase } from './helpers/hooks.ts';
-import { applySpec } from './helpers/pipeline.ts';
+import { applySpec, lenientDrift } from './helpers/pipeline.ts';
 
 type Case = { name: string; a: [string, number][]; b: [string, number][]; expected: Record<string, unknown> };
 const reference = JSON.parse(
@@ -17,7 +17,7 @@ const reference = JSON.parse(
 
 const database = useTestDatabase('drift_reference');
 const db = useDb(database);
-const versions = new Map<string, { a: string; b: string }>();
+const stored = new Map<string, unknown>();
 
 /** Every number of `actual` equals `expected` to 1e-9 relative (p-values to 1e-6 absolute). */
 function mismatches(expected: unknown, actual: unknown, path: string): string[] {
@@ -48,24 +48,34 @@ beforeAll(async () => {
   try {
     for (const [i, entry] of reference.cases.entries()) {
       const model = `ref-${i}`;
-      // a lenient policy: each case's second version must be published, not held
-      await applySpec(db(), { name: model, estimator: 'external', drift: { maxRemovedShare: 1 } });
+      // a lenient policy: each case's second version is published, not held
+      await applySpec(db(), {
+        name: model,
+        estimator: 'external',
+        drift: { ...lenientDrift, maxRemovedShare: 1, changeTolerance: reference.changeTolerance },
+      });
       const csv = (rows: [string, number][]) =>
         `key,value\n${rows.map(([key, value]) => `${key},${value}`).join('\n')}\n`;
       await importCsv({ db: db(), pool }, model, readableOf(csv(entry.a)), 'test');
       await importCsv({ db: db(), pool }, model, readableOf(csv(entry.b)), 'test');
-      const [a, b] = await Promise.all([findVersion(db(), model, 1), findVersion(db(), model, 2)]);
-      versions.set(entry.name, { a: a?.id ?? '', b: b?.id ?? '' });
+      const b = await findVersion(db(), model, 2);
+      expect(b?.state).toBe('published');
+      stored.set(entry.name, b?.drift);
     }
   } finally {
     await pool.end();
   }
 }, 120_000);
 
+const cases = reference.cases.map((entry, i) => [entry.name, entry, `ref-${i}`] as const);
+
 describe('drift figures against the reference implementation (numpy/scipy)', () => {
-  it.each(reference.cases.map((entry) => [entry.name, entry] as const))('%s', async (_name, entry) => {
-    const ids = versions.get(entry.name);
-    const figures = await driftFigures(db(), ids?.a ?? '', ids?.b ?? '', reference.changeTolerance);
-    expect(mismatches(entry.expected, figures, 'report')).toEqual([]);
+  it.each(cases)('%s: the report the gate stored when it published B', (_name, entry) => {
+    expect(mismatches(entry.expected, stored.get(entry.name), 'report')).toEqual([]);
+  });
+
+  it.each(cases)('%s: the report of a diff between A and B', async (_name, entry, model) => {
+    const report = await diffReport(db(), await resolveDiff(db(), model, 1, 2));
+    expect(mismatches(entry.expected, report, 'report')).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@ import { listVersions } from '../src/db/versions.ts';
 import { ImportRejectedError, importCsv, readableOf } from '../src/imports/import-csv.ts';
 import { runCli } from './helpers/cli.ts';
 import { useDb, useTestDatabase } from './helpers/hooks.ts';
-import { applySpec } from './helpers/pipeline.ts';
+import { applySpec, lenientDrift } from './helpers/pipeline.ts';
 
 const database = useTestDatabase('import');
 const db = useDb(database);
@@ -16,7 +16,11 @@ let dir = '';
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'almanac-import-'));
-  await applySpec(db(), { name: 'from-python', estimator: 'external', drift: { maxRemovedShare: 0.5 } });
+  await applySpec(db(), {
+    name: 'from-python',
+    estimator: 'external',
+    drift: { ...lenientDrift, maxRemovedShare: 0.5 },
+  });
   await applySpec(db(), { name: 'other', estimator: 'external' });
 });
 

@@ -11,6 +11,8 @@ import type { Catalog } from './catalog.ts';
 import type { EstimateCache } from './estimate-cache.ts';
 import type { Metrics } from './metrics.ts';
 import { problemHandler, sendProblem, tooManyRequests } from './problem.ts';
+import { ReportCache } from './report-cache.ts';
+import { driftRouter } from './routes/drift.ts';
 import { estimatesRouter } from './routes/estimates.ts';
 import { healthRouter } from './routes/health.ts';
 import { modelsRouter } from './routes/models.ts';
@@ -123,6 +125,7 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use(runsRouter({ db: deps.db, queue: deps.queue }));
   app.use(snapshotsRouter({ pool: deps.pool, catalog: deps.catalog, metrics: deps.metrics }));
+  app.use(driftRouter({ db: deps.db, pool: deps.pool, reports: new ReportCache() }));
 
   app.use((req, res) => {
     sendProblem(res, 404, `no such endpoint: ${req.method} ${req.path}`);

@@ -1,7 +1,9 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** The API's Prometheus metrics, in a registry of its own (one per app). */
-export function createMetrics(options: { queueDepth?: () => Promise<number> } = {}) {
+export function createMetrics(
+  options: { queueDepth?: () => Promise<number>; heldVersions?: () => Map<string, number> } = {},
+) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'almanac_' });
   const requestDuration = new Histogram({
@@ -54,6 +56,16 @@ export function createMetrics(options: { queueDepth?: () => Promise<number> } = 
     registers: [registry],
     async collect() {
       if (options.queueDepth !== undefined) this.set(await options.queueDepth().catch(() => Number.NaN));
+    },
+  });
+  new Gauge({
+    name: 'almanac_versions_held',
+    help: 'Versions the drift gate holds back, waiting for an operator to publish or reject them, by model',
+    labelNames: ['model'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [model, n] of options.heldVersions?.() ?? []) this.set({ model }, n);
     },
   });
   return { registry, requestDuration, lookups, cacheLookups, snapshotBytes };

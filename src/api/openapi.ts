@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { modelSpecSchema } from '../model/spec.ts';
 import { codeVersion } from '../version.ts';
 import { keyParams, modelParam, versionParams } from './params.ts';
+import { diffQuery } from './routes/drift.ts';
 import { batchBody, estimateQuery } from './routes/estimates.ts';
 import { runListQuery, runParams } from './routes/runs.ts';
 import { snapshotQuery } from './routes/snapshots.ts';
@@ -77,6 +78,49 @@ export const responses = {
     })
     .openapi('Run'),
 };
+
+const versionRef = z.object({ model: z.string(), version: z.number().int() });
+const driftSide = z.object({
+  count: z.number().int(),
+  mean: nullableNumber,
+  std: nullableNumber,
+  quantiles: z
+    .record(z.string(), nullableNumber)
+    .describe('keyed "0.01", "0.05", "0.25", "0.5", "0.75", "0.95", "0.99"'),
+});
+const mover = z.object({ key: z.string(), a: z.number(), b: z.number(), change: z.number() });
+const pair = <T extends z.ZodType>(schema: T) =>
+  z.object({ baseline: schema.nullable(), candidate: schema.nullable() });
+const DriftReport = z
+  .object({
+    psi: nullableNumber,
+    psiEdges: z.array(z.number()),
+    ksStatistic: nullableNumber,
+    ksPValue: nullableNumber,
+    wasserstein: nullableNumber,
+    wassersteinNorm: nullableNumber,
+    meanAbsChange: nullableNumber,
+    medianAbsRelChange: nullableNumber,
+    changedShare: nullableNumber,
+    spearman: nullableNumber,
+    coverage: z.object({ both: z.number().int(), removed: z.number().int(), added: z.number().int() }),
+    a: driftSide,
+    b: driftSide,
+    baseline: versionRef.nullable().describe('null for a first version: nothing to compare with'),
+    candidate: versionRef,
+    topMovers: z.object({ up: z.array(mover), down: z.array(mover) }),
+    artifact: pair(z.unknown()),
+    metrics: pair(z.record(z.string(), z.unknown())).extend({ delta: z.record(z.string(), z.number()) }),
+    policy: z.record(z.string(), z.number()),
+    verdict: z.object({
+      passed: z.boolean(),
+      checks: z.array(
+        z.object({ name: z.string(), threshold: z.number(), observed: nullableNumber, passed: z.boolean() }),
+      ),
+    }),
+    computedAt: timestamp,
+  })
+  .openapi('DriftReport');
 
 const VersionDetail = responses.VersionSummary.extend({
   lineage: z.record(z.string(), z.unknown()),
@@ -226,6 +270,34 @@ const paths: RouteConfig[] = [
           'text/csv': { schema: z.string() },
           'application/x-ndjson': { schema: z.string() },
           'application/vnd.apache.parquet': { schema: z.string() },
+        },
+      },
+      ...common,
+      410: problem('pruned version'),
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/models/{model}/versions/{version}/drift',
+    summary: 'The drift report the gate stored for a version, against the version published then',
+    request: { params: versionParams },
+    responses: { 200: json(DriftReport, 'the stored report'), ...common },
+  },
+  {
+    method: 'get',
+    path: '/v1/models/{model}/diff',
+    summary: "The drift report between any two versions under the model's policy, or their per-key changes",
+    request: { params: modelParam, query: diffQuery },
+    responses: {
+      200: {
+        description: 'the report (JSON), or every key with its change (CSV, key order)',
+        content: {
+          'application/json': { schema: DriftReport },
+          'text/csv': {
+            schema: z
+              .string()
+              .describe('key,a,b,change,relative_change,status (changed, unchanged, added, removed)'),
+          },
         },
       },
       ...common,

@@ -30,6 +30,15 @@ export async function startApi(
       const counts = await queue.getJobCounts('waiting', 'delayed', 'prioritized');
       return Object.values(counts).reduce((sum, n) => sum + n, 0);
     },
+    heldVersions: () =>
+      new Map(
+        catalog
+          .models()
+          .map((model) => [
+            model.name,
+            [...model.versions.values()].filter((v) => v.state === 'held').length,
+          ]),
+      ),
   });
   const verifier = createKeyVerifier(db, catalog.onKeysChanged);
   const cache = new EstimateCache(100_000);

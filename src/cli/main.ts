@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerDemo } from './commands/demo.ts';
+import { registerDiff } from './commands/diff.ts';
+import { registerEvaluate } from './commands/evaluate.ts';
 import { registerExport } from './commands/export.ts';
 import { registerImport } from './commands/import.ts';
 import { registerKeys } from './commands/keys.ts';
@@ -36,6 +38,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   registerModels(program, ctx);
   registerRuns(program, ctx);
   registerVersions(program, ctx);
+  registerDiff(program, ctx);
+  registerEvaluate(program, ctx);
   registerImport(program, ctx);
   registerExport(program, ctx);
   registerKeys(program, ctx);

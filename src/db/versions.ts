@@ -136,6 +136,14 @@ export async function setVersionDrift(db: Db, id: string, drift: unknown): Promi
     .execute();
 }
 
+export async function setVersionRealized(db: Db, id: string, realized: unknown): Promise<void> {
+  await db
+    .updateTable('versions')
+    .set({ realized: JSON.stringify(realized) })
+    .where('id', '=', id)
+    .execute();
+}
+
 /** Moves a version from one of `from` to `to`; false when it was in another state. */
 export async function transitionVersion(
   db: Db,

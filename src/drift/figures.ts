@@ -38,11 +38,15 @@ export async function driftFigures(
 ): Promise<DriftFigures> {
   // Every statistic sorts a million values or more: with the default work_mem those sorts spill
   // to disk. Each query gets more memory for its own transaction only.
+  // Inside a transaction (the gate of an import) they run one after the other on it.
+  if (db.isTransaction) await sql`SET LOCAL work_mem = '256MB'`.execute(db);
   const withMemory = <T>(work: (trx: Db) => Promise<T>) =>
-    db.transaction().execute(async (trx) => {
-      await sql`SET LOCAL work_mem = '256MB'`.execute(trx);
-      return work(trx);
-    });
+    db.isTransaction
+      ? work(db)
+      : db.transaction().execute(async (trx) => {
+          await sql`SET LOCAL work_mem = '256MB'`.execute(trx);
+          return work(trx);
+        });
   const [sides, bins, distances, changes] = await Promise.all([
     withMemory((trx) => sideSummaries(trx, a, b)),
     withMemory((trx) => psiBins(trx, a, b)),

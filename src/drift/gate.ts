@@ -1,46 +1,38 @@
-import { type Coverage, versionCoverage } from '../db/coverage.ts';
 import type { Db } from '../db/database.ts';
-import type { Version } from '../db/versions.ts';
+import { findPublishedVersion, findVersionById, setVersionDrift, type Version } from '../db/versions.ts';
 import type { DriftPolicy } from '../model/spec.ts';
-import { maxCheck, minCheck, type Verdict, verdictOf } from './verdict.ts';
-
-export type VersionRef = { model: string; version: number };
-
-/** What the gate found for a candidate against the published baseline: data, not a decision. */
-export type GateReport = {
-  baseline: VersionRef | null;
-  candidate: VersionRef;
-  coverage: Coverage | null;
-  verdict: Verdict;
-};
+import { type DriftReport, driftReport } from './report.ts';
 
 /**
- * Checks a candidate against the model's published version under its drift policy. The first
- * version of a model has no baseline: only `minRows` applies.
+ * The drift gate, inside the transaction that publishes or holds the candidate (the model's lock
+ * held, so the published version cannot change underneath). A report computed beforehand, outside
+ * the lock, is kept when its baseline is still the published version; otherwise the report is
+ * computed again here. The report is stored on the candidate either way.
  */
-export async function checkCandidate(
-  db: Db,
-  candidate: Version & { rowCount: number },
-  baseline: Version | undefined,
+export async function gateCandidate(
+  trx: Db,
+  candidateId: string,
   policy: DriftPolicy,
-): Promise<GateReport> {
-  const checks = [minCheck('minRows', policy.minRows, candidate.rowCount)];
-  let coverage: Coverage | null = null;
-  if (baseline !== undefined) {
-    coverage = await versionCoverage(db, baseline.id, candidate.id);
-    const baselineKeys = coverage.both + coverage.removed;
-    checks.push(
-      maxCheck(
-        'maxRemovedShare',
-        policy.maxRemovedShare,
-        baselineKeys === 0 ? 0 : coverage.removed / baselineKeys,
-      ),
-    );
-  }
-  return {
-    baseline: baseline === undefined ? null : { model: baseline.model, version: baseline.number },
-    candidate: { model: candidate.model, version: candidate.number },
-    coverage,
-    verdict: verdictOf(checks),
-  };
+  computedEarlier?: DriftReport,
+): Promise<{ candidate: Version; report: DriftReport }> {
+  const candidate = await findVersionById(trx, candidateId);
+  if (candidate === undefined) throw new Error(`version ${candidateId} vanished before its drift gate`);
+  const baseline = await findPublishedVersion(trx, candidate.model);
+  const report =
+    computedEarlier !== undefined && computedEarlier.baseline?.version === baseline?.number
+      ? computedEarlier
+      : await driftReport(trx, baseline, candidate, policy);
+  await setVersionDrift(trx, candidateId, report);
+  return { candidate, report };
+}
+
+/** The report before the gate's transaction, on the pool, where its queries can run side by side. */
+export async function reportAgainstPublished(
+  db: Db,
+  candidateId: string,
+  policy: DriftPolicy,
+): Promise<DriftReport> {
+  const candidate = await findVersionById(db, candidateId);
+  if (candidate === undefined) throw new Error(`version ${candidateId} vanished before its drift report`);
+  return driftReport(db, await findPublishedVersion(db, candidate.model), candidate, policy);
 }

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { parse } from 'csv-parse';
 import type pg from 'pg';
-import { createDbOnClient, type Db, withClientTransaction } from '../db/database.ts';
+import type { Logger } from 'pino';
+import { createDbOnClient, type Db } from '../db/database.ts';
 import { lockModelForTransaction } from '../db/locks.ts';
 import {
   createStandalonePartition,
@@ -21,16 +22,18 @@ import {
 } from '../db/staging.ts';
 import {
   createVersion,
-  findPublishedVersion,
   findVersionById,
-  setVersionDrift,
   setVersionResults,
   transitionVersion,
   type Version,
 } from '../db/versions.ts';
-import { checkCandidate } from '../drift/gate.ts';
+import { type AlertOptions, announceHeld } from '../drift/alerts.ts';
+import { gateCandidate } from '../drift/gate.ts';
+import type { DriftReport } from '../drift/report.ts';
 import { ConflictError, ValidationError } from '../errors.ts';
+import { getLogger } from '../logger.ts';
 import { keyProblem } from '../model/keys.ts';
+import type { ModelSpec } from '../model/spec.ts';
 import { codeVersion } from '../version.ts';
 import { publishInTransaction } from '../versions/publish.ts';
 import { requireModel } from '../versions/resolve.ts';
@@ -73,7 +76,7 @@ type Column = (typeof COLUMNS)[number];
  * transaction: nothing of a failed import is left behind.
  */
 export async function importCsv(
-  deps: { db: Db; pool: pg.Pool },
+  deps: { db: Db; pool: pg.Pool; logger?: Logger; alerts?: AlertOptions },
   model: string,
   input: Readable,
   actor: string,
@@ -84,15 +87,29 @@ export async function importCsv(
       `model "${model}" is ${spec.estimator}: its versions are computed by \`almanac run\`, not imported`,
     );
   }
-  return withClientTransaction(deps.pool, (client) => importInTransaction(client, spec, input, actor));
+  const client = await deps.pool.connect();
+  let outcome: ImportOutcome & { report: DriftReport };
+  try {
+    // A kysely transaction on the client that also runs the COPYs: the drift report's queries
+    // then know they are inside one and run one after the other on it.
+    outcome = await createDbOnClient(client)
+      .transaction()
+      .execute((trx) => importInTransaction(client, trx, spec, input, actor));
+  } finally {
+    client.release();
+  }
+  if (outcome.state === 'held')
+    await announceHeld(deps.logger ?? getLogger(), spec, outcome.report, deps.alerts);
+  return { state: outcome.state, version: outcome.version };
 }
 
 async function importInTransaction(
   client: pg.PoolClient,
-  spec: { name: string; drift: Parameters<typeof checkCandidate>[3] },
+  db: Db,
+  spec: ModelSpec,
   input: Readable,
   actor: string,
-): Promise<ImportOutcome> {
+): Promise<ImportOutcome & { report: DriftReport }> {
   await createStaging(client);
   const parsing = new CsvToStaging();
   try {
@@ -124,7 +141,6 @@ async function importInTransaction(
     throw new ImportRejectedError([{ line: 2, field: '', message: 'the file has a header but no rows' }], 1);
   }
 
-  const db = createDbOnClient(client);
   const runId = randomUUID();
   const slot = `import-${runId}`;
   await insertRun(db, { id: runId, model: spec.name, slot, trigger: actor, jobId: slot });
@@ -144,9 +160,7 @@ async function importInTransaction(
   await setVersionResults(db, version.id, { rowCount, checksum, metrics: null });
 
   await lockModelForTransaction(db, spec.name);
-  const baseline = await findPublishedVersion(db, spec.name);
-  const report = await checkCandidate(db, { ...version, rowCount }, baseline, spec.drift);
-  await setVersionDrift(db, version.id, report);
+  const { report } = await gateCandidate(db, version.id, spec.drift);
   let state: ImportOutcome['state'] = 'held';
   if (report.verdict.passed) {
     await publishInTransaction(db, version, { actor, reason: 'import passed the drift gate' });
@@ -155,7 +169,7 @@ async function importInTransaction(
     await transitionVersion(db, version.id, ['running'], 'held');
   }
   await finishRun(db, runId, { state: 'succeeded' });
-  return { state, version: (await findVersionById(db, version.id)) as Version };
+  return { state, version: (await findVersionById(db, version.id)) as Version, report };
 }
 
 /**

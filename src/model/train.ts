@@ -50,10 +50,7 @@ export async function train(db: Db, spec: ModelSpec, source: SourceRef): Promise
   const estimator = estimatorFor(spec.estimator);
   const fitOn = (stats: SufficientStats) =>
     estimator.fit({ params: spec.params, features: source.features, stats });
-  const naiveFeature =
-    spec.estimator === 'naive'
-      ? ((spec.params as { feature?: string }).feature ?? source.features[0])
-      : source.features[0];
+  const naiveFeature = naiveFeatureOf(spec, source.features);
   const naiveArtifact = naive.fit({
     params: { feature: naiveFeature },
     features: source.features,
@@ -110,6 +107,16 @@ export async function train(db: Db, spec: ModelSpec, source: SourceRef): Promise
     window: { anchor, trainWindowDays: spec.trainWindowDays, holdoutDays: spec.holdoutDays },
     rows: { train: wholeStats.n, holdout: inSample ? 0 : errors.rows, skipped },
   };
+}
+
+/** The feature naive repeats: a naive model's own, else the first; what every model is measured against. */
+export function naiveFeatureOf(
+  spec: Pick<ModelSpec, 'estimator' | 'params'>,
+  features: string[],
+): string | undefined {
+  return spec.estimator === 'naive'
+    ? ((spec.params as { feature?: string }).feature ?? features[0])
+    : features[0];
 }
 
 const emptyStats = { n: 0, featureMeans: [], featureCov: [], targetMean: 0, featureTargetCov: [] };

@@ -23,15 +23,13 @@ import { resolveSource } from '../db/source.ts';
 import type { RunPhase } from '../db/types.ts';
 import {
   createVersion,
-  findPublishedVersion,
   findVersionById,
   mergeLineage,
-  setVersionDrift,
   setVersionResults,
   transitionVersion,
-  type Version,
 } from '../db/versions.ts';
-import { checkCandidate } from '../drift/gate.ts';
+import { type AlertOptions, announceHeld } from '../drift/alerts.ts';
+import { gateCandidate, reportAgainstPublished } from '../drift/gate.ts';
 import { PermanentError } from '../errors.ts';
 import { estimatorFor } from '../model/estimators/registry.ts';
 import type { ModelSpec } from '../model/spec.ts';
@@ -50,6 +48,8 @@ export type RefreshDeps = {
   logger: Logger;
   /** how long a new attempt waits for a stalled one's lock after terminating it */
   lockWaitMs?: number;
+  /** the held-version webhook's retries and timeout; tests shorten them */
+  alerts?: AlertOptions;
 };
 
 export type RefreshAttempt = {
@@ -312,12 +312,12 @@ async function attemptUnderLock(ctx: AttemptContext): Promise<RefreshOutcome> {
   await setVersionResults(fenced, versionId, { rowCount, checksum, metrics: training.metrics });
 
   await enter('validating');
+  // The report's queries run side by side on the pool, before the gate takes the model's lock; the
+  // gate computes it again, in its transaction, only if another version was published meanwhile.
+  const early = await reportAgainstPublished(deps.db, versionId, spec.drift);
   const outcome = await fenced.transaction().execute(async (trx) => {
     await lockModelForTransaction(trx, spec.name);
-    const candidate = (await findVersionById(trx, versionId)) as Version;
-    const baseline = await findPublishedVersion(trx, spec.name);
-    const report = await checkCandidate(trx, { ...candidate, rowCount }, baseline, spec.drift);
-    await setVersionDrift(trx, versionId, report);
+    const { candidate, report } = await gateCandidate(trx, versionId, spec.drift, early);
     timings.validating = Math.round(performance.now() - phaseStarted);
     if (!report.verdict.passed) {
       await transitionVersion(trx, versionId, ['running'], 'held');
@@ -339,10 +339,7 @@ async function attemptUnderLock(ctx: AttemptContext): Promise<RefreshOutcome> {
   });
 
   if (outcome.state === 'held') {
-    log.warn(
-      { version: outcome.version, verdict: outcome.report.verdict },
-      'the drift gate held the new version back',
-    );
+    await announceHeld(log, spec, outcome.report, deps.alerts);
   } else {
     log.info({ version: outcome.version, rows: rowCount }, 'published');
     await pruneOldVersions(deps, spec, log);

@@ -32,6 +32,9 @@ export function demoSpec(overrides: Record<string, unknown> = {}) {
   };
 }
 
+/** A drift policy that only `maxRemovedShare` and `minRows` can trip: for tests about something else. */
+export const lenientDrift = { maxPsi: 1e6, maxKs: 1, maxWassersteinNorm: 1e6, maxChangedShare: 1 };
+
 export async function applySpec(db: Db, spec: unknown): Promise<void> {
   await upsertModel(db, await validateSpec(db, spec));
 }

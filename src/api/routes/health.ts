@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { sql } from 'kysely';
 import type { Db } from '../../db/database.ts';
+import { gateRegistry } from '../../drift/alerts.ts';
 import type { Metrics } from '../metrics.ts';
 import { openApiDocument } from '../openapi.ts';
 
@@ -50,7 +51,9 @@ export function healthRouter(deps: { db: Db; metrics: Metrics; redisPing: () => 
   });
 
   router.get('/metrics', async (_req, res) => {
-    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+    // The gate's counters live in their own registry: imports through this API count there too.
+    const [own, gate] = await Promise.all([deps.metrics.registry.metrics(), gateRegistry.metrics()]);
+    res.type(deps.metrics.registry.contentType).send(`${own}${gate}`);
   });
 
   return router;

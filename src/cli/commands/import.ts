@@ -8,6 +8,7 @@ import { importCsv } from '../../imports/import-csv.ts';
 import { cliActor, modelArgument } from '../arguments.ts';
 import type { CliContext } from '../context.ts';
 import { ExitCode } from '../describe-error.ts';
+import { printHeld } from '../drift-text.ts';
 import { parseOptions } from '../options.ts';
 
 export function registerImport(program: Command, ctx: CliContext): void {
@@ -48,12 +49,7 @@ export function registerImport(program: Command, ctx: CliContext): void {
       );
       const { version } = outcome;
       if (outcome.state === 'held') {
-        ctx.print(
-          `version ${version.number} of ${version.model} (${version.rowCount} keys) was held by the drift gate`,
-        );
-        ctx.print(
-          `approve it with \`almanac publish ${version.model} ${version.number}\` or reject it with \`almanac reject ${version.model} ${version.number}\``,
-        );
+        printHeld(ctx, version);
         ctx.exitCode = ExitCode.held;
         return;
       }

@@ -7,6 +7,7 @@ import { requireModel } from '../../versions/resolve.ts';
 import { cliActor, limitOption, modelArgument } from '../arguments.ts';
 import type { CliContext } from '../context.ts';
 import { ExitCode } from '../describe-error.ts';
+import { printHeld } from '../drift-text.ts';
 import { parseOptions } from '../options.ts';
 import { startProgress } from '../progress.ts';
 import { formatTable, formatTime } from '../table.ts';
@@ -119,12 +120,7 @@ export async function follow(ctx: CliContext, queued: Run, timeoutMs: number): P
   }
   const version = run.versionId === null ? undefined : await findVersionById(ctx.db(), run.versionId);
   if (version?.state === 'held') {
-    ctx.print(
-      `version ${version.number} of ${run.model} was held by the drift gate; see \`almanac show ${run.model} ${version.number}\``,
-    );
-    ctx.print(
-      `approve it with \`almanac publish ${run.model} ${version.number}\` or reject it with \`almanac reject ${run.model} ${version.number}\``,
-    );
+    printHeld(ctx, version);
     return ExitCode.held;
   }
   ctx.print(`published version ${version?.number ?? '?'} of ${run.model} (${version?.rowCount ?? 0} keys)`);

@@ -1,0 +1,85 @@
+import type { Version } from '../db/versions.ts';
+import type { DriftReport } from '../drift/report.ts';
+import type { Verdict } from '../drift/verdict.ts';
+import type { CliContext } from './context.ts';
+import { formatTable } from './table.ts';
+
+/** Drift reports and verdicts as terminal text. */
+
+const number = (value: number | null | undefined, digits = 4): string =>
+  value == null
+    ? '-'
+    : Math.abs(value) >= 1e6 || (value !== 0 && Math.abs(value) < 1e-3)
+      ? value.toExponential(digits - 1)
+      : value.toPrecision(digits);
+
+export function verdictTable(verdict: Verdict): string {
+  return formatTable([
+    ['CHECK', 'THRESHOLD', 'OBSERVED', 'RESULT'],
+    ...verdict.checks.map((check) => [
+      check.name,
+      number(check.threshold),
+      check.observed === null ? 'none' : number(check.observed),
+      check.passed ? 'pass' : 'FAIL',
+    ]),
+  ]);
+}
+
+/** What `almanac diff` prints: both sides, the distances, the per-key change, the movers and the verdict. */
+export function reportText(report: DriftReport): string {
+  const { a, b, coverage } = report;
+  const from = report.baseline === null ? 'nothing' : `v${report.baseline.version}`;
+  const to = `v${report.candidate.version}`;
+  const quantiles = Object.keys(a.quantiles);
+  const sides = formatTable([
+    ['', `A (${from})`, `B (${to})`],
+    ['keys', String(a.count), String(b.count)],
+    ['mean', number(a.mean), number(b.mean)],
+    ['std', number(a.std), number(b.std)],
+    ...quantiles.map((q) => [`q${q}`, number(a.quantiles[q]), number(b.quantiles[q])]),
+  ]);
+  const figures = formatTable([
+    ['FIGURE', 'VALUE'],
+    ['keys in both / removed / added', `${coverage.both} / ${coverage.removed} / ${coverage.added}`],
+    ['PSI (deciles of A)', number(report.psi)],
+    ['KS statistic (p-value)', `${number(report.ksStatistic)} (${number(report.ksPValue)})`],
+    ['Wasserstein (÷ std of A)', `${number(report.wasserstein)} (${number(report.wassersteinNorm)})`],
+    ['mean |b − a|', number(report.meanAbsChange)],
+    ['median |b − a| / |a|', number(report.medianAbsRelChange)],
+    [`changed share (> ${report.policy.changeTolerance} of |a|)`, number(report.changedShare)],
+    ['Spearman', number(report.spearman)],
+  ]);
+  const movers = (label: string, list: DriftReport['topMovers']['up']) =>
+    list.length === 0
+      ? `${label}: none`
+      : `${label}:\n${formatTable([
+          ['KEY', 'A', 'B', 'CHANGE'],
+          ...list.slice(0, 5).map((m) => [m.key, number(m.a), number(m.b), number(m.change)]),
+        ])}`;
+  return [
+    `${report.candidate.model}: ${to} against ${from}`,
+    '',
+    sides,
+    '',
+    figures,
+    '',
+    movers('top movers up', report.topMovers.up),
+    '',
+    movers('top movers down', report.topMovers.down),
+    '',
+    `verdict: ${report.verdict.passed ? 'passed' : 'FAILED'} (the model's drift policy)`,
+    verdictTable(report.verdict),
+  ].join('\n');
+}
+
+/** Tells an operator that the gate held a version back, why, and what to do about it. */
+export function printHeld(ctx: CliContext, version: Version): void {
+  ctx.print(
+    `version ${version.number} of ${version.model} (${version.rowCount ?? 0} keys) was held by the drift gate`,
+  );
+  const verdict = (version.drift as { verdict?: Verdict } | null)?.verdict;
+  if (verdict !== undefined) ctx.print(verdictTable(verdict));
+  ctx.print(
+    `see \`almanac diff ${version.model} latest ${version.number}\`; approve it with \`almanac publish ${version.model} ${version.number} --reason ...\` or reject it with \`almanac reject ${version.model} ${version.number} --reason ...\``,
+  );
+}

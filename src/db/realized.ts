@@ -1,0 +1,79 @@
+import { sql } from 'kysely';
+import type { Db } from './database.ts';
+import { partitionName } from './partitions.ts';
+import { finite, quote, type SourceRef } from './source.ts';
+
+/** How a version's estimates fared against the actuals that arrived after it was scored. */
+export type RealizedAccuracy = {
+  /** estimates whose source row (key, as_of) now has a finite target */
+  rows: number;
+  /** the version's keys, for the share of it that has been measured */
+  keys: number;
+  mae: number | null;
+  rmse: number | null;
+  /** mean of actual − estimate: positive when the estimates ran low (training's convention) */
+  bias: number | null;
+  /** share of measured rows with an interval whose actual fell within [lower, upper] */
+  intervalCoverage: number | null;
+  intervalRows: number;
+  /** naive (the last value of one feature) on the same rows: the floor to beat */
+  naiveFeature: string | null;
+  naiveMae: number | null;
+  maeRatioToNaive: number | null;
+  asOf: { from: string | null; to: string | null };
+  evaluatedAt: string;
+};
+
+/**
+ * Joins a version's estimates with the source rows they scored, on (key, as_of), keeping the
+ * rows whose target is now known. One pass in Postgres; nothing is loaded into Node.
+ */
+export async function realizedAccuracy(
+  db: Db,
+  versionId: string,
+  source: SourceRef,
+  naiveFeature: string | undefined,
+): Promise<Omit<RealizedAccuracy, 'keys' | 'evaluatedAt'>> {
+  const target = `s.${quote(source.target)}`;
+  const naive = naiveFeature === undefined ? 'NULL::float8' : `s.${quote(naiveFeature)}::float8`;
+  const { rows } = await sql<{
+    n: string;
+    mae: number | null;
+    rmse: number | null;
+    bias: number | null;
+    covered: number | null;
+    interval_rows: string;
+    naive_mae: number | null;
+    first: string | null;
+    last: string | null;
+  }>`
+    SELECT count(*) AS n, avg(abs(y - value)) AS mae, sqrt(avg((y - value) * (y - value))) AS rmse,
+           avg(y - value) AS bias,
+           avg((y BETWEEN lower AND upper)::int::float8) FILTER (WHERE lower IS NOT NULL AND upper IS NOT NULL) AS covered,
+           count(*) FILTER (WHERE lower IS NOT NULL AND upper IS NOT NULL) AS interval_rows,
+           avg(abs(y - naive)) AS naive_mae,
+           to_char(min(as_of) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS first,
+           to_char(max(as_of) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS last
+    FROM (
+      SELECT ${sql.raw(target)}::float8 AS y, e.value, e.lower, e.upper, e.as_of, ${sql.raw(naive)} AS naive
+      FROM ${sql.table(partitionName(versionId))} e
+      JOIN ${sql.raw(source.table)} s
+        ON s.${sql.raw(quote(source.key))}::text = e.key AND s.${sql.raw(quote(source.time))} = e.as_of
+      WHERE ${sql.raw(finite(target))}
+    ) measured`.execute(db);
+  const row = rows[0];
+  const mae = row?.mae ?? null;
+  const naiveMae = naiveFeature === undefined ? null : (row?.naive_mae ?? null);
+  return {
+    rows: Number(row?.n ?? 0),
+    mae,
+    rmse: row?.rmse ?? null,
+    bias: row?.bias ?? null,
+    intervalCoverage: row?.covered ?? null,
+    intervalRows: Number(row?.interval_rows ?? 0),
+    naiveFeature: naiveFeature ?? null,
+    naiveMae,
+    maeRatioToNaive: mae !== null && naiveMae ? mae / naiveMae : null,
+    asOf: { from: row?.first ?? null, to: row?.last ?? null },
+  };
+}

@@ -1,0 +1,131 @@
+import type { Db } from '../db/database.ts';
+import { QUANTILES, sideSummaries } from '../db/drift-stats.ts';
+import { type Mover, topMovers } from '../db/top-movers.ts';
+import type { Version } from '../db/versions.ts';
+import type { DriftPolicy } from '../model/spec.ts';
+import { type DriftFigures, driftFigures } from './figures.ts';
+import { type Check, maxCheck, minCheck, type Verdict, verdictOf } from './verdict.ts';
+
+export type VersionRef = { model: string; version: number };
+
+/** A version's side of the report beside the figures: what it was fitted as and how it measured. */
+type Pair<T> = { baseline: T | null; candidate: T | null };
+
+/**
+ * The drift report between a baseline A and a candidate B: the figures of fixtures/README.md at
+ * the top level, then what the two versions are, the keys that moved most, the artifacts and
+ * metrics of both (with the candidate's numeric change), the policy applied and its verdict.
+ */
+export type DriftReport = DriftFigures & {
+  baseline: VersionRef | null;
+  candidate: VersionRef;
+  topMovers: { up: Mover[]; down: Mover[] };
+  artifact: Pair<unknown>;
+  metrics: Pair<Record<string, unknown>> & { delta: Record<string, number> };
+  policy: DriftPolicy;
+  verdict: Verdict;
+  computedAt: string;
+};
+
+export const TOP_MOVERS = 20;
+
+/**
+ * The report for `candidate` against `baseline` under `policy`. Without a baseline (a model's first
+ * version) only `minRows` applies and the figures describe the candidate alone.
+ */
+export async function driftReport(
+  db: Db,
+  baseline: Version | undefined,
+  candidate: Version,
+  policy: DriftPolicy,
+): Promise<DriftReport> {
+  const [rest, movers] =
+    baseline === undefined
+      ? [await candidateAlone(db, candidate.id), { up: [], down: [] }]
+      : await Promise.all([
+          driftFigures(db, baseline.id, candidate.id, policy.changeTolerance),
+          topMovers(db, baseline.id, candidate.id, TOP_MOVERS),
+        ]);
+  const artifactOf = (version: Version | undefined) => version?.lineage.artifact ?? null;
+  const metricsOf = (version: Version | undefined) => version?.metrics ?? null;
+  return {
+    ...rest,
+    baseline: baseline === undefined ? null : refOf(baseline),
+    candidate: refOf(candidate),
+    topMovers: movers,
+    artifact: { baseline: artifactOf(baseline), candidate: artifactOf(candidate) },
+    metrics: {
+      baseline: metricsOf(baseline),
+      candidate: metricsOf(candidate),
+      delta: numericDelta(metricsOf(baseline), metricsOf(candidate)),
+    },
+    policy,
+    verdict: verdictOf(policyChecks(rest, baseline !== undefined, policy)),
+    computedAt: new Date().toISOString(),
+  };
+}
+
+export function refOf(version: Pick<Version, 'model' | 'number'>): VersionRef {
+  return { model: version.model, version: version.number };
+}
+
+/** The model's policy against the figures, in the order DESIGN.md lists its thresholds. */
+function policyChecks(figures: DriftFigures, hasBaseline: boolean, policy: DriftPolicy): Check[] {
+  const checks = [minCheck('minRows', policy.minRows, figures.b.count)];
+  if (!hasBaseline) return checks;
+  const { both, removed } = figures.coverage;
+  checks.push(
+    maxCheck('maxPsi', policy.maxPsi, figures.psi),
+    maxCheck('maxKs', policy.maxKs, figures.ksStatistic),
+    maxCheck('maxWassersteinNorm', policy.maxWassersteinNorm, figures.wassersteinNorm),
+    maxCheck('maxChangedShare', policy.maxChangedShare, figures.changedShare),
+    maxCheck(
+      'maxRemovedShare',
+      policy.maxRemovedShare,
+      both + removed === 0 ? 0 : removed / (both + removed),
+    ),
+  );
+  return checks;
+}
+
+/** candidate − baseline for every number both hold at the same path (`holdout.mae`, ...). */
+function numericDelta(
+  baseline: Record<string, unknown> | null,
+  candidate: Record<string, unknown> | null,
+): Record<string, number> {
+  const delta: Record<string, number> = {};
+  const walk = (a: unknown, b: unknown, path: string) => {
+    if (typeof a === 'number' && typeof b === 'number') {
+      delta[path] = b - a;
+    } else if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
+      for (const [key, value] of Object.entries(b)) {
+        walk((a as Record<string, unknown>)[key], value, path === '' ? key : `${path}.${key}`);
+      }
+    }
+  };
+  walk(baseline, candidate, '');
+  return delta;
+}
+
+/** A first version's figures: its own side, nothing to compare it with. */
+async function candidateAlone(db: Db, candidateId: string): Promise<DriftFigures> {
+  const { b } = await sideSummaries(db, candidateId, candidateId);
+  const quantiles = (values: (number | null)[]) =>
+    Object.fromEntries(QUANTILES.map((q, i) => [String(q), values[i] ?? null]));
+  const empty = { count: 0, mean: null, std: null, quantiles: quantiles([]) };
+  return {
+    psi: null,
+    psiEdges: [],
+    ksStatistic: null,
+    ksPValue: null,
+    wasserstein: null,
+    wassersteinNorm: null,
+    meanAbsChange: null,
+    medianAbsRelChange: null,
+    changedShare: null,
+    spearman: null,
+    coverage: { both: 0, removed: 0, added: b.count },
+    a: empty,
+    b: { count: b.count, mean: b.mean, std: b.count < 2 ? null : b.std, quantiles: quantiles(b.quantiles) },
+  };
+}

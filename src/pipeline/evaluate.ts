@@ -1,0 +1,85 @@
+import type { Logger } from 'pino';
+import type { Db } from '../db/database.ts';
+import { hasSqlState } from '../db/pg-errors.ts';
+import { type RealizedAccuracy, realizedAccuracy } from '../db/realized.ts';
+import { resolveSource, type SourceSpec } from '../db/source.ts';
+import { listVersions, setVersionRealized, type Version } from '../db/versions.ts';
+import type { ModelSpec } from '../model/spec.ts';
+import { naiveFeatureOf } from '../model/train.ts';
+import { requireModel } from '../versions/resolve.ts';
+
+/** Versions whose estimates are still there to measure. */
+const MEASURABLE = ['published', 'superseded', 'held', 'rejected'] as const;
+const MAX_VERSIONS = 10_000;
+
+export type Evaluation = {
+  model: string;
+  evaluated: { version: number; realized: RealizedAccuracy }[];
+  /** versions already measured on every key: their figures cannot change */
+  complete: number[];
+  /** why nothing could be measured (a model without a source) */
+  skipped?: string;
+};
+
+/**
+ * Realized accuracy for every version of a model that still has its rows: each version's estimates
+ * against the actuals that have arrived since (the source rows they scored, whose target is now
+ * filled in), beside naive's on the same rows. A version measured on all its keys is final and
+ * is not measured again. Safe to run at any time and any number of times.
+ */
+export async function evaluateModel(db: Db, model: string, logger: Logger): Promise<Evaluation> {
+  const { spec } = await requireModel(db, model);
+  const outcome: Evaluation = { model, evaluated: [], complete: [] };
+  const versions = await listVersions(db, model, { limit: MAX_VERSIONS, states: [...MEASURABLE] });
+  for (const version of versions) {
+    const scored = scoredWith(version, spec);
+    if (scored.source === undefined) {
+      outcome.skipped = `model "${model}" has no source table to take actuals from`;
+      continue;
+    }
+    const previous = version.realized as { rows?: number } | null;
+    if (previous?.rows !== undefined && version.rowCount !== null && previous.rows >= version.rowCount) {
+      outcome.complete.push(version.number);
+      continue;
+    }
+    try {
+      const source = await resolveSource(db, scored.source);
+      const measured = await realizedAccuracy(
+        db,
+        version.id,
+        source,
+        naiveFeatureOf(scored, source.features),
+      );
+      const realized: RealizedAccuracy = {
+        ...measured,
+        keys: version.rowCount ?? 0,
+        evaluatedAt: new Date().toISOString(),
+      };
+      await setVersionRealized(db, version.id, realized);
+      outcome.evaluated.push({ version: version.number, realized });
+    } catch (error) {
+      // Retention may drop a version's rows while it is measured (42P01: no such table).
+      if (!hasSqlState(error, '42P01')) throw error;
+      logger.debug({ model, version: version.number }, 'version pruned while it was evaluated');
+    }
+  }
+  logger.info(
+    { model, evaluated: outcome.evaluated.map((e) => e.version), complete: outcome.complete.length },
+    'realized accuracy evaluated',
+  );
+  return outcome;
+}
+
+/** What a version was scored with: its own spec (in its lineage), else the model's spec today. */
+function scoredWith(
+  version: Version,
+  spec: ModelSpec,
+): Pick<ModelSpec, 'estimator' | 'params'> & { source?: SourceSpec } {
+  const own = version.lineage.spec as Partial<ModelSpec> | undefined;
+  const source = own?.source ?? spec.source;
+  return {
+    estimator: own?.estimator ?? spec.estimator,
+    params: own?.params ?? spec.params,
+    ...(source === undefined ? {} : { source }),
+  };
+}
