@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../src/db/database.ts';
 import { abandonRun } from '../src/pipeline/abandon.ts';
 import { sweepSpillFiles } from '../src/pipeline/spill-file.ts';
+import { jobsFinished } from './metrics.ts';
 import { evaluateJobId, evaluateProcessor } from './processors/evaluate.ts';
 import { refreshProcessor } from './processors/refresh.ts';
 import { createQueue, type JobName, type JobPayload, jobPayloads, QUEUE_NAME } from './queue.ts';
@@ -68,8 +69,10 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   );
   const cleanups = new Set<Promise<unknown>>();
   worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
+  worker.on('completed', (job) => jobsFinished.inc({ name: job.name, outcome: 'completed' }));
   worker.on('failed', (job, error) => {
     if (job === undefined) return;
+    jobsFinished.inc({ name: job.name, outcome: 'failed' });
     const final =
       error.name === 'UnrecoverableError' ||
       job.finishedOn !== undefined ||

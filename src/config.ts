@@ -30,6 +30,7 @@ const envSchema = z.object({
   ALMANAC_WORKER_CONCURRENCY: wholeNumber(1, 256).default(2),
   ALMANAC_MAX_IMPORT_BYTES: wholeNumber(1, Number.MAX_SAFE_INTEGER).default(1024 ** 3),
   ALMANAC_JOB_LOCK_MS: wholeNumber(1000, 600_000).default(30_000),
+  ALMANAC_WORKER_METRICS_PORT: wholeNumber(1, 65535).optional(),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       error: 'must be one of fatal, error, warn, info, debug, trace, silent',
@@ -49,6 +50,8 @@ export type Config = Readonly<{
   maxImportBytes: number;
   /** how long a worker's hold on a job lasts without renewal: a dead worker's job moves on after it */
   jobLockMs: number;
+  /** where `almanac worker` serves `GET /metrics`; unset: not served */
+  workerMetricsPort: number | undefined;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }>;
 
@@ -79,6 +82,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     workerConcurrency: e.ALMANAC_WORKER_CONCURRENCY,
     maxImportBytes: e.ALMANAC_MAX_IMPORT_BYTES,
     jobLockMs: e.ALMANAC_JOB_LOCK_MS,
+    workerMetricsPort: e.ALMANAC_WORKER_METRICS_PORT,
     logLevel: e.LOG_LEVEL,
   });
 }

@@ -31,6 +31,7 @@ describe('configuration', () => {
       ALMANAC_RATE_LIMIT: '0',
       ALMANAC_WORKER_CONCURRENCY: '8',
       ALMANAC_MAX_IMPORT_BYTES: '1048576',
+      ALMANAC_WORKER_METRICS_PORT: '9464',
       LOG_LEVEL: '',
       UNRELATED: 'ignored',
     });
@@ -44,6 +45,7 @@ describe('configuration', () => {
       rateLimitPerMinute: 0,
       workerConcurrency: 8,
       maxImportBytes: 1048576,
+      workerMetricsPort: 9464,
       logLevel: 'info',
     });
   });

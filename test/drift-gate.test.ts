@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serveWorkerMetrics } from '../jobs/metrics.ts';
 import { gateRegistry } from '../src/drift/alerts.ts';
 import { startTestApi, type TestApi } from './helpers/api.ts';
 import { runCli } from './helpers/cli.ts';
@@ -128,6 +129,16 @@ describe('the drift gate', () => {
     });
     const metrics = await (await api.request('/metrics')).text();
     expect(metrics).toMatch(/almanac_versions_held\{model="gate"\} 1/);
+    // the worker (in this process here) serves the gate's counter on a port of its own
+    const workerMetrics = await serveWorkerMetrics(0, '127.0.0.1');
+    try {
+      const scraped = await (await fetch(`${workerMetrics.url}/metrics`)).text();
+      expect(scraped).toContain(`almanac_drift_gate_held_total{model="gate"} ${heldBefore + 1}`);
+      expect(scraped).toMatch(/almanac_jobs_total\{name="refresh",outcome="completed"\} \d+/);
+      expect((await fetch(`${workerMetrics.url}/other`)).status).toBe(404);
+    } finally {
+      await workerMetrics.close();
+    }
 
     const approved = await api.post('/v1/models/gate/versions/3/publish', { reason: 'the market did move' });
     expect(approved.status).toBe(200);

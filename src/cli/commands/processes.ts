@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { serveWorkerMetrics } from '../../../jobs/metrics.ts';
 import { createQueue, refreshEnqueuer } from '../../../jobs/queue.ts';
 import { createRedis } from '../../../jobs/redis.ts';
 import { startScheduler } from '../../../jobs/scheduler.ts';
@@ -70,9 +71,15 @@ export function registerProcesses(program: Command, ctx: CliContext): void {
           logger,
           tuning: { lockDuration: config.jobLockMs, stalledInterval: config.jobLockMs },
         });
+        const metrics =
+          config.workerMetricsPort === undefined
+            ? undefined
+            : await serveWorkerMetrics(config.workerMetricsPort);
+        if (metrics !== undefined) logger.info({ url: `${metrics.url}/metrics` }, 'worker metrics served');
         const signal = await untilStopped(ctx.io.stop);
         logger.info({ signal }, 'worker stopping: finishing the jobs in hand');
         await worker.close();
+        await metrics?.close();
         logger.info('worker stopped');
       } finally {
         await db.destroy();
