@@ -20,9 +20,9 @@ async function demo(): Promise<string> {
   );
   const output = cli.output();
   const curls = output.split('\n').filter((line) => line.trim().startsWith('curl '));
-  expect(curls).toHaveLength(3);
+  expect(curls).toHaveLength(4);
   const key = /export ALMANAC_KEY=(\S+)/.exec(output)?.[1] ?? '';
-  const [single, batch, versions] = curls.map((line) => /(http:\/\/[^\s"']+)/.exec(line)?.[1] ?? '');
+  const [single, batch, versions, diff] = curls.map((line) => /(http:\/\/[^\s"']+)/.exec(line)?.[1] ?? '');
   const auth = { authorization: `Bearer ${key}` };
   const one = await fetch(single ?? '', { headers: auth });
   expect(one.status).toBe(200);
@@ -33,6 +33,8 @@ async function demo(): Promise<string> {
   });
   expect(((await many.json()) as { missing: string[] }).missing).toEqual(['NOPE']);
   expect((await fetch(versions ?? '', { headers: auth })).status).toBe(200);
+  const changes = await fetch(diff ?? '', { headers: auth });
+  expect((await changes.text()).split('\n')[0]).toBe('key,a,b,change,relative_change,status');
   cli.stop();
   const run = await cli.done;
   expect(run.stderr).not.toMatch(/failed|error/i);
@@ -47,6 +49,15 @@ describe('almanac demo', () => {
     expect(first).toContain('published version 2 of nasdaq-close (5000 keys)');
     expect(first).toContain('published version 2 of nasdaq-naive (5000 keys)');
     expect(first).toContain('stop: stopping the API, the scheduler and the worker');
+    // ridge's realized MAE beats naive's on the demo market's actuals, and naive's own is naive's
+    const realized = (model: string) => {
+      const found = new RegExp(
+        `${model} v1 against the 5000 actuals that arrived: MAE ([\\d.]+), naive's ([\\d.]+)`,
+      ).exec(first);
+      return { mae: Number(found?.[1]), naive: Number(found?.[2]) };
+    };
+    expect(realized('nasdaq-close').mae).toBeLessThan(realized('nasdaq-close').naive);
+    expect(realized('nasdaq-naive').mae).toBe(realized('nasdaq-naive').naive);
 
     const second = await demo();
     expect(second).toContain('2/6 reusing the demo market (5000 tickers × 121 days, seed 42)');

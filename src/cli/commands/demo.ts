@@ -7,8 +7,11 @@ import { advanceMarket, currentMarket, seedMarket } from '../../../seeds/load-ma
 import { startApi } from '../../api/start.ts';
 import { getConfig } from '../../config.ts';
 import { deleteApiKey } from '../../db/api-keys.ts';
+import type { RealizedAccuracy } from '../../db/realized.ts';
+import { listVersions } from '../../db/versions.ts';
 import { createApiKey } from '../../keys/api-keys.ts';
 import { getLogger } from '../../logger.ts';
+import { evaluateModel } from '../../pipeline/evaluate.ts';
 import { requestRefresh } from '../../runs/request.ts';
 import { cliActor } from '../arguments.ts';
 import type { CliContext } from '../context.ts';
@@ -70,7 +73,18 @@ export function registerDemo(program: Command, ctx: CliContext): void {
         ctx.print('5/6 a new day of prices arrives: advancing the market and refreshing again');
         await advanceMarket(ctx.pool(), 1, undefined);
         for (const model of MODELS) await refresh(ctx, model);
-
+        // The advance brought yesterday's actuals: how did the estimates served yesterday fare?
+        for (const model of MODELS) {
+          // (the worker may have measured it first: its evaluate job follows every refresh)
+          await evaluateModel(ctx.db(), model, quiet);
+          const versions = await listVersions(ctx.db(), model, { limit: 10 });
+          const last = versions.find((v) => ((v.realized as RealizedAccuracy | null)?.rows ?? 0) > 0);
+          if (last === undefined) continue;
+          const { rows, mae, naiveMae } = last.realized as RealizedAccuracy;
+          ctx.print(
+            `  ${model} v${last.number} against the ${rows} actuals that arrived: MAE ${mae?.toFixed(3)}, naive's ${naiveMae?.toFixed(3)}`,
+          );
+        }
         ctx.print('6/6 starting the API and the scheduler');
         const api = await startApi(config, quiet);
         stops.unshift(api.close);
@@ -91,7 +105,12 @@ export function registerDemo(program: Command, ctx: CliContext): void {
           `  curl -s${auth} -X POST ${api.url}/v1/models/nasdaq-close/estimates/batch -H 'Content-Type: application/json' -d '{"keys": ["${ticker}", "NOPE"]}'`,
         );
         ctx.print(`  curl -s${auth} "${api.url}/v1/models/nasdaq-close/versions?limit=3"`);
-        ctx.print(`Also: npx almanac versions nasdaq-close, ${api.url}/openapi.json, ${api.url}/metrics`);
+        ctx.print(
+          `  curl -s${auth} "${api.url}/v1/models/nasdaq-close/diff?from=1&to=latest&format=csv" | head`,
+        );
+        ctx.print(
+          `Also: npx almanac diff nasdaq-close 1 latest, npx almanac evaluate nasdaq-close, ${api.url}/openapi.json, ${api.url}/metrics`,
+        );
         ctx.print('Press Ctrl-C to stop.');
         const signal = await untilStopped(ctx.io.stop);
         ctx.print(`${signal}: stopping the API, the scheduler and the worker`);
