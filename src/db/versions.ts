@@ -128,18 +128,16 @@ export async function setVersionResults(
     .execute();
 }
 
-export async function setVersionDrift(db: Db, id: string, drift: unknown): Promise<void> {
+/** Stores one of a version's reports: its drift report (the gate's) or its realized accuracy. */
+export async function setVersionReport(
+  db: Db,
+  id: string,
+  column: 'drift' | 'realized',
+  report: unknown,
+): Promise<void> {
   await db
     .updateTable('versions')
-    .set({ drift: JSON.stringify(drift) })
-    .where('id', '=', id)
-    .execute();
-}
-
-export async function setVersionRealized(db: Db, id: string, realized: unknown): Promise<void> {
-  await db
-    .updateTable('versions')
-    .set({ realized: JSON.stringify(realized) })
+    .set({ [column]: JSON.stringify(report) })
     .where('id', '=', id)
     .execute();
 }

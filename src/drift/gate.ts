@@ -1,5 +1,5 @@
 import type { Db } from '../db/database.ts';
-import { findPublishedVersion, findVersionById, setVersionDrift, type Version } from '../db/versions.ts';
+import { findPublishedVersion, findVersionById, setVersionReport, type Version } from '../db/versions.ts';
 import type { DriftPolicy } from '../model/spec.ts';
 import { type DriftReport, driftReport } from './report.ts';
 
@@ -22,7 +22,7 @@ export async function gateCandidate(
     computedEarlier !== undefined && computedEarlier.baseline?.version === baseline?.number
       ? computedEarlier
       : await driftReport(trx, baseline, candidate, policy);
-  await setVersionDrift(trx, candidateId, report);
+  await setVersionReport(trx, candidateId, 'drift', report);
   return { candidate, report };
 }
 

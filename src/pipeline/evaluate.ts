@@ -3,7 +3,7 @@ import type { Db } from '../db/database.ts';
 import { hasSqlState } from '../db/pg-errors.ts';
 import { type RealizedAccuracy, realizedAccuracy } from '../db/realized.ts';
 import { resolveSource, type SourceSpec } from '../db/source.ts';
-import { listVersions, setVersionRealized, type Version } from '../db/versions.ts';
+import { listVersions, setVersionReport, type Version } from '../db/versions.ts';
 import type { ModelSpec } from '../model/spec.ts';
 import { naiveFeatureOf } from '../model/train.ts';
 import { requireModel } from '../versions/resolve.ts';
@@ -55,7 +55,7 @@ export async function evaluateModel(db: Db, model: string, logger: Logger): Prom
         keys: version.rowCount ?? 0,
         evaluatedAt: new Date().toISOString(),
       };
-      await setVersionRealized(db, version.id, realized);
+      await setVersionReport(db, version.id, 'realized', realized);
       outcome.evaluated.push({ version: version.number, realized });
     } catch (error) {
       // Retention may drop a version's rows while it is measured (42P01: no such table).

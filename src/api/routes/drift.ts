@@ -8,6 +8,7 @@ import { diffReport, resolveDiff } from '../../drift/diff.ts';
 import { NotFoundError } from '../../errors.ts';
 import { resolveVersion } from '../../versions/resolve.ts';
 import { requireScope } from '../auth.ts';
+import { streamFromConnection } from '../copy-response.ts';
 import { modelParam, versionParams, versionText } from '../params.ts';
 import type { ReportCache } from '../report-cache.ts';
 import { parseRequest } from '../validate.ts';
@@ -51,18 +52,9 @@ export function driftRouter(deps: { db: Db; pool: pg.Pool; reports: ReportCache 
       'Content-Type': 'text/csv; charset=utf-8',
       'Content-Disposition': `attachment; filename="${model}-v${diff.from.number}-v${diff.to.number}-changes.csv"`,
     });
-    // As with snapshots: a COPY cut half-way leaves its connection unusable, so it is discarded.
-    const client = await deps.pool.connect();
-    let broken = false;
-    try {
-      await pipeline(copyKeyChangesCsv(client, diff.from.id, diff.to.id, diff.policy.changeTolerance), res);
-    } catch (error) {
-      broken = true;
-      if (!res.headersSent) throw error;
-      res.destroy();
-    } finally {
-      client.release(broken);
-    }
+    await streamFromConnection(deps.pool, res, (client) =>
+      pipeline(copyKeyChangesCsv(client, diff.from.id, diff.to.id, diff.policy.changeTolerance), res),
+    );
   });
 
   return router;

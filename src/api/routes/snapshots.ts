@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { contentTypes, SNAPSHOT_FORMATS, writeSnapshot } from '../../snapshots/write-snapshot.ts';
 import { requireScope } from '../auth.ts';
 import type { Catalog } from '../catalog.ts';
+import { streamFromConnection } from '../copy-response.ts';
 import type { Metrics } from '../metrics.ts';
 import { versionParams } from '../params.ts';
 import { servedVersion } from '../served-version.ts';
@@ -13,11 +14,7 @@ export const snapshotQuery = z
   .object({ format: z.enum(SNAPSHOT_FORMATS, { error: 'must be csv, ndjson or parquet' }).optional() })
   .strict();
 
-/**
- * A whole version streamed straight to the socket. The connection is held for the stream alone:
- * a client that goes away mid-stream ends the COPY, and the connection is discarded at once
- * (a COPY cut half-way leaves it unusable).
- */
+/** A whole version streamed straight to the socket, with backpressure. */
 export function snapshotsRouter(deps: { pool: pg.Pool; catalog: Catalog; metrics: Metrics }): Router {
   const router = Router();
   router.get('/v1/models/:model/versions/:version/snapshot', requireScope('read'), async (req, res) => {
@@ -30,19 +27,11 @@ export function snapshotsRouter(deps: { pool: pg.Pool; catalog: Catalog; metrics
       'Estimate-Version': String(version.number),
       'Cache-Control': requested === 'latest' ? 'no-cache' : 'public, max-age=31536000, immutable',
     });
-    const client = await deps.pool.connect();
-    let broken = false;
-    try {
-      await writeSnapshot(client, version.id, format, res, (bytes) =>
+    await streamFromConnection(deps.pool, res, (client) =>
+      writeSnapshot(client, version.id, format, res, (bytes) =>
         deps.metrics.snapshotBytes.inc({ model, format }, bytes),
-      );
-    } catch (error) {
-      broken = true;
-      if (!res.headersSent) throw error;
-      res.destroy();
-    } finally {
-      client.release(broken);
-    }
+      ),
+    );
   });
   return router;
 }

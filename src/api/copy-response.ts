@@ -1,0 +1,25 @@
+import type { Response } from 'express';
+import type pg from 'pg';
+
+/**
+ * Streams a COPY to the response on a connection held for that stream alone. A client that goes
+ * away mid-stream ends the COPY, and the connection is then discarded at once: a COPY cut half-way
+ * leaves it unusable. An error before the first byte becomes the usual problem answer.
+ */
+export async function streamFromConnection(
+  pool: pg.Pool,
+  res: Response,
+  stream: (client: pg.PoolClient) => Promise<void>,
+): Promise<void> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await stream(client);
+  } catch (error) {
+    broken = true;
+    if (!res.headersSent) throw error;
+    res.destroy();
+  } finally {
+    client.release(broken);
+  }
+}
