@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createPool } from '../src/db/database.ts';
 import { findVersion } from '../src/db/versions.ts';
 import { diffReport, resolveDiff } from '../src/drift/diff.ts';
+import type { DriftReport } from '../src/drift/report.ts';
 import { importCsv, readableOf } from '../src/imports/import-csv.ts';
 import { useDb, useTestDatabase } from './helpers/hooks.ts';
 import { applySpec, lenientDrift } from './helpers/pipeline.ts';
@@ -77,5 +78,32 @@ describe('drift figures against the reference implementation (numpy/scipy)', () 
   it.each(cases)('%s: the report of a diff between A and B', async (_name, entry, model) => {
     const report = await diffReport(db(), await resolveDiff(db(), model, 1, 2));
     expect(mismatches(entry.expected, report, 'report')).toEqual([]);
+  });
+});
+
+describe('figures that are undefined', () => {
+  it('a constant baseline has no Spearman and no normalized Wasserstein, and the check on it fails', async () => {
+    await applySpec(db(), { name: 'flat', estimator: 'external', drift: { maxRemovedShare: 1 } });
+    const pool = createPool(database.url, { max: 1 });
+    try {
+      await importCsv({ db: db(), pool }, 'flat', readableOf('key,value\na,5\nb,5\nc,5\n'), 'test');
+      const outcome = await importCsv(
+        { db: db(), pool },
+        'flat',
+        readableOf('key,value\na,5\nb,6\nc,7\n'),
+        'test',
+      );
+      expect(outcome.state).toBe('held');
+    } finally {
+      await pool.end();
+    }
+    const report = (await findVersion(db(), 'flat', 2))?.drift as DriftReport;
+    expect(report).toMatchObject({ spearman: null, wassersteinNorm: null, wasserstein: 1, a: { std: 0 } });
+    expect(report.verdict.checks.find((check) => check.name === 'maxWassersteinNorm')).toEqual({
+      name: 'maxWassersteinNorm',
+      threshold: 0.1,
+      observed: null,
+      passed: false,
+    });
   });
 });

@@ -1,14 +1,20 @@
-import { sql } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import type { Db } from './database.ts';
 import { partitionName } from './partitions.ts';
 
 /**
  * The statistics of a drift report, computed by Postgres over the two versions' partitions: no
  * version is loaded into Node. Each query returns a handful of numbers.
+ *
+ * Two queries carry the report, so that they can run side by side on two connections: one over
+ * each version's values on its own (`distributions`), one over the keys the versions share
+ * (`keyChanges`). `topMovers` joins the keys again and goes beside `distributions`, the shorter one.
  */
 
 const QUANTILES = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99];
 const DECILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+
+export { QUANTILES };
 
 export type SideSummary = {
   count: number;
@@ -17,10 +23,35 @@ export type SideSummary = {
   quantiles: (number | null)[];
 };
 
-const both = (a: string, b: string) => sql`
-  SELECT 'a'::text AS side, value FROM estimates WHERE version_id = ${a}
-  UNION ALL
-  SELECT 'b'::text AS side, value FROM estimates WHERE version_id = ${b}`;
+/**
+ * Settings for the statistics' queries, for the current transaction only: every one of them sorts
+ * a million values or more (spilled to disk under the default work_mem); JIT compilation costs more
+ * than it saves on them; the report's two queries already take both cores, so no parallel workers;
+ * and the joins on key go through the partitions' primary keys (a merge join, twice as fast as
+ * hashing a million keys). Returns what restores the previous settings, for a caller whose
+ * transaction goes on afterwards.
+ */
+export async function applyStatisticsSettings(trx: Db): Promise<() => Promise<void>> {
+  const settings: Record<string, string> = {
+    work_mem: '256MB',
+    jit: 'off',
+    max_parallel_workers_per_gather: '0',
+    enable_hashjoin: 'off',
+  };
+  const names = Object.keys(settings);
+  const { rows } = await sql<{ name: string; previous: string }>`
+    WITH previous AS MATERIALIZED (
+      SELECT name, current_setting(name) AS previous FROM unnest(${sql.val(names)}::text[]) AS name
+    )
+    SELECT name, previous, set_config(name, (${JSON.stringify(settings)}::jsonb) ->> name, true)
+    FROM previous`.execute(trx);
+  return async () => {
+    await sql`
+      SELECT set_config(name, previous, true)
+      FROM unnest(${sql.val(rows.map((row) => row.name))}::text[], ${sql.val(rows.map((row) => row.previous))}::text[])
+        AS t(name, previous)`.execute(trx);
+  };
+}
 
 /** Count, mean, sample std and quantiles (linear interpolation) of each version's values. */
 export async function sideSummaries(
@@ -28,18 +59,20 @@ export async function sideSummaries(
   a: string,
   b: string,
 ): Promise<{ a: SideSummary; b: SideSummary }> {
+  const summaryOf = (id: string) => sql`
+    SELECT ${id}::text AS id, count(*) AS n, avg(value) AS mean, stddev_samp(value) AS std,
+           percentile_cont(${sql.val(QUANTILES)}::float8[]) WITHIN GROUP (ORDER BY value) AS q
+    FROM estimates WHERE version_id = ${id}`;
   const { rows } = await sql<{
-    side: string;
+    id: string;
     n: string;
     mean: number | null;
     std: number | null;
     q: number[] | null;
   }>`
-    SELECT side, count(*) AS n, avg(value) AS mean, stddev_samp(value) AS std,
-           percentile_cont(${sql.val(QUANTILES)}::float8[]) WITHIN GROUP (ORDER BY value) AS q
-    FROM (${both(a, b)}) s GROUP BY side`.execute(db);
-  const summary = (side: string): SideSummary => {
-    const row = rows.find((r) => r.side === side);
+    ${a === b ? summaryOf(a) : sql`${summaryOf(a)} UNION ALL ${summaryOf(b)}`}`.execute(db);
+  const summary = (id: string): SideSummary => {
+    const row = rows.find((r) => r.id === id);
     return {
       count: Number(row?.n ?? 0),
       mean: row?.mean ?? null,
@@ -47,64 +80,137 @@ export async function sideSummaries(
       quantiles: row?.q ?? QUANTILES.map(() => null),
     };
   };
-  return { a: summary('a'), b: summary('b') };
+  return { a: summary(a), b: summary(b) };
 }
 
-export { QUANTILES };
-
-/** A's deciles (the PSI edges, equal ones kept) and each version's count per bin 0…9. */
-export async function psiBins(
-  db: Db,
-  a: string,
-  b: string,
-): Promise<{ edges: number[]; bins: { side: string; bin: number; n: number }[] }> {
-  const { rows } = await sql<{
-    edges: number[] | null;
-    side: string | null;
-    bin: number | null;
-    n: string | null;
-  }>`
-    WITH edges AS (
-      SELECT percentile_cont(${sql.val(DECILES)}::float8[]) WITHIN GROUP (ORDER BY value) AS e
-      FROM estimates WHERE version_id = ${a}
-    )
-    SELECT edges.e AS edges, s.side, width_bucket(s.value, edges.e) AS bin, count(*) AS n
-    FROM (${both(a, b)}) s, edges
-    GROUP BY edges.e, s.side, bin`.execute(db);
-  return {
-    edges: rows[0]?.edges ?? [],
-    bins: rows.map((row) => ({ side: row.side ?? '', bin: Number(row.bin), n: Number(row.n) })),
-  };
-}
+export type Distributions = {
+  a: SideSummary;
+  b: SideSummary;
+  /** A's deciles, the PSI's inner edges (equal ones kept); empty when A has no values */
+  psiEdges: number[];
+  /** each version's count of values in PSI bins 0…9 (a value's bin: how many edges are ≤ it) */
+  psiCounts: { a: number[]; b: number[] };
+  ks: number | null;
+  wasserstein: number | null;
+};
 
 /**
- * The Kolmogorov–Smirnov statistic and the Wasserstein-1 distance, exactly, from the cumulative
- * share of each version at every distinct value (grouped first, so ties move both CDFs at once).
+ * `percentile_cont`'s linear interpolation, for each fraction, over `s`, a sorted float8[] of `n`
+ * values: the same arithmetic on the order statistics at floor and ceil of q · (n − 1).
  */
-export async function cdfDistances(
-  db: Db,
-  a: string,
-  b: string,
-): Promise<{ ks: number | null; wasserstein: number | null }> {
-  // One sort of both versions' values: a RANGE frame gives tied values the same cumulative
-  // shares, and lead() over tied rows is the value itself, so only the last of a tie contributes
-  // its step to the Wasserstein sum.
-  const { rows } = await sql<{ ks: number | null; w: number | null }>`
-    WITH totals AS (
-      SELECT count(*) FILTER (WHERE version_id = ${a}) AS na, count(*) FILTER (WHERE version_id = ${b}) AS nb
-      FROM estimates WHERE version_id IN (${a}, ${b})
-    ),
-    cdf AS (
-      SELECT value,
-             (count(*) FILTER (WHERE side = 'a') OVER upto)::float8 / nullif(na, 0) AS fa,
-             (count(*) FILTER (WHERE side = 'b') OVER upto)::float8 / nullif(nb, 0) AS fb,
-             lead(value) OVER (ORDER BY value) AS next
-      FROM (${both(a, b)}) s, totals
-      WINDOW upto AS (ORDER BY value RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+const interpolated = (s: string, n: string, fractions: number[]) => {
+  const [values, count] = [sql.raw(s), sql.raw(n)];
+  return sql`(
+    SELECT array_agg(CASE WHEN lo = hi THEN ${values}[lo + 1]
+                          ELSE ${values}[lo + 1] + (p - lo) * (${values}[hi + 1] - ${values}[lo + 1]) END
+                     ORDER BY k)
+    FROM (SELECT p, floor(p)::int AS lo, ceil(p)::int AS hi, k
+          FROM unnest(${sql.val(fractions)}::float8[]) WITH ORDINALITY AS f(q, k),
+               LATERAL (SELECT q * (${count} - 1)::float8 AS p) scaled) points
+    WHERE ${count} > 0)`;
+};
+
+/**
+ * The part of the Kolmogorov–Smirnov statistic and of the Wasserstein-1 distance that steps at the
+ * distinct values of one side ("mine"), given both sides' values sorted into arrays: `[max |F_A −
+ * F_B|, Σ |F_A − F_B| · (next − value)]` over those values, where the cumulative counts are the
+ * position of the last of a tie in my array and, in the other, how many values are ≤ it
+ * (width_bucket's binary search); next is the least value of either side above it. Only the last
+ * of a tie is a step, so ties move both CDFs at once. A value that both sides hold is summed once,
+ * on A's side, though it is still a point for the maximum on B's.
+ */
+const stepsOf = (mine: 'a' | 'b') => {
+  const [my, other] = mine === 'a' ? [sql.raw('sa'), sql.raw('sb')] : [sql.raw('sb'), sql.raw('sa')];
+  const [fa, fb] = mine === 'a' ? [sql`i`, sql`k`] : [sql`k`, sql`i`];
+  const shared = mine === 'a' ? sql`false` : sql`k > 0 AND sa.s[k] = v`;
+  // OFFSET 0 keeps each subquery whole, so the binary search runs once per value, not per use.
+  return sql`(
+    SELECT array[max(abs(d)), sum(abs(d) * (least(nx, ${other}.s[k + 1]) - v)) FILTER (WHERE NOT (${shared}))]
+    FROM (
+      SELECT v, nx, k, ${fa}::float8 / sa.n - ${fb}::float8 / sb.n AS d
+      FROM (
+        SELECT v, i, ${my}.s[i + 1] AS nx, width_bucket(v, ${other}.s) AS k
+        FROM (SELECT unnest(${my}.s) AS v, generate_series(1, ${my}.n) AS i) ordered OFFSET 0
+      ) positions
+      WHERE nx IS NULL OR nx <> v OFFSET 0
+    ) steps)`;
+};
+
+/**
+ * Count, mean, sample std and quantiles of each version, A's deciles and each version's count per
+ * PSI bin, the KS statistic and the Wasserstein-1 distance, exactly, in one query: each version's
+ * values are sorted once, into an array, and everything else is read from the two arrays.
+ */
+export async function distributions(db: Db, a: string, b: string): Promise<Distributions> {
+  const sorted = (id: string) => sql`
+    SELECT coalesce(array_agg(value ORDER BY value), '{}') AS s, count(*) AS n, avg(value) AS mean,
+           stddev_samp(value) AS std
+    FROM estimates WHERE version_id = ${id}`;
+  const { rows } = await sql<{
+    na: string;
+    mean_a: number | null;
+    std_a: number | null;
+    q_a: number[] | null;
+    nb: string;
+    mean_b: number | null;
+    std_b: number | null;
+    q_b: number[] | null;
+    edges: number[] | null;
+    below_a: string[] | null;
+    below_b: string[] | null;
+    from_a: (number | null)[] | null;
+    from_b: (number | null)[] | null;
+  }>`
+    WITH RECURSIVE
+    sa AS MATERIALIZED (${sorted(a)}),
+    sb AS MATERIALIZED (${sorted(b)}),
+    edges AS MATERIALIZED (SELECT ${interpolated('sa.s', 'sa.n', DECILES)} AS cuts FROM sa),
+    -- how many values of each side lie below each edge (strictly): a binary search in its array
+    below(side, k, cut, lo, hi) AS (
+      SELECT sides.side, x.k, x.cut, 0::bigint, sides.n
+      FROM edges, unnest(edges.cuts) WITH ORDINALITY AS x(cut, k),
+           (SELECT 'a' AS side, n FROM sa UNION ALL SELECT 'b', n FROM sb) sides
+      UNION ALL
+      SELECT side, k, cut, CASE WHEN under THEN mid ELSE lo END, CASE WHEN under THEN hi ELSE mid - 1 END
+      FROM (
+        SELECT side, k, cut, lo, hi, mid,
+               (CASE side WHEN 'a' THEN (SELECT s FROM sa) ELSE (SELECT s FROM sb) END)[mid] < cut AS under
+        FROM (SELECT *, (lo + hi + 1) / 2 AS mid FROM below WHERE lo < hi) halves
+      ) probes
     )
-    SELECT max(abs(fa - fb)) AS ks, coalesce(sum(abs(fa - fb) * (next - value)) FILTER (WHERE next IS NOT NULL), 0) AS w
-    FROM cdf`.execute(db);
-  return { ks: rows[0]?.ks ?? null, wasserstein: rows[0]?.w ?? null };
+    SELECT sa.n AS na, sa.mean AS mean_a, sa.std AS std_a, ${interpolated('sa.s', 'sa.n', QUANTILES)} AS q_a,
+           sb.n AS nb, sb.mean AS mean_b, sb.std AS std_b, ${interpolated('sb.s', 'sb.n', QUANTILES)} AS q_b,
+           (SELECT cuts FROM edges) AS edges,
+           (SELECT array_agg(lo ORDER BY k) FROM below WHERE side = 'a' AND lo = hi) AS below_a,
+           (SELECT array_agg(lo ORDER BY k) FROM below WHERE side = 'b' AND lo = hi) AS below_b,
+           CASE WHEN sa.n > 0 AND sb.n > 0 THEN ${stepsOf('a')} END AS from_a,
+           CASE WHEN sa.n > 0 AND sb.n > 0 THEN ${stepsOf('b')} END AS from_b
+    FROM sa, sb`.execute(db);
+  const row = rows[0];
+  const [na, nb] = [Number(row?.na ?? 0), Number(row?.nb ?? 0)];
+  const side = (count: number, mean?: number | null, std?: number | null, q?: number[] | null) => ({
+    count,
+    mean: mean ?? null,
+    std: std ?? null,
+    quantiles: q ?? QUANTILES.map(() => null),
+  });
+  // bin 0 holds the values below the first edge, bin j those from edge j to below edge j + 1
+  const counts = (below: string[] | null | undefined, count: number) => {
+    const cumulative = [0, ...(below ?? DECILES.map(() => '0')).map(Number), count];
+    return cumulative.slice(1).map((upTo, bin) => upTo - (cumulative[bin] ?? 0));
+  };
+  const [ksA, wA] = row?.from_a ?? [null, null];
+  const [ksB, wB] = row?.from_b ?? [null, null];
+  const bothSides = na > 0 && nb > 0;
+  return {
+    a: side(na, row?.mean_a, row?.std_a, row?.q_a),
+    b: side(nb, row?.mean_b, row?.std_b, row?.q_b),
+    psiEdges: row?.edges ?? [],
+    psiCounts: { a: counts(row?.below_a, na), b: counts(row?.below_b, nb) },
+    ks: bothSides ? Math.max(ksA ?? 0, ksB ?? 0) : null,
+    // no step between two values (one side empty, or a single value in all): nothing to integrate
+    wasserstein: (wA ?? 0) + (wB ?? 0),
+  };
 }
 
 export type KeyChanges = {
@@ -115,8 +221,22 @@ export type KeyChanges = {
   spearman: number | null;
 };
 
+/**
+ * The join of two versions' partitions on key: the partitions themselves, whose statistics give
+ * the join a true size (the parent has none, and its guess of billions of rows picked a nested
+ * loop seven times slower); the version ids let the join walk both primary keys in key order.
+ */
+const joinOnKey = (a: string, b: string, columns: RawBuilder<unknown>) => sql`
+  SELECT ${columns}
+  FROM ${sql.table(partitionName(a))} a JOIN ${sql.table(partitionName(b))} b ON b.key = a.key
+  WHERE a.version_id = ${a} AND b.version_id = ${b}`;
+
 /** Per-key change over the keys in both versions, and Spearman's correlation of their ranks. */
 export async function keyChanges(db: Db, a: string, b: string, tolerance: number): Promise<KeyChanges> {
+  // Average ranks: a tie shares the mean of the ranks it spans, (first + last) / 2, where the first
+  // is rank() and the last is how many values are ≤ it, count(*) over the same RANGE window; both
+  // come from one sort per side. The sum is twice the average rank, which leaves the correlation
+  // alone.
   const { rows } = await sql<{
     n: string;
     mac: number | null;
@@ -130,16 +250,14 @@ export async function keyChanges(db: Db, a: string, b: string, tolerance: number
            avg((abs(bv - av) > ${tolerance}::float8 * greatest(abs(av), 1e-9))::int::float8) AS changed,
            corr(ra, rb) AS spearman
     FROM (
-      SELECT a.value AS av, b.value AS bv,
-             -- average ranks (ties share the mean of the ranks they span), scaled by 1/n, which
-             -- leaves the correlation alone: the first rank of a tie is rank(), its last is
-             -- cume_dist() · n, and both come from one sort
-             (rank() OVER (ORDER BY a.value)::float8 / count(*) OVER () + cume_dist() OVER (ORDER BY a.value)) / 2 AS ra,
-             (rank() OVER (ORDER BY b.value)::float8 / count(*) OVER () + cume_dist() OVER (ORDER BY b.value)) / 2 AS rb
-      -- The partitions themselves: their statistics give the join a true size (the parent has
-      -- none, and its guess of billions of rows picked a nested loop seven times slower).
-      FROM ${sql.table(partitionName(a))} a JOIN ${sql.table(partitionName(b))} b ON b.key = a.key
-    ) j`.execute(db);
+      SELECT av, bv, rank() OVER by_a + count(*) OVER by_a AS ra, rb
+      FROM (
+        SELECT av, bv, rank() OVER by_b + count(*) OVER by_b AS rb
+        FROM (${joinOnKey(a, b, sql`a.value AS av, b.value AS bv`)}) pairs
+        WINDOW by_b AS (ORDER BY bv RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+      ) ranked_b
+      WINDOW by_a AS (ORDER BY av RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    ) ranked`.execute(db);
   const row = rows[0];
   return {
     both: Number(row?.n ?? 0),
@@ -148,4 +266,30 @@ export async function keyChanges(db: Db, a: string, b: string, tolerance: number
     changedShare: row?.changed ?? null,
     spearman: row?.spearman ?? null,
   };
+}
+
+export type Mover = { key: string; a: number; b: number; change: number };
+
+export type TopMovers = { up: Mover[]; down: Mover[] };
+
+/**
+ * The keys in both versions that moved most: `up` the `limit` largest b − a above 0, largest
+ * first; `down` the `limit` most negative, most negative first; ties in key order.
+ */
+export async function topMovers(db: Db, a: string, b: string, limit: number): Promise<TopMovers> {
+  const count = Math.floor(limit);
+  if (!(count > 0)) return { up: [], down: [] };
+  // One join, kept (only the keys that moved), read twice by a top-N sort.
+  const { rows } = await sql<Mover & { up: boolean }>`
+    WITH moved AS MATERIALIZED (
+      ${joinOnKey(a, b, sql`a.key, a.value AS a, b.value AS b, b.value - a.value AS change`)} AND b.value <> a.value
+    )
+    (SELECT true AS up, key, a, b, change FROM moved WHERE change > 0 ORDER BY change DESC, key LIMIT ${count})
+    UNION ALL
+    (SELECT false AS up, key, a, b, change FROM moved WHERE change < 0 ORDER BY change, key LIMIT ${count})`.execute(
+    db,
+  );
+  const pick = (up: boolean) =>
+    rows.filter((row) => row.up === up).map(({ key, a, b, change }) => ({ key, a, b, change }));
+  return { up: pick(true), down: pick(false) };
 }

@@ -1,7 +1,18 @@
-import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
-import { cdfDistances, keyChanges, psiBins, QUANTILES, sideSummaries } from '../db/drift-stats.ts';
+import {
+  applyStatisticsSettings,
+  type Distributions,
+  distributions,
+  type KeyChanges,
+  keyChanges,
+  QUANTILES,
+  type SideSummary,
+  type TopMovers,
+  topMovers,
+} from '../db/drift-stats.ts';
 import { ksPValue } from './kolmogorov.ts';
+
+export type { Mover, TopMovers } from '../db/drift-stats.ts';
 
 export const PSI_EPSILON = 1e-4;
 
@@ -29,31 +40,47 @@ export type DriftFigures = {
   b: Side;
 };
 
-/** Every figure between a baseline A and a candidate B, computed in Postgres over their partitions. */
+/**
+ * Every figure between a baseline A and a candidate B, computed in Postgres over their partitions,
+ * and the `topMoversLimit` keys that moved most each way (none when 0).
+ *
+ * Two connections share the work: the key join (per-key changes and Spearman's ranks, the longest
+ * query) on one; each version's distribution, then the top movers, on the other. Each runs in its
+ * own transaction with the statistics' settings. Given a transaction (`db.isTransaction`), which
+ * cannot open others, the queries run one after the other on it, and its settings are restored.
+ */
 export async function driftFigures(
   db: Db,
   a: string,
   b: string,
   changeTolerance: number,
-): Promise<DriftFigures> {
-  // Every statistic sorts a million values or more: with the default work_mem those sorts spill
-  // to disk. Each query gets more memory for its own transaction only.
-  // Inside a transaction (the gate of an import) they run one after the other on it.
-  if (db.isTransaction) await sql`SET LOCAL work_mem = '256MB'`.execute(db);
-  const withMemory = <T>(work: (trx: Db) => Promise<T>) =>
-    db.isTransaction
-      ? work(db)
-      : db.transaction().execute(async (trx) => {
-          await sql`SET LOCAL work_mem = '256MB'`.execute(trx);
-          return work(trx);
-        });
-  const [sides, bins, distances, changes] = await Promise.all([
-    withMemory((trx) => sideSummaries(trx, a, b)),
-    withMemory((trx) => psiBins(trx, a, b)),
-    withMemory((trx) => cdfDistances(trx, a, b)),
-    withMemory((trx) => keyChanges(trx, a, b, changeTolerance)),
-  ]);
-  const side = (summary: typeof sides.a): Side => ({
+  topMoversLimit = 0,
+): Promise<DriftFigures & { topMovers: TopMovers }> {
+  let results: [Distributions, KeyChanges, TopMovers];
+  if (db.isTransaction) {
+    const restore = await applyStatisticsSettings(db);
+    results = [
+      await distributions(db, a, b),
+      await keyChanges(db, a, b, changeTolerance),
+      await topMovers(db, a, b, topMoversLimit),
+    ];
+    await restore();
+  } else {
+    const tuned = <T>(work: (trx: Db) => Promise<T>) =>
+      db.transaction().execute(async (trx) => {
+        await applyStatisticsSettings(trx);
+        return work(trx);
+      });
+    const [changes, [sides, movers]] = await Promise.all([
+      tuned((trx) => keyChanges(trx, a, b, changeTolerance)),
+      tuned(
+        async (trx) => [await distributions(trx, a, b), await topMovers(trx, a, b, topMoversLimit)] as const,
+      ),
+    ]);
+    results = [sides, changes, movers];
+  }
+  const [sides, changes, movers] = results;
+  const side = (summary: SideSummary): Side => ({
     count: summary.count,
     mean: summary.mean,
     std: summary.count < 2 ? null : summary.std,
@@ -61,12 +88,12 @@ export async function driftFigures(
   });
   const stdA = sides.a.count < 2 ? null : sides.a.std;
   return {
-    psi: psiOf(bins.bins, sides.a.count, sides.b.count),
-    psiEdges: bins.edges,
-    ksStatistic: distances.ks,
-    ksPValue: distances.ks === null ? null : ksPValue(distances.ks, sides.a.count, sides.b.count),
-    wasserstein: distances.wasserstein,
-    wassersteinNorm: normalized(distances.wasserstein, stdA),
+    psi: psiOf(sides.psiCounts, sides.a.count, sides.b.count),
+    psiEdges: sides.psiEdges,
+    ksStatistic: sides.ks,
+    ksPValue: sides.ks === null ? null : ksPValue(sides.ks, sides.a.count, sides.b.count),
+    wasserstein: sides.wasserstein,
+    wassersteinNorm: normalized(sides.wasserstein, stdA),
     meanAbsChange: changes.meanAbsChange,
     medianAbsRelChange: changes.medianAbsRelChange,
     changedShare: changes.changedShare,
@@ -78,22 +105,17 @@ export async function driftFigures(
     },
     a: side(sides.a),
     b: side(sides.b),
+    topMovers: movers,
   };
 }
 
 /** PSI = Σ (pB − pA) · ln(pB / pA) over bins 0…9, a share of 0 counted as epsilon. */
-function psiOf(
-  bins: { side: string; bin: number; n: number }[],
-  countA: number,
-  countB: number,
-): number | null {
+function psiOf(counts: { a: number[]; b: number[] }, countA: number, countB: number): number | null {
   if (countA === 0 || countB === 0) return null;
   let psi = 0;
   for (let bin = 0; bin <= 9; bin += 1) {
-    const share = (side: string, count: number) =>
-      (bins.find((entry) => entry.side === side && entry.bin === bin)?.n ?? 0) / count || PSI_EPSILON;
-    const pa = share('a', countA);
-    const pb = share('b', countB);
+    const pa = (counts.a[bin] ?? 0) / countA || PSI_EPSILON;
+    const pb = (counts.b[bin] ?? 0) / countB || PSI_EPSILON;
     psi += (pb - pa) * Math.log(pb / pa);
   }
   return psi;

@@ -1,9 +1,8 @@
 import type { Db } from '../db/database.ts';
 import { QUANTILES, sideSummaries } from '../db/drift-stats.ts';
-import { type Mover, topMovers } from '../db/top-movers.ts';
 import type { Version } from '../db/versions.ts';
 import type { DriftPolicy } from '../model/spec.ts';
-import { type DriftFigures, driftFigures } from './figures.ts';
+import { type DriftFigures, driftFigures, type TopMovers } from './figures.ts';
 import { type Check, maxCheck, minCheck, type Verdict, verdictOf } from './verdict.ts';
 
 export type VersionRef = { model: string; version: number };
@@ -19,7 +18,7 @@ type Pair<T> = { baseline: T | null; candidate: T | null };
 export type DriftReport = DriftFigures & {
   baseline: VersionRef | null;
   candidate: VersionRef;
-  topMovers: { up: Mover[]; down: Mover[] };
+  topMovers: TopMovers;
   artifact: Pair<unknown>;
   metrics: Pair<Record<string, unknown>> & { delta: Record<string, number> };
   policy: DriftPolicy;
@@ -39,20 +38,17 @@ export async function driftReport(
   candidate: Version,
   policy: DriftPolicy,
 ): Promise<DriftReport> {
-  const [rest, movers] =
+  const { topMovers, ...rest } =
     baseline === undefined
-      ? [await candidateAlone(db, candidate.id), { up: [], down: [] }]
-      : await Promise.all([
-          driftFigures(db, baseline.id, candidate.id, policy.changeTolerance),
-          topMovers(db, baseline.id, candidate.id, TOP_MOVERS),
-        ]);
+      ? { ...(await candidateAlone(db, candidate.id)), topMovers: { up: [], down: [] } }
+      : await driftFigures(db, baseline.id, candidate.id, policy.changeTolerance, TOP_MOVERS);
   const artifactOf = (version: Version | undefined) => version?.lineage.artifact ?? null;
   const metricsOf = (version: Version | undefined) => version?.metrics ?? null;
   return {
     ...rest,
     baseline: baseline === undefined ? null : refOf(baseline),
     candidate: refOf(candidate),
-    topMovers: movers,
+    topMovers,
     artifact: { baseline: artifactOf(baseline), candidate: artifactOf(candidate) },
     metrics: {
       baseline: metricsOf(baseline),
