@@ -4,7 +4,7 @@ import { gateRegistry } from '../src/drift/alerts.ts';
 
 /** The worker's Prometheus metrics: its jobs, the drift gate's counters, and the process. */
 export const workerRegistry = new Registry();
-collectDefaultMetrics({ register: workerRegistry, prefix: 'almanac_worker_' });
+let collectingProcessMetrics = false;
 
 export const jobsFinished = new Counter({
   name: 'almanac_jobs_total',
@@ -15,6 +15,11 @@ export const jobsFinished = new Counter({
 
 /** Serves `GET /metrics` on its own port (`ALMANAC_WORKER_METRICS_PORT`): a worker has no API. */
 export function serveWorkerMetrics(port: number, host = '0.0.0.0'): Promise<RunningServer> {
+  // only in a process that serves them: every CLI command loads this module
+  if (!collectingProcessMetrics) {
+    collectDefaultMetrics({ register: workerRegistry, prefix: 'almanac_worker_' });
+    collectingProcessMetrics = true;
+  }
   return listen(
     (req, res) => {
       if (req.method !== 'GET' || req.url !== '/metrics') {

@@ -36,20 +36,29 @@ export function createQueue(connection: Redis, prefix: string): AlmanacQueue {
  * An enqueue that fails fast when Redis is down: BullMQ's `add` would wait for a lost
  * connection to come back, so the connection must be `ready` and the add is bounded in time.
  */
+export async function addWithin<N extends JobName>(
+  queue: AlmanacQueue,
+  connection: Redis,
+  name: N,
+  payload: JobPayload<N>,
+  jobId: string,
+  timeoutMs = 2_000,
+): Promise<void> {
+  if (connection.status !== 'ready') throw new Error(`Redis is not reachable (${connection.status})`);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Redis did not accept the job within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  try {
+    await Promise.race([queue.add(name, payload, { jobId }), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function refreshEnqueuer(queue: AlmanacQueue, connection: Redis, timeoutMs = 2_000): EnqueueRefresh {
-  return async (jobId, payload) => {
-    if (connection.status !== 'ready') throw new Error(`Redis is not reachable (${connection.status})`);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`Redis did not accept the job within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    });
-    try {
-      await Promise.race([queue.add('refresh', payload, { jobId }), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  return (jobId, payload) => addWithin(queue, connection, 'refresh', payload, jobId, timeoutMs);
 }

@@ -7,7 +7,7 @@ import { sweepSpillFiles } from '../src/pipeline/spill-file.ts';
 import { jobsFinished } from './metrics.ts';
 import { evaluateJobId, evaluateProcessor } from './processors/evaluate.ts';
 import { refreshProcessor } from './processors/refresh.ts';
-import { createQueue, type JobName, type JobPayload, jobPayloads, QUEUE_NAME } from './queue.ts';
+import { addWithin, createQueue, type JobName, type JobPayload, jobPayloads, QUEUE_NAME } from './queue.ts';
 import { createRedis } from './redis.ts';
 
 export type WorkerDeps = {
@@ -46,11 +46,9 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
           const { model, slot } = job.data as JobPayload<'refresh'>;
           // Actuals arrive with the source data that each refresh reads: measure the versions
           // again. A lost follow-up only delays the figures until the next refresh or by-hand run.
-          await followUps
-            .add('evaluate', { model }, { jobId: evaluateJobId(model, slot) })
-            .catch((error: unknown) =>
-              logger.warn({ err: error, model }, 'could not queue the evaluate job'),
-            );
+          await addWithin(followUps, producer, 'evaluate', { model }, evaluateJobId(model, slot)).catch(
+            (error: unknown) => logger.warn({ err: error, model }, 'could not queue the evaluate job'),
+          );
           return outcome;
         }
         case 'evaluate':

@@ -255,7 +255,11 @@ describe('diffs between any two versions', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ baseline: { version: 2 }, candidate: { version: 3 } });
     const bad = await runCli('diff', 'gate', 'two', '3');
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('A: must be a version number or "latest"');
+    expect(bad.stderr).toContain('A: must be a version number (1 to 2147483647) or "latest"');
+    const huge = await runCli('diff', 'gate', '1', '99999999999');
+    expect(huge).toMatchObject({ code: 2, stderr: expect.stringContaining('B: must be a version number') });
+    expect((await runCli('publish', 'gate', '1e0')).code).toBe(2);
+    expect((await api.post('/v1/models/gate/versions/9999999999/publish', {})).status).toBe(400);
   });
 });
 

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createPool } from '../src/db/database.ts';
 import { findVersion } from '../src/db/versions.ts';
-import { diffReport, resolveDiff } from '../src/drift/diff.ts';
-import type { DriftReport } from '../src/drift/report.ts';
+import { resolveDiff } from '../src/drift/diff.ts';
+import { type DriftReport, driftReport } from '../src/drift/report.ts';
 import { importCsv, readableOf } from '../src/imports/import-csv.ts';
 import { useDb, useTestDatabase } from './helpers/hooks.ts';
 import { applySpec, lenientDrift } from './helpers/pipeline.ts';
@@ -76,7 +76,8 @@ describe('drift figures against the reference implementation (numpy/scipy)', () 
   });
 
   it.each(cases)('%s: the report of a diff between A and B', async (_name, entry, model) => {
-    const report = await diffReport(db(), await resolveDiff(db(), model, 1, 2));
+    const diff = await resolveDiff(db(), model, 1, 2);
+    const report = await driftReport(db(), diff.from, diff.to, diff.policy);
     expect(mismatches(entry.expected, report, 'report')).toEqual([]);
   });
 });

@@ -83,7 +83,7 @@ describe('almanac import', () => {
       await file('next.csv', 'value,key\n1,AAPL\n2,"MSFT, Inc."\n3,NEW\n'),
     );
     expect(third).toMatchObject({ code: 0, stdout: 'published version 2 of from-python (3 keys)\n' });
-    const versions = await listVersions(db(), 'from-python', { limit: 5 });
+    const versions = await listVersions(db(), 'from-python', { limit: 5, withDrift: true });
     expect(versions.map((v) => [v.number, v.state, v.rowCount])).toEqual([
       [2, 'published', 3],
       [1, 'superseded', 4],

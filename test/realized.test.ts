@@ -4,6 +4,7 @@ import { advanceMarket, seedMarket } from '../seeds/load-market.ts';
 import { createPool } from '../src/db/database.ts';
 import type { RealizedAccuracy } from '../src/db/realized.ts';
 import { findVersion } from '../src/db/versions.ts';
+import { importCsv, readableOf } from '../src/imports/import-csv.ts';
 import { runCli } from './helpers/cli.ts';
 import { useDb, useFileRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
 import { applySpec, demoSpec, startPipeline } from './helpers/pipeline.ts';
@@ -102,8 +103,15 @@ describe('realized accuracy', () => {
 
   it('says so for a model without a source, and refuses an unknown model', async () => {
     await applySpec(db(), { name: 'outside', estimator: 'external' });
-    const csv = await runCli('evaluate', 'outside');
-    expect(csv).toMatchObject({ code: 0 });
+    const pool = createPool(database.url, { max: 1 });
+    await importCsv({ db: db(), pool }, 'outside', readableOf('key,value\nA,1\n'), 'test');
+    await pool.end();
+    expect(await runCli('evaluate', 'outside')).toEqual({
+      code: 0,
+      stdout:
+        'no version of outside has been measured yet\nv1 not measured: no source table to take actuals from\n',
+      stderr: expect.any(String),
+    });
     const missing = await runCli('evaluate', 'nope');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('model "nope" does not exist');

@@ -17,7 +17,11 @@ export async function streamFromConnection(
     await stream(client);
   } catch (error) {
     broken = true;
-    if (!res.headersSent) throw error;
+    if (!res.headersSent) {
+      // the problem answer that follows is not the attachment announced
+      res.removeHeader('Content-Disposition');
+      throw error;
+    }
     res.destroy();
   } finally {
     client.release(broken);

@@ -1,19 +1,9 @@
 import { z } from 'zod';
 import { keySchema } from '../model/keys.ts';
 import { modelName } from '../model/spec.ts';
+import { versionNumberText, versionText } from '../versions/version-text.ts';
 
 /** Request fields shared by routes, with the messages clients see. */
-
-const VERSION_MESSAGE = 'must be a version number (1 to 2147483647) or "latest"';
-
-/** A version as text (path or query): a positive int4, or `latest`. */
-export const versionText = z
-  .string()
-  .refine(
-    (text) => text === 'latest' || (/^[1-9]\d{0,9}$/.test(text) && Number(text) <= 2_147_483_647),
-    VERSION_MESSAGE,
-  )
-  .transform((text) => (text === 'latest' ? ('latest' as const) : Number(text)));
 
 /** A version number in a JSON body. */
 export const versionNumber = z
@@ -25,7 +15,7 @@ export const versionNumber = z
 export const modelParam = z.object({ model: modelName });
 export const versionParams = z.object({ model: modelName, version: versionText });
 export const keyParams = z.object({ model: modelName, key: keySchema });
-export { keySchema, modelName };
+export { keySchema, modelName, versionNumberText, versionText };
 
 const LIMIT = 'must be a whole number from 1 to 1000';
 

@@ -1,19 +1,36 @@
 import { LRUCache } from 'lru-cache';
 import type { DriftReport } from '../drift/report.ts';
+import { HttpError } from './problem.ts';
 
 /**
  * Drift reports between two versions, computed once: versions are immutable, so a report only
  * changes with the policy it was judged by, which is part of the key. Concurrent requests for the
- * same pair wait for one computation; a failed one is forgotten.
+ * same pair wait for one computation; a failed one is forgotten. A report of a million keys keeps
+ * two connections and both cores of Postgres busy for seconds, so only `maxRunning` are computed at
+ * once: beyond that the answer is 503 with Retry-After, and lookups keep their connections.
  */
 export class ReportCache {
   readonly #reports = new LRUCache<string, Promise<DriftReport>>({ max: 256 });
+  readonly #maxRunning: number;
+  #running = 0;
+
+  constructor(maxRunning = 2) {
+    this.#maxRunning = maxRunning;
+  }
 
   get(a: string, b: string, policy: unknown, compute: () => Promise<DriftReport>): Promise<DriftReport> {
     const key = `${a}:${b}:${JSON.stringify(policy)}`;
     const cached = this.#reports.get(key);
     if (cached !== undefined) return cached;
-    const report = compute();
+    if (this.#running >= this.#maxRunning) {
+      throw new HttpError(503, `${this.#running} drift reports are being computed; try again shortly`, {
+        headers: { 'Retry-After': '5' },
+      });
+    }
+    this.#running += 1;
+    const report = compute().finally(() => {
+      this.#running -= 1;
+    });
     this.#reports.set(key, report);
     report.catch(() => this.#reports.delete(key));
     return report;

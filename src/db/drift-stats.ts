@@ -53,36 +53,6 @@ export async function applyStatisticsSettings(trx: Db): Promise<() => Promise<vo
   };
 }
 
-/** Count, mean, sample std and quantiles (linear interpolation) of each version's values. */
-export async function sideSummaries(
-  db: Db,
-  a: string,
-  b: string,
-): Promise<{ a: SideSummary; b: SideSummary }> {
-  const summaryOf = (id: string) => sql`
-    SELECT ${id}::text AS id, count(*) AS n, avg(value) AS mean, stddev_samp(value) AS std,
-           percentile_cont(${sql.val(QUANTILES)}::float8[]) WITHIN GROUP (ORDER BY value) AS q
-    FROM estimates WHERE version_id = ${id}`;
-  const { rows } = await sql<{
-    id: string;
-    n: string;
-    mean: number | null;
-    std: number | null;
-    q: number[] | null;
-  }>`
-    ${a === b ? summaryOf(a) : sql`${summaryOf(a)} UNION ALL ${summaryOf(b)}`}`.execute(db);
-  const summary = (id: string): SideSummary => {
-    const row = rows.find((r) => r.id === id);
-    return {
-      count: Number(row?.n ?? 0),
-      mean: row?.mean ?? null,
-      std: row?.std ?? null,
-      quantiles: row?.q ?? QUANTILES.map(() => null),
-    };
-  };
-  return { a: summary(a), b: summary(b) };
-}
-
 export type Distributions = {
   a: SideSummary;
   b: SideSummary;
@@ -145,7 +115,7 @@ export async function distributions(db: Db, a: string, b: string): Promise<Distr
   const sorted = (id: string) => sql`
     SELECT coalesce(array_agg(value ORDER BY value), '{}') AS s, count(*) AS n, avg(value) AS mean,
            stddev_samp(value) AS std
-    FROM estimates WHERE version_id = ${id}`;
+    FROM ${sql.table(partitionName(id))}`;
   const { rows } = await sql<{
     na: string;
     mean_a: number | null;
@@ -208,8 +178,8 @@ export async function distributions(db: Db, a: string, b: string): Promise<Distr
     psiEdges: row?.edges ?? [],
     psiCounts: { a: counts(row?.below_a, na), b: counts(row?.below_b, nb) },
     ks: bothSides ? Math.max(ksA ?? 0, ksB ?? 0) : null,
-    // no step between two values (one side empty, or a single value in all): nothing to integrate
-    wasserstein: (wA ?? 0) + (wB ?? 0),
+    // with both sides, no step between two values (a single value in all) integrates to 0
+    wasserstein: bothSides ? (wA ?? 0) + (wB ?? 0) : null,
   };
 }
 

@@ -3,8 +3,6 @@ import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { partitionName } from './partitions.ts';
 
-export const KEY_CHANGE_STATUSES = ['changed', 'unchanged', 'added', 'removed'] as const;
-
 /**
  * Every key of two versions with its change, in key order, as CSV built by Postgres:
  * `key,a,b,change,relative_change,status`. `changed` follows the report's rule (|b − a| greater

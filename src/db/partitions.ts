@@ -58,12 +58,26 @@ export async function writePartition(client: Client, versionId: string, rows: ()
  * readers go on; the CHECK constraint spares it a scan.
  */
 export async function indexAndAttachPartition(client: Client, versionId: string): Promise<void> {
+  await indexPartition(client, versionId);
+  await attachPartition(client, versionId);
+}
+
+export async function indexPartition(client: Client, versionId: string): Promise<void> {
   const table = partitionName(versionId);
   await client.query("SET maintenance_work_mem = '256MB'");
   await client.query(`ALTER TABLE ${table} ADD PRIMARY KEY (version_id, key)`);
-  await client.query(`ANALYZE ${table}`);
-  await client.query(`ALTER TABLE estimates ATTACH PARTITION ${table} FOR VALUES IN (${versionId})`);
   await client.query('RESET maintenance_work_mem');
+  await client.query(`ANALYZE ${table}`);
+}
+
+/**
+ * ATTACH takes a lock on `estimates` that conflicts with every other ATTACH and DETACH until the
+ * transaction ends: in a longer transaction (an import's), it is the last thing before the gate.
+ */
+export async function attachPartition(client: Client, versionId: string): Promise<void> {
+  await client.query(
+    `ALTER TABLE estimates ATTACH PARTITION ${partitionName(versionId)} FOR VALUES IN (${versionId})`,
+  );
 }
 
 export type PartitionStatus = 'missing' | 'standalone' | 'attached' | 'detach-pending';

@@ -16,7 +16,7 @@ export type RealizedAccuracy = {
   /** share of measured rows with an interval whose actual fell within [lower, upper] */
   intervalCoverage: number | null;
   intervalRows: number;
-  /** naive (the last value of one feature) on the same rows: the floor to beat */
+  /** naive (the last value of one feature) on the same rows (all of them have it): the floor to beat */
   naiveFeature: string | null;
   naiveMae: number | null;
   maeRatioToNaive: number | null;
@@ -47,6 +47,7 @@ export async function realizedAccuracy(
     first: string | null;
     last: string | null;
   }>`
+    WITH span AS MATERIALIZED (SELECT min(as_of) AS first, max(as_of) AS last FROM ${sql.table(partitionName(versionId))})
     SELECT count(*) AS n, avg(abs(y - value)) AS mae, sqrt(avg((y - value) * (y - value))) AS rmse,
            avg(y - value) AS bias,
            avg((y BETWEEN lower AND upper)::int::float8) FILTER (WHERE lower IS NOT NULL AND upper IS NOT NULL) AS covered,
@@ -57,9 +58,14 @@ export async function realizedAccuracy(
     FROM (
       SELECT ${sql.raw(target)}::float8 AS y, e.value, e.lower, e.upper, e.as_of, ${sql.raw(naive)} AS naive
       FROM ${sql.table(partitionName(versionId))} e
+      -- as_of is the source time read as text into a timestamptz: in our sessions (UTC) the
+      -- comparison gives back exactly the row that was scored, whatever the time column's type
       JOIN ${sql.raw(source.table)} s
-        ON s.${sql.raw(quote(source.key))}::text = e.key AND s.${sql.raw(quote(source.time))} = e.as_of
-      WHERE ${sql.raw(finite(target))}
+        ON s.${sql.raw(quote(source.key))}::text COLLATE "C" = e.key AND s.${sql.raw(quote(source.time))} = e.as_of
+      -- only the span of times the version scored: the source is not read beyond it
+      WHERE s.${sql.raw(quote(source.time))} BETWEEN (SELECT first FROM span) AND (SELECT last FROM span)
+        AND ${sql.raw(finite(target))}
+        ${sql.raw(naiveFeature === undefined ? '' : `AND ${finite(naive)}`)}
     ) measured`.execute(db);
   const row = rows[0];
   const mae = row?.mae ?? null;

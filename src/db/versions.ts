@@ -90,12 +90,35 @@ export async function findPublishedVersion(db: Db, model: string): Promise<Versi
 }
 
 /** Newest first, optionally of some states and below a version number (a page cursor). */
+const LISTED_COLUMNS = [
+  'id',
+  'model',
+  'number',
+  'state',
+  'row_count',
+  'checksum',
+  'created_at',
+  'published_at',
+  'lineage',
+  'metrics',
+  'realized',
+] as const;
+
 export async function listVersions(
   db: Db,
   model: string,
-  options: { limit: number; states?: VersionState[]; belowNumber?: number },
+  options: {
+    limit: number;
+    states?: VersionState[];
+    belowNumber?: number;
+    /** listings leave each version's drift report (several KB) out unless asked: `drift` is then null */
+    withDrift?: boolean;
+  },
 ): Promise<Version[]> {
-  let query = db.selectFrom('versions').selectAll().where('model', '=', model);
+  let query = db
+    .selectFrom('versions')
+    .select([...LISTED_COLUMNS, options.withDrift === true ? 'drift' : sql<null>`NULL::jsonb`.as('drift')])
+    .where('model', '=', model);
   if (options.states !== undefined && options.states.length > 0)
     query = query.where('state', 'in', options.states);
   if (options.belowNumber !== undefined) query = query.where('number', '<', options.belowNumber);

@@ -3,7 +3,6 @@ import type { Version } from '../db/versions.ts';
 import { GoneError, NotFoundError } from '../errors.ts';
 import type { DriftPolicy } from '../model/spec.ts';
 import { requireModel, resolveVersion, type VersionRef } from '../versions/resolve.ts';
-import { type DriftReport, driftReport } from './report.ts';
 
 /** States whose rows are still there to compare (a rejected version's stay until retention). */
 const COMPARABLE = new Set(['held', 'published', 'superseded', 'rejected']);
@@ -31,9 +30,4 @@ export async function resolveDiff(db: Db, model: string, from: VersionRef, to: V
   const { spec } = await requireModel(db, model);
   const [a, b] = [await comparableVersion(db, model, from), await comparableVersion(db, model, to)];
   return { from: a, to: b, policy: spec.drift };
-}
-
-/** The drift report of `to` against `from`, as the gate would compute it today. */
-export function diffReport(db: Db, diff: Diff): Promise<DriftReport> {
-  return driftReport(db, diff.from, diff.to, diff.policy);
 }

@@ -40,29 +40,39 @@ export type DriftFigures = {
   b: Side;
 };
 
+export type FigureOptions = {
+  /** how many keys that moved most each way to list (none when 0) */
+  topMovers?: number;
+  /**
+   * true when `db` is a transaction the caller goes on with (the publish gate's): the queries then
+   * run one after the other on it and its settings are restored after them. Otherwise they run
+   * side by side, each in a transaction of its own.
+   */
+  inTransaction?: boolean;
+};
+
 /**
  * Every figure between a baseline A and a candidate B, computed in Postgres over their partitions,
- * and the `topMoversLimit` keys that moved most each way (none when 0).
+ * and the keys that moved most each way.
  *
- * Two connections share the work: the key join (per-key changes and Spearman's ranks, the longest
- * query) on one; each version's distribution, then the top movers, on the other. Each runs in its
- * own transaction with the statistics' settings. Given a transaction (`db.isTransaction`), which
- * cannot open others, the queries run one after the other on it, and its settings are restored.
+ * Side by side, two connections share the work: the key join (per-key changes and Spearman's
+ * ranks, the longest query) on one; each version's distribution, then the top movers, on the other.
  */
 export async function driftFigures(
   db: Db,
   a: string,
   b: string,
   changeTolerance: number,
-  topMoversLimit = 0,
+  options: FigureOptions = {},
 ): Promise<DriftFigures & { topMovers: TopMovers }> {
+  const limit = options.topMovers ?? 0;
   let results: [Distributions, KeyChanges, TopMovers];
-  if (db.isTransaction) {
+  if (options.inTransaction === true) {
     const restore = await applyStatisticsSettings(db);
     results = [
       await distributions(db, a, b),
       await keyChanges(db, a, b, changeTolerance),
-      await topMovers(db, a, b, topMoversLimit),
+      await topMovers(db, a, b, limit),
     ];
     await restore();
   } else {
@@ -73,19 +83,11 @@ export async function driftFigures(
       });
     const [changes, [sides, movers]] = await Promise.all([
       tuned((trx) => keyChanges(trx, a, b, changeTolerance)),
-      tuned(
-        async (trx) => [await distributions(trx, a, b), await topMovers(trx, a, b, topMoversLimit)] as const,
-      ),
+      tuned(async (trx) => [await distributions(trx, a, b), await topMovers(trx, a, b, limit)] as const),
     ]);
     results = [sides, changes, movers];
   }
   const [sides, changes, movers] = results;
-  const side = (summary: SideSummary): Side => ({
-    count: summary.count,
-    mean: summary.mean,
-    std: summary.count < 2 ? null : summary.std,
-    quantiles: Object.fromEntries(QUANTILES.map((q, i) => [String(q), summary.quantiles[i] ?? null])),
-  });
   const stdA = sides.a.count < 2 ? null : sides.a.std;
   return {
     psi: psiOf(sides.psiCounts, sides.a.count, sides.b.count),
@@ -103,9 +105,43 @@ export async function driftFigures(
       removed: sides.a.count - changes.both,
       added: sides.b.count - changes.both,
     },
-    a: side(sides.a),
-    b: side(sides.b),
+    a: sideOf(sides.a),
+    b: sideOf(sides.b),
     topMovers: movers,
+  };
+}
+
+/**
+ * A model's first version: nothing to compare it with, so every comparing figure is null and A is
+ * empty; B is described as usual.
+ */
+export async function candidateFigures(db: Db, b: string): Promise<DriftFigures> {
+  // (the distribution of B against itself: one query, for a first version only)
+  const { b: summary } = await distributions(db, b, b);
+  return {
+    psi: null,
+    psiEdges: [],
+    ksStatistic: null,
+    ksPValue: null,
+    wasserstein: null,
+    wassersteinNorm: null,
+    meanAbsChange: null,
+    medianAbsRelChange: null,
+    changedShare: null,
+    spearman: null,
+    coverage: { both: 0, removed: 0, added: summary.count },
+    a: sideOf({ count: 0, mean: null, std: null, quantiles: [] }),
+    b: sideOf(summary),
+  };
+}
+
+/** A version's side of the report: std only from 2 values; quantiles keyed by their fraction. */
+function sideOf(summary: SideSummary): Side {
+  return {
+    count: summary.count,
+    mean: summary.mean,
+    std: summary.count < 2 ? null : summary.std,
+    quantiles: Object.fromEntries(QUANTILES.map((q, i) => [String(q), summary.quantiles[i] ?? null])),
   };
 }
 

@@ -21,18 +21,22 @@ export async function gateCandidate(
   const report =
     computedEarlier !== undefined && computedEarlier.baseline?.version === baseline?.number
       ? computedEarlier
-      : await driftReport(trx, baseline, candidate, policy);
+      : await driftReport(trx, baseline, candidate, policy, { inTransaction: true });
   await setVersionReport(trx, candidateId, 'drift', report);
   return { candidate, report };
 }
 
-/** The report before the gate's transaction, on the pool, where its queries can run side by side. */
+/**
+ * The report before the gate takes the model's lock: on the pool, where its queries run side by
+ * side (a refresh), or early in the caller's transaction (an import, `inTransaction`).
+ */
 export async function reportAgainstPublished(
   db: Db,
   candidateId: string,
   policy: DriftPolicy,
+  options: { inTransaction?: boolean } = {},
 ): Promise<DriftReport> {
   const candidate = await findVersionById(db, candidateId);
   if (candidate === undefined) throw new Error(`version ${candidateId} vanished before its drift report`);
-  return driftReport(db, await findPublishedVersion(db, candidate.model), candidate, policy);
+  return driftReport(db, await findPublishedVersion(db, candidate.model), candidate, policy, options);
 }

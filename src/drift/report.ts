@@ -1,13 +1,18 @@
 import type { Db } from '../db/database.ts';
-import { QUANTILES, sideSummaries } from '../db/drift-stats.ts';
 import type { Version } from '../db/versions.ts';
 import type { DriftPolicy } from '../model/spec.ts';
-import { type DriftFigures, driftFigures, type TopMovers } from './figures.ts';
+import {
+  candidateFigures,
+  type DriftFigures,
+  driftFigures,
+  type FigureOptions,
+  type TopMovers,
+} from './figures.ts';
 import { type Check, maxCheck, minCheck, type Verdict, verdictOf } from './verdict.ts';
 
 export type VersionRef = { model: string; version: number };
 
-/** A version's side of the report beside the figures: what it was fitted as and how it measured. */
+/** One thing of each version, the baseline's and the candidate's. */
 type Pair<T> = { baseline: T | null; candidate: T | null };
 
 /**
@@ -37,11 +42,15 @@ export async function driftReport(
   baseline: Version | undefined,
   candidate: Version,
   policy: DriftPolicy,
+  options: Pick<FigureOptions, 'inTransaction'> = {},
 ): Promise<DriftReport> {
   const { topMovers, ...rest } =
     baseline === undefined
-      ? { ...(await candidateAlone(db, candidate.id)), topMovers: { up: [], down: [] } }
-      : await driftFigures(db, baseline.id, candidate.id, policy.changeTolerance, TOP_MOVERS);
+      ? { ...(await candidateFigures(db, candidate.id)), topMovers: { up: [], down: [] } }
+      : await driftFigures(db, baseline.id, candidate.id, policy.changeTolerance, {
+          topMovers: TOP_MOVERS,
+          inTransaction: options.inTransaction,
+        });
   const artifactOf = (version: Version | undefined) => version?.lineage.artifact ?? null;
   const metricsOf = (version: Version | undefined) => version?.metrics ?? null;
   return {
@@ -101,27 +110,4 @@ function numericDelta(
   };
   walk(baseline, candidate, '');
   return delta;
-}
-
-/** A first version's figures: its own side, nothing to compare it with. */
-async function candidateAlone(db: Db, candidateId: string): Promise<DriftFigures> {
-  const { b } = await sideSummaries(db, candidateId, candidateId);
-  const quantiles = (values: (number | null)[]) =>
-    Object.fromEntries(QUANTILES.map((q, i) => [String(q), values[i] ?? null]));
-  const empty = { count: 0, mean: null, std: null, quantiles: quantiles([]) };
-  return {
-    psi: null,
-    psiEdges: [],
-    ksStatistic: null,
-    ksPValue: null,
-    wasserstein: null,
-    wassersteinNorm: null,
-    meanAbsChange: null,
-    medianAbsRelChange: null,
-    changedShare: null,
-    spearman: null,
-    coverage: { both: 0, removed: 0, added: b.count },
-    a: empty,
-    b: { count: b.count, mean: b.mean, std: b.count < 2 ? null : b.std, quantiles: quantiles(b.quantiles) },
-  };
 }

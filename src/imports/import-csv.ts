@@ -3,11 +3,12 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { parse } from 'csv-parse';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { createDbOnClient, type Db } from '../db/database.ts';
+import { createDbOnClient, type Db, withClientTransaction } from '../db/database.ts';
 import { lockModelForTransaction } from '../db/locks.ts';
 import {
+  attachPartition,
   createStandalonePartition,
-  indexAndAttachPartition,
+  indexPartition,
   partitionChecksum,
   partitionName,
 } from '../db/partitions.ts';
@@ -28,7 +29,7 @@ import {
   type Version,
 } from '../db/versions.ts';
 import { type AlertOptions, announceHeld } from '../drift/alerts.ts';
-import { gateCandidate } from '../drift/gate.ts';
+import { gateCandidate, reportAgainstPublished } from '../drift/gate.ts';
 import type { DriftReport } from '../drift/report.ts';
 import { ConflictError, ValidationError } from '../errors.ts';
 import { getLogger } from '../logger.ts';
@@ -87,17 +88,9 @@ export async function importCsv(
       `model "${model}" is ${spec.estimator}: its versions are computed by \`almanac run\`, not imported`,
     );
   }
-  const client = await deps.pool.connect();
-  let outcome: ImportOutcome & { report: DriftReport };
-  try {
-    // A kysely transaction on the client that also runs the COPYs: the drift report's queries
-    // then know they are inside one and run one after the other on it.
-    outcome = await createDbOnClient(client)
-      .transaction()
-      .execute((trx) => importInTransaction(client, trx, spec, input, actor));
-  } finally {
-    client.release();
-  }
+  const outcome = await withClientTransaction(deps.pool, (client) =>
+    importInTransaction(client, spec, input, actor),
+  );
   if (outcome.state === 'held')
     await announceHeld(deps.logger ?? getLogger(), spec, outcome.report, deps.alerts);
   return { state: outcome.state, version: outcome.version };
@@ -105,7 +98,6 @@ export async function importCsv(
 
 async function importInTransaction(
   client: pg.PoolClient,
-  db: Db,
   spec: ModelSpec,
   input: Readable,
   actor: string,
@@ -141,6 +133,7 @@ async function importInTransaction(
     throw new ImportRejectedError([{ line: 2, field: '', message: 'the file has a header but no rows' }], 1);
   }
 
+  const db = createDbOnClient(client);
   const runId = randomUUID();
   const slot = `import-${runId}`;
   await insertRun(db, { id: runId, model: spec.name, slot, trigger: actor, jobId: slot });
@@ -155,12 +148,16 @@ async function importInTransaction(
   await setRunVersion(db, runId, version.id);
   await createStandalonePartition(client, version.id);
   await insertStagedRows(client, partitionName(version.id));
-  await indexAndAttachPartition(client, version.id);
+  await indexPartition(client, version.id);
   const { rowCount, checksum } = await partitionChecksum(client, version.id);
   await setVersionResults(db, version.id, { rowCount, checksum, metrics: null });
+  // The report reads the new table before it is attached: attaching locks out every other
+  // version's attach and detach until this transaction ends, so it comes as late as it can.
+  const early = await reportAgainstPublished(db, version.id, spec.drift, { inTransaction: true });
+  await attachPartition(client, version.id);
 
   await lockModelForTransaction(db, spec.name);
-  const { report } = await gateCandidate(db, version.id, spec.drift);
+  const { report } = await gateCandidate(db, version.id, spec.drift, early);
   let state: ImportOutcome['state'] = 'held';
   if (report.verdict.passed) {
     await publishInTransaction(db, version, { actor, reason: 'import passed the drift gate' });

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.ts';
-import { hasSqlState } from '../db/pg-errors.ts';
+import { hasSqlState, PgError } from '../db/pg-errors.ts';
 import { type RealizedAccuracy, realizedAccuracy } from '../db/realized.ts';
 import { resolveSource, type SourceSpec } from '../db/source.ts';
 import { listVersions, setVersionReport, type Version } from '../db/versions.ts';
+import { PermanentError } from '../errors.ts';
 import type { ModelSpec } from '../model/spec.ts';
 import { naiveFeatureOf } from '../model/train.ts';
 import { requireModel } from '../versions/resolve.ts';
@@ -17,29 +18,30 @@ export type Evaluation = {
   evaluated: { version: number; realized: RealizedAccuracy }[];
   /** versions already measured on every key: their figures cannot change */
   complete: number[];
-  /** why nothing could be measured (a model without a source) */
-  skipped?: string;
+  /** versions that cannot be measured, and why (no source table, a source that is gone) */
+  skipped: { version: number; reason: string }[];
 };
 
 /**
  * Realized accuracy for every version of a model that still has its rows: each version's estimates
  * against the actuals that have arrived since (the source rows they scored, whose target is now
  * filled in), beside naive's on the same rows. A version measured on all its keys is final and
- * is not measured again. Safe to run at any time and any number of times.
+ * is not measured again. The figures are stored together, at the end, so that API processes
+ * reload the model once. Safe to run at any time and any number of times.
  */
 export async function evaluateModel(db: Db, model: string, logger: Logger): Promise<Evaluation> {
   const { spec } = await requireModel(db, model);
-  const outcome: Evaluation = { model, evaluated: [], complete: [] };
+  const outcome: Evaluation = { model, evaluated: [], complete: [], skipped: [] };
   const versions = await listVersions(db, model, { limit: MAX_VERSIONS, states: [...MEASURABLE] });
   for (const version of versions) {
-    const scored = scoredWith(version, spec);
-    if (scored.source === undefined) {
-      outcome.skipped = `model "${model}" has no source table to take actuals from`;
-      continue;
-    }
     const previous = version.realized as { rows?: number } | null;
     if (previous?.rows !== undefined && version.rowCount !== null && previous.rows >= version.rowCount) {
       outcome.complete.push(version.number);
+      continue;
+    }
+    const scored = scoredWith(version, spec);
+    if (scored.source === undefined) {
+      outcome.skipped.push({ version: version.number, reason: 'no source table to take actuals from' });
       continue;
     }
     try {
@@ -50,21 +52,30 @@ export async function evaluateModel(db: Db, model: string, logger: Logger): Prom
         source,
         naiveFeatureOf(scored, source.features),
       );
-      const realized: RealizedAccuracy = {
-        ...measured,
-        keys: version.rowCount ?? 0,
-        evaluatedAt: new Date().toISOString(),
-      };
-      await setVersionReport(db, version.id, 'realized', realized);
-      outcome.evaluated.push({ version: version.number, realized });
+      outcome.evaluated.push({
+        version: version.number,
+        realized: { ...measured, keys: version.rowCount ?? 0, evaluatedAt: new Date().toISOString() },
+      });
     } catch (error) {
-      // Retention may drop a version's rows while it is measured (42P01: no such table).
-      if (!hasSqlState(error, '42P01')) throw error;
-      logger.debug({ model, version: version.number }, 'version pruned while it was evaluated');
+      // A source table or column that is gone fails this version only; retention may also drop a
+      // version's rows while it is measured (no such table).
+      if (!(error instanceof PermanentError) && !hasSqlState(error, PgError.undefinedTable)) throw error;
+      outcome.skipped.push({ version: version.number, reason: (error as Error).message });
     }
   }
+  const byNumber = new Map(versions.map((version) => [version.number, version.id]));
+  await db.transaction().execute(async (trx) => {
+    for (const { version, realized } of outcome.evaluated) {
+      await setVersionReport(trx, byNumber.get(version) ?? '', 'realized', realized);
+    }
+  });
   logger.info(
-    { model, evaluated: outcome.evaluated.map((e) => e.version), complete: outcome.complete.length },
+    {
+      model,
+      evaluated: outcome.evaluated.map((e) => e.version),
+      complete: outcome.complete.length,
+      skipped: outcome.skipped,
+    },
     'realized accuracy evaluated',
   );
   return outcome;

@@ -4,8 +4,10 @@ import type pg from 'pg';
 import { z } from 'zod';
 import type { Db } from '../../db/database.ts';
 import { copyKeyChangesCsv } from '../../db/key-changes.ts';
-import { diffReport, resolveDiff } from '../../drift/diff.ts';
-import { NotFoundError } from '../../errors.ts';
+import { hasSqlState, PgError } from '../../db/pg-errors.ts';
+import { resolveDiff } from '../../drift/diff.ts';
+import { driftReport } from '../../drift/report.ts';
+import { GoneError, NotFoundError } from '../../errors.ts';
 import { resolveVersion } from '../../versions/resolve.ts';
 import { requireScope } from '../auth.ts';
 import { streamFromConnection } from '../copy-response.ts';
@@ -42,19 +44,31 @@ export function driftRouter(deps: { db: Db; pool: pg.Pool; reports: ReportCache 
     const diff = await resolveDiff(deps.db, model, query.from, query.to);
     // The status of a key depends on the policy's tolerance, which can change: revalidate.
     res.set({ 'Cache-Control': 'no-cache' });
-    if (query.format !== 'csv') {
-      res.json(
-        await deps.reports.get(diff.from.id, diff.to.id, diff.policy, () => diffReport(deps.db, diff)),
+    try {
+      if (query.format !== 'csv') {
+        res.json(
+          await deps.reports.get(diff.from.id, diff.to.id, diff.policy, () =>
+            driftReport(deps.db, diff.from, diff.to, diff.policy),
+          ),
+        );
+        return;
+      }
+      res.set({
+        'Content-Type': 'text/csv; charset=utf-8',
+        'Content-Disposition': `attachment; filename="${model}-v${diff.from.number}-v${diff.to.number}-changes.csv"`,
+      });
+      await streamFromConnection(deps.pool, res, (client) =>
+        pipeline(copyKeyChangesCsv(client, diff.from.id, diff.to.id, diff.policy.changeTolerance), res),
       );
-      return;
+    } catch (error) {
+      // Retention may drop either version's rows between the lookup and the queries.
+      if (hasSqlState(error, PgError.undefinedTable)) {
+        throw new GoneError(
+          `version ${diff.from.number} or ${diff.to.number} of "${model}" was pruned by retention while it was compared`,
+        );
+      }
+      throw error;
     }
-    res.set({
-      'Content-Type': 'text/csv; charset=utf-8',
-      'Content-Disposition': `attachment; filename="${model}-v${diff.from.number}-v${diff.to.number}-changes.csv"`,
-    });
-    await streamFromConnection(deps.pool, res, (client) =>
-      pipeline(copyKeyChangesCsv(client, diff.from.id, diff.to.id, diff.policy.changeTolerance), res),
-    );
   });
 
   return router;

@@ -10,7 +10,7 @@ import { requireModel, resolveVersion } from '../../versions/resolve.ts';
 import { requireScope } from '../auth.ts';
 import type { Catalog } from '../catalog.ts';
 import { page } from '../page.ts';
-import { limitQuery, modelName, modelParam, versionParams } from '../params.ts';
+import { limitQuery, modelName, modelParam, versionNumberText, versionParams } from '../params.ts';
 import { HttpError, sendProblem } from '../problem.ts';
 import { requireCsv } from '../require-json.ts';
 import { parseRequest } from '../validate.ts';
@@ -103,10 +103,7 @@ export function versionsRouter(deps: Deps): Router {
       const params = parseRequest(
         z.object({
           model: modelName,
-          version: z
-            .string()
-            .regex(/^[1-9]\d{0,9}$/, 'must be a version number')
-            .transform(Number),
+          version: versionNumberText,
         }),
         req.params,
         'params',

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { diffReport, resolveDiff } from '../../drift/diff.ts';
+import { resolveDiff } from '../../drift/diff.ts';
+import { driftReport } from '../../drift/report.ts';
 import { modelArgument, versionArgument } from '../arguments.ts';
 import type { CliContext } from '../context.ts';
 import { reportText } from '../drift-text.ts';
@@ -29,7 +30,8 @@ export function registerDiff(program: Command, ctx: CliContext): void {
         }),
         { MODEL: model, A: a, B: b, ...raw },
       );
-      const report = await diffReport(ctx.db(), await resolveDiff(ctx.db(), args.MODEL, args.A, args.B));
+      const diff = await resolveDiff(ctx.db(), args.MODEL, args.A, args.B);
+      const report = await driftReport(ctx.db(), diff.from, diff.to, diff.policy);
       ctx.print(args.json ? JSON.stringify(report, null, 2) : reportText(report));
     });
 }

@@ -33,34 +33,41 @@ export function registerEvaluate(program: Command, ctx: CliContext): void {
         ctx.print(JSON.stringify(outcome, null, 2));
         return;
       }
-      if (outcome.skipped !== undefined) {
-        ctx.print(outcome.skipped);
-        return;
-      }
       const versions = await listVersions(ctx.db(), options.MODEL, { limit: 50 });
       const measured = versions.filter((v) => v.realized !== null);
       if (measured.length === 0) {
-        ctx.print(`no version of ${options.MODEL} has estimates whose actuals have arrived yet`);
-        return;
+        ctx.print(`no version of ${options.MODEL} has been measured yet`);
+      } else {
+        ctx.print(
+          formatTable([
+            [
+              'VERSION',
+              'STATE',
+              'MEASURED',
+              'MAE',
+              'RMSE',
+              'BIAS',
+              'IN INTERVAL',
+              'NAIVE MAE',
+              'MAE / NAIVE',
+            ],
+            ...measured.map((v) => {
+              const r = v.realized as RealizedAccuracy;
+              return [
+                `v${v.number}`,
+                v.state,
+                `${r.rows}/${r.keys}`,
+                figure(r.mae),
+                figure(r.rmse),
+                figure(r.bias),
+                figure(r.intervalCoverage),
+                figure(r.naiveMae),
+                figure(r.maeRatioToNaive),
+              ];
+            }),
+          ]),
+        );
       }
-      ctx.print(
-        formatTable([
-          ['VERSION', 'STATE', 'MEASURED', 'MAE', 'RMSE', 'BIAS', 'IN INTERVAL', 'NAIVE MAE', 'MAE / NAIVE'],
-          ...measured.map((v) => {
-            const r = v.realized as RealizedAccuracy;
-            return [
-              `v${v.number}`,
-              v.state,
-              `${r.rows}/${r.keys}`,
-              figure(r.mae),
-              figure(r.rmse),
-              figure(r.bias),
-              figure(r.intervalCoverage),
-              figure(r.naiveMae),
-              figure(r.maeRatioToNaive),
-            ];
-          }),
-        ]),
-      );
+      for (const { version, reason } of outcome.skipped) ctx.print(`v${version} not measured: ${reason}`);
     });
 }

@@ -52,6 +52,11 @@ export function registerProcesses(program: Command, ctx: CliContext): void {
     .action(async () => {
       const config = getConfig();
       const logger = getLogger();
+      // Listening first: a port in use fails the start before any job is taken.
+      const metrics =
+        config.workerMetricsPort === undefined
+          ? undefined
+          : await serveWorkerMetrics(config.workerMetricsPort);
       const db = createDb(config.databaseUrl, {
         max: config.workerConcurrency * 2 + 2,
         applicationName: 'almanac-worker',
@@ -61,6 +66,7 @@ export function registerProcesses(program: Command, ctx: CliContext): void {
         applicationName: 'almanac-worker',
       });
       try {
+        if (metrics !== undefined) logger.info({ url: `${metrics.url}/metrics` }, 'worker metrics served');
         const worker = await startWorker({
           db,
           pool,
@@ -71,17 +77,12 @@ export function registerProcesses(program: Command, ctx: CliContext): void {
           logger,
           tuning: { lockDuration: config.jobLockMs, stalledInterval: config.jobLockMs },
         });
-        const metrics =
-          config.workerMetricsPort === undefined
-            ? undefined
-            : await serveWorkerMetrics(config.workerMetricsPort);
-        if (metrics !== undefined) logger.info({ url: `${metrics.url}/metrics` }, 'worker metrics served');
         const signal = await untilStopped(ctx.io.stop);
         logger.info({ signal }, 'worker stopping: finishing the jobs in hand');
         await worker.close();
-        await metrics?.close();
         logger.info('worker stopped');
       } finally {
+        await metrics?.close();
         await db.destroy();
         await pool.end();
       }

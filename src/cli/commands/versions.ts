@@ -3,7 +3,13 @@ import { z } from 'zod';
 import { listVersions, type Version } from '../../db/versions.ts';
 import { publishVersion, rejectVersion } from '../../versions/publish.ts';
 import { requireModel, resolveVersion } from '../../versions/resolve.ts';
-import { cliActor, limitOption, modelArgument, versionArgument } from '../arguments.ts';
+import {
+  cliActor,
+  limitOption,
+  modelArgument,
+  versionArgument,
+  versionNumberArgument,
+} from '../arguments.ts';
 import type { CliContext } from '../context.ts';
 import { parseOptions } from '../options.ts';
 import { formatTable, formatTime } from '../table.ts';
@@ -31,6 +37,7 @@ export function registerVersions(program: Command, ctx: CliContext): void {
       await requireModel(ctx.db(), options.MODEL);
       const versions = await listVersions(ctx.db(), options.MODEL, {
         limit: options.limit ?? 20,
+        withDrift: options.json === true,
         ...(options.state === undefined ? {} : { states: [options.state] }),
       });
       if (options.json) {
@@ -93,10 +100,7 @@ export function registerVersions(program: Command, ctx: CliContext): void {
         const args = parseOptions(
           z.object({
             MODEL: modelArgument,
-            VERSION: z.coerce
-              .number({ error: 'must be a version number' })
-              .int('must be a version number')
-              .positive('must be a version number'),
+            VERSION: versionNumberArgument,
             reason: z.string().max(1000, 'must be at most 1000 characters').optional(),
           }),
           { MODEL: model, VERSION: version, ...raw },
