@@ -249,7 +249,8 @@ describe('diffs between any two versions', () => {
     const text = await runCli('diff', 'gate', '2', '3');
     expect(text.code).toBe(0);
     expect(text.stdout).toContain('gate: v3 against v2');
-    expect(text.stdout).toMatch(/keys in both \/ removed \/ added\s+400 \/ 0 \/ 0/);
+    expect(text.stdout).toMatch(/coverage\s+400 \/ 0 \/ 0\s+keys in both \/ removed \/ added/);
+    expect(text.stdout).toMatch(/changedShare\s+1\s+share of keys that moved more than 0\.1 of \|a\|/);
     expect(text.stdout).toContain('verdict: FAILED');
     const json = await runCli('diff', 'gate', '2', '3', '--json');
     expect(JSON.parse(json.stdout)).toMatchObject({ baseline: { version: 2 }, candidate: { version: 3 } });

@@ -6,12 +6,12 @@ import { formatTable } from './table.ts';
 
 /** Drift reports and verdicts as terminal text. */
 
-const number = (value: number | null | undefined, digits = 4): string =>
-  value == null
-    ? '-'
-    : Math.abs(value) >= 1e6 || (value !== 0 && Math.abs(value) < 1e-3)
-      ? value.toExponential(digits - 1)
-      : value.toPrecision(digits);
+const number = (value: number | null | undefined, digits = 4): string => {
+  if (value == null) return '-';
+  if (Number.isInteger(value) && Math.abs(value) < 1e9) return String(value);
+  const scientific = Math.abs(value) >= 1e6 || (value !== 0 && Math.abs(value) < 1e-3);
+  return scientific ? value.toExponential(digits - 1) : value.toPrecision(digits);
+};
 
 export function verdictTable(verdict: Verdict): string {
   return formatTable([
@@ -39,15 +39,25 @@ export function reportText(report: DriftReport): string {
     ...quantiles.map((q) => [`q${q}`, number(a.quantiles[q]), number(b.quantiles[q])]),
   ]);
   const figures = formatTable([
-    ['FIGURE', 'VALUE'],
-    ['keys in both / removed / added', `${coverage.both} / ${coverage.removed} / ${coverage.added}`],
-    ['PSI (deciles of A)', number(report.psi)],
-    ['KS statistic (p-value)', `${number(report.ksStatistic)} (${number(report.ksPValue)})`],
-    ['Wasserstein (÷ std of A)', `${number(report.wasserstein)} (${number(report.wassersteinNorm)})`],
-    ['mean |b − a|', number(report.meanAbsChange)],
-    ['median |b − a| / |a|', number(report.medianAbsRelChange)],
-    [`changed share (> ${report.policy.changeTolerance} of |a|)`, number(report.changedShare)],
-    ['Spearman', number(report.spearman)],
+    ['FIGURE', 'VALUE', 'WHAT IT SAYS'],
+    [
+      'coverage',
+      `${coverage.both} / ${coverage.removed} / ${coverage.added}`,
+      'keys in both / removed / added',
+    ],
+    ['psi', number(report.psi), 'population stability over the deciles of A'],
+    ['ksStatistic', number(report.ksStatistic), 'largest gap between the two distributions'],
+    ['ksPValue', number(report.ksPValue), 'chance of a gap that large if nothing changed'],
+    ['wasserstein', number(report.wasserstein), 'how far the values moved, on average'],
+    ['wassersteinNorm', number(report.wassersteinNorm), "the same, in A's standard deviations"],
+    ['meanAbsChange', number(report.meanAbsChange), 'mean |b − a| over keys in both'],
+    ['medianAbsRelChange', number(report.medianAbsRelChange), 'median |b − a| / |a|'],
+    [
+      'changedShare',
+      number(report.changedShare),
+      `share of keys that moved more than ${report.policy.changeTolerance} of |a|`,
+    ],
+    ['spearman', number(report.spearman), 'rank correlation of a and b (1: same order)'],
   ]);
   const movers = (label: string, list: DriftReport['topMovers']['up']) =>
     list.length === 0
