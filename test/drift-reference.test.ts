@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createPool } from '../src/db/database.ts';
 import { findVersion } from '../src/db/versions.ts';
 import { resolveDiff } from '../src/drift/diff.ts';
+import { driftFigures } from '../src/drift/figures.ts';
 import { type DriftReport, driftReport } from '../src/drift/report.ts';
 import { importCsv, readableOf } from '../src/imports/import-csv.ts';
 import { useDb, useTestDatabase } from './helpers/hooks.ts';
@@ -106,5 +108,27 @@ describe('figures that are undefined', () => {
       observed: null,
       passed: false,
     });
+  });
+});
+
+describe('the report inside a transaction that goes on', () => {
+  it('gives the same figures, and leaves the transaction settings as they were', async () => {
+    const [a, b] = [await findVersion(db(), 'ref-0', 1), await findVersion(db(), 'ref-0', 2)];
+    const aside = await driftFigures(db(), a?.id ?? '', b?.id ?? '', 0.1, { topMovers: 5 });
+    await db()
+      .transaction()
+      .execute(async (trx) => {
+        await sql`SET LOCAL work_mem = '8MB'`.execute(trx);
+        const inside = await driftFigures(trx, a?.id ?? '', b?.id ?? '', 0.1, {
+          topMovers: 5,
+          inTransaction: true,
+        });
+        expect(inside).toEqual(aside);
+        const { rows } = await sql<{ work_mem: string; hashjoin: string }>`
+          SELECT current_setting('work_mem') AS work_mem, current_setting('enable_hashjoin') AS hashjoin`.execute(
+          trx,
+        );
+        expect(rows[0]).toEqual({ work_mem: '8MB', hashjoin: 'on' });
+      });
   });
 });

@@ -24,33 +24,17 @@ export type SideSummary = {
 };
 
 /**
- * Settings for the statistics' queries, for the current transaction only: every one of them sorts
- * a million values or more (spilled to disk under the default work_mem); JIT compilation costs more
- * than it saves on them; the report's two queries already take both cores, so no parallel workers;
- * and the joins on key go through the partitions' primary keys (a merge join, twice as fast as
- * hashing a million keys). Returns what restores the previous settings, for a caller whose
- * transaction goes on afterwards.
+ * Settings for the statistics' queries, for the current transaction only (SET LOCAL): every one of
+ * them sorts a million values or more (spilled to disk under the default work_mem); JIT compilation
+ * costs more than it saves on them; the report's two queries already take both cores, so no
+ * parallel workers; and the joins on key go through the partitions' primary keys (a merge join,
+ * twice as fast as hashing a million keys).
  */
-export async function applyStatisticsSettings(trx: Db): Promise<() => Promise<void>> {
-  const settings: Record<string, string> = {
-    work_mem: '256MB',
-    jit: 'off',
-    max_parallel_workers_per_gather: '0',
-    enable_hashjoin: 'off',
-  };
-  const names = Object.keys(settings);
-  const { rows } = await sql<{ name: string; previous: string }>`
-    WITH previous AS MATERIALIZED (
-      SELECT name, current_setting(name) AS previous FROM unnest(${sql.val(names)}::text[]) AS name
-    )
-    SELECT name, previous, set_config(name, (${JSON.stringify(settings)}::jsonb) ->> name, true)
-    FROM previous`.execute(trx);
-  return async () => {
-    await sql`
-      SELECT set_config(name, previous, true)
-      FROM unnest(${sql.val(rows.map((row) => row.name))}::text[], ${sql.val(rows.map((row) => row.previous))}::text[])
-        AS t(name, previous)`.execute(trx);
-  };
+export async function applyStatisticsSettings(trx: Db): Promise<void> {
+  await sql`
+    SELECT set_config('work_mem', '256MB', true), set_config('jit', 'off', true),
+           set_config('max_parallel_workers_per_gather', '0', true),
+           set_config('enable_hashjoin', 'off', true)`.execute(trx);
 }
 
 export type Distributions = {

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import {
   applyStatisticsSettings,
@@ -45,7 +46,7 @@ export type FigureOptions = {
   topMovers?: number;
   /**
    * true when `db` is a transaction the caller goes on with (the publish gate's): the queries then
-   * run one after the other on it and its settings are restored after them. Otherwise they run
+   * run one after the other on it, in a savepoint that leaves its settings as they were. Otherwise they run
    * side by side, each in a transaction of its own.
    */
   inTransaction?: boolean;
@@ -68,13 +69,19 @@ export async function driftFigures(
   const limit = options.topMovers ?? 0;
   let results: [Distributions, KeyChanges, TopMovers];
   if (options.inTransaction === true) {
-    const restore = await applyStatisticsSettings(db);
-    results = [
-      await distributions(db, a, b),
-      await keyChanges(db, a, b, changeTolerance),
-      await topMovers(db, a, b, limit),
-    ];
-    await restore();
+    // The queries only read: rolling back to the savepoint keeps their answers and undoes their
+    // settings, which must not outlive them in the caller's transaction.
+    await sql`SAVEPOINT drift_statistics`.execute(db);
+    try {
+      await applyStatisticsSettings(db);
+      results = [
+        await distributions(db, a, b),
+        await keyChanges(db, a, b, changeTolerance),
+        await topMovers(db, a, b, limit),
+      ];
+    } finally {
+      await sql`ROLLBACK TO SAVEPOINT drift_statistics`.execute(db);
+    }
   } else {
     const tuned = <T>(work: (trx: Db) => Promise<T>) =>
       db.transaction().execute(async (trx) => {
