@@ -5,6 +5,7 @@ import {
   type RouteConfig,
 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { RUN_PHASES, RUN_STATES, VERSION_STATES } from '../db/types.ts';
 import { modelSpecSchema } from '../model/spec.ts';
 import { codeVersion } from '../version.ts';
 import { keyParams, modelParam, versionParams } from './params.ts';
@@ -22,7 +23,7 @@ extendZodWithOpenApi(z);
  * answers against.
  */
 
-const state = z.enum(['running', 'held', 'published', 'superseded', 'rejected', 'failed', 'pruned']);
+const state = z.enum(VERSION_STATES);
 const nullableNumber = z.number().nullable();
 const timestamp = z.string().describe('ISO 8601 time, UTC');
 
@@ -66,8 +67,8 @@ export const responses = {
       slot: z.string(),
       trigger: z.string(),
       jobId: z.string().nullable(),
-      state: z.enum(['queued', 'running', 'succeeded', 'failed']),
-      phase: z.enum(['queued', 'training', 'scoring', 'indexing', 'validating', 'publishing', 'done']),
+      state: z.enum(RUN_STATES),
+      phase: z.enum(RUN_PHASES),
       progress: z.number(),
       version: z.number().int().nullable(),
       error: z.string().nullable(),

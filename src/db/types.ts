@@ -1,15 +1,34 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 
-/** Row types of the public schema (migrations/). Only src/db/ uses these; the rest sees domain objects. */
+/** Row types of the public schema (migrations/), and the values of its enumerated columns. */
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json<T = unknown> = ColumnType<T, string, string>;
 /** pg returns bigint as text; ids stay strings so no precision is ever lost. */
 type BigId = ColumnType<string, string | number | bigint, string | number | bigint>;
 
-export type VersionState = 'running' | 'held' | 'published' | 'superseded' | 'rejected' | 'failed' | 'pruned';
-export type RunState = 'queued' | 'running' | 'succeeded' | 'failed';
-export type RunPhase = 'queued' | 'training' | 'scoring' | 'indexing' | 'validating' | 'publishing' | 'done';
+export const VERSION_STATES = [
+  'running',
+  'held',
+  'published',
+  'superseded',
+  'rejected',
+  'failed',
+  'pruned',
+] as const;
+export const RUN_STATES = ['queued', 'running', 'succeeded', 'failed'] as const;
+export const RUN_PHASES = [
+  'queued',
+  'training',
+  'scoring',
+  'indexing',
+  'validating',
+  'publishing',
+  'done',
+] as const;
+export type VersionState = (typeof VERSION_STATES)[number];
+export type RunState = (typeof RUN_STATES)[number];
+export type RunPhase = (typeof RUN_PHASES)[number];
 export type Scope = 'read' | 'admin';
 
 export interface ModelTable {

@@ -3,6 +3,7 @@ import { type Request, Router } from 'express';
 import type pg from 'pg';
 import { z } from 'zod';
 import type { Db } from '../../db/database.ts';
+import { VERSION_STATES } from '../../db/types.ts';
 import { listVersions } from '../../db/versions.ts';
 import { ImportRejectedError, importCsv } from '../../imports/import-csv.ts';
 import { publishVersion, rejectVersion } from '../../versions/publish.ts';
@@ -16,11 +17,9 @@ import { requireCsv } from '../require-json.ts';
 import { parseRequest } from '../validate.ts';
 import { versionDetail, versionSummary } from '../views.ts';
 
-const STATES = ['running', 'held', 'published', 'superseded', 'rejected', 'failed', 'pruned'] as const;
-
 export const versionListQuery = z
   .object({
-    state: z.enum(STATES, { error: `must be one of ${STATES.join(', ')}` }).optional(),
+    state: z.enum(VERSION_STATES, { error: `must be one of ${VERSION_STATES.join(', ')}` }).optional(),
     limit: limitQuery.optional(),
     cursor: z
       .string()

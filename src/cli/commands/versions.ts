@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { VERSION_STATES } from '../../db/types.ts';
 import { listVersions, type Version } from '../../db/versions.ts';
 import { publishVersion, rejectVersion } from '../../versions/publish.ts';
 import { requireModel, resolveVersion } from '../../versions/resolve.ts';
@@ -14,7 +15,7 @@ import type { CliContext } from '../context.ts';
 import { parseOptions } from '../options.ts';
 import { formatTable, formatTime } from '../table.ts';
 
-const states = ['running', 'held', 'published', 'superseded', 'rejected', 'failed', 'pruned'] as const;
+const states = VERSION_STATES;
 
 export function registerVersions(program: Command, ctx: CliContext): void {
   program
