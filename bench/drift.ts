@@ -44,7 +44,13 @@ export async function benchDrift(): Promise<void> {
         a?.id ?? '',
         b?.id ?? '',
       ]);
-      const result = JSON.parse(stdout) as { ms: number; peakRssMb: number; psi: number; ks: number };
+      const result = JSON.parse(stdout) as {
+        ms: number;
+        peakRssMb: number;
+        psi: number;
+        ks: number;
+        msInTransaction: number;
+      };
       // The issue's yardstick, in the same run: Postgres' seven quantiles of one version's values.
       const quantilesStarted = performance.now();
       await sql`SELECT percentile_cont(${sql.val(QUANTILES)}::float8[]) WITHIN GROUP (ORDER BY value)
@@ -63,6 +69,10 @@ export async function benchDrift(): Promise<void> {
         psi: Number(result.psi.toFixed(4)),
         ks: Number(result.ks.toFixed(4)),
         'x quantiles': Number((result.ms / quantilesMs).toFixed(1)),
+      });
+      rows.push({
+        case: 'the same, inside a transaction (an import gate: one query after another)',
+        seconds: seconds(result.msInTransaction),
       });
     } finally {
       await db.destroy();

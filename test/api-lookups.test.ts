@@ -113,6 +113,13 @@ describe('GET /v1/models/:model/estimates/:key', () => {
     await api.catalog.reload('px');
     expect((await api.json(`/v1/models/px/estimates/${someKey}?version=50`)).status).toBe(404);
     expect((await api.json(`/v1/models/px/estimates/${someKey}?version=51`)).status).toBe(404);
+    // refused for its state, not merely for having no rows
+    expect((await api.json(`/v1/models/px/estimates/${someKey}?version=50`)).body.detail).toContain(
+      'is running; it is not served',
+    );
+    expect((await api.json(`/v1/models/px/estimates/${someKey}?version=51`)).body.detail).toContain(
+      'is failed; it is not served',
+    );
   });
 
   it.each([

@@ -99,10 +99,16 @@ describe('the scheduler', () => {
       'a cron tick',
     );
     await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // a snapshot of the ticks first: a run is inserted before its job is asked for
+    const ticked = enqueued.filter((job) => job.jobId.startsWith('refresh.ticking.')).map((job) => job.jobId);
     const { rows } = await sql<{ slot: string; n: string }>`
       SELECT slot, count(*) AS n FROM runs WHERE model = 'ticking' GROUP BY slot`.execute(db());
     expect(rows.every((row) => row.n === '1')).toBe(true);
     expect(runs[0]?.slot).toMatch(/^\d{8}T\d{4}Z$/);
+    // every tick of either scheduler asked for the job of a slot that has its run
+    expect(ticked.length).toBeGreaterThan(0);
+    const slots = new Set(rows.map((row) => `refresh.ticking.${row.slot}`));
+    expect(ticked.filter((jobId) => !slots.has(jobId))).toEqual([]);
   });
 
   it('picks up specs applied, paused and changed while it runs', async () => {

@@ -33,7 +33,8 @@ export async function createDatabase(label: string): Promise<{ name: string; url
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '_')
     .slice(0, 24);
-  const name = `${TEST_DATABASE_PREFIX}${slug}_${randomUUID().slice(0, 8)}`;
+  // the creation time in the name (base 36) lets a later run tell a stale database from a running one
+  const name = `${TEST_DATABASE_PREFIX}${slug}_${Date.now().toString(36)}_${randomUUID().slice(0, 8)}`;
   await withAdmin((client) => client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`));
   return { name, url: databaseUrl(name) };
 }
