@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MemoryStore } from 'express-rate-limit';
 import type pg from 'pg';
 import { isValidKey } from '../model/keys.ts';
+import { SERVED_STATES } from '../versions/states.ts';
 import { bearerOf, type KeyVerifier } from './auth.ts';
 import type { Catalog, VersionEntry } from './catalog.ts';
 import {
@@ -25,7 +26,6 @@ import { problemJson, tooManyRequests } from './problem.ts';
 
 const PATH =
   /^\/v1\/models\/([a-z0-9][a-z0-9_-]{0,62})\/estimates\/([^/?#]+)(?:\?version=([1-9]\d{0,9}|latest))?$/;
-const SERVED = new Set(['held', 'published', 'superseded']);
 export const ROUTE = '/v1/models/:model/estimates/:key';
 
 /** The security headers the app's helmet sets on every API answer (a test keeps them equal). */
@@ -76,7 +76,7 @@ export function fastLookup(deps: FastLookupDeps) {
       requested === undefined || requested === 'latest'
         ? model.published
         : model.versions.get(Number(requested));
-    if (version === undefined || !SERVED.has(version.state)) return false;
+    if (version === undefined || !SERVED_STATES.has(version.state)) return false;
 
     const started = process.hrtime.bigint();
     const etag = estimateEtag(version.id, key);

@@ -1,10 +1,8 @@
-import { GoneError, NotFoundError } from '../errors.ts';
+import { NotFoundError } from '../errors.ts';
+import { requireReadable, SERVED_STATES } from '../versions/states.ts';
 import type { Catalog, ModelEntry, VersionEntry } from './catalog.ts';
 
 export type VersionRequest = number | 'latest';
-
-/** States whose rows clients may read: a running, failed or rejected version is never served. */
-const SERVED = new Set(['held', 'published', 'superseded']);
 
 /**
  * The version a lookup answers from: the published one for `latest`, or the pinned number. A
@@ -28,11 +26,6 @@ export async function servedVersion(
   }
   const version = model.versions.get(requested);
   if (version === undefined) throw new NotFoundError(`model "${name}" has no version ${requested}`);
-  if (version.state === 'pruned') {
-    throw new GoneError(`version ${requested} of "${name}" was pruned by retention; its estimates are gone`);
-  }
-  if (!SERVED.has(version.state)) {
-    throw new NotFoundError(`version ${requested} of "${name}" is ${version.state}; it is not served`);
-  }
+  requireReadable(name, version, SERVED_STATES, 'it is not served');
   return { model, version };
 }

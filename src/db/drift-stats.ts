@@ -167,6 +167,18 @@ export async function distributions(db: Db, a: string, b: string): Promise<Distr
   };
 }
 
+/**
+ * The one rule for a key's change, shared by the report and the per-key CSV so that the CSV's
+ * statuses add up to the report's figures: b − a against |a|, floored at 1e-9 so that a baseline
+ * of 0 still divides. SQL text over two value expressions; the tolerance is checked, then spliced.
+ */
+export const relativeChangeSql = (a: string, b: string) => `(${b} - ${a}) / greatest(abs(${a}), 1e-9)`;
+
+export function changedSql(a: string, b: string, tolerance: number): string {
+  if (!Number.isFinite(tolerance) || tolerance < 0) throw new Error(`not a change tolerance: ${tolerance}`);
+  return `abs(${b} - ${a}) > ${tolerance}::float8 * greatest(abs(${a}), 1e-9)`;
+}
+
 export type KeyChanges = {
   both: number;
   meanAbsChange: number | null;
@@ -200,8 +212,8 @@ export async function keyChanges(db: Db, a: string, b: string, tolerance: number
   }>`
     SELECT count(*) AS n,
            avg(abs(bv - av)) AS mac,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(bv - av) / greatest(abs(av), 1e-9)) AS medrel,
-           avg((abs(bv - av) > ${tolerance}::float8 * greatest(abs(av), 1e-9))::int::float8) AS changed,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(${sql.raw(relativeChangeSql('av', 'bv'))})) AS medrel,
+           avg((${sql.raw(changedSql('av', 'bv', tolerance))})::int::float8) AS changed,
            corr(ra, rb) AS spearman
     FROM (
       SELECT av, bv, rank() OVER by_a + count(*) OVER by_a AS ra, rb

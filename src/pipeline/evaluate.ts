@@ -8,9 +8,8 @@ import { PermanentError } from '../errors.ts';
 import type { ModelSpec } from '../model/spec.ts';
 import { naiveFeatureOf } from '../model/train.ts';
 import { requireModel } from '../versions/resolve.ts';
+import { STATES_WITH_ROWS } from '../versions/states.ts';
 
-/** Versions whose estimates are still there to measure. */
-const MEASURABLE = ['published', 'superseded', 'held', 'rejected'] as const;
 const MAX_VERSIONS = 10_000;
 
 export type Evaluation = {
@@ -32,7 +31,7 @@ export type Evaluation = {
 export async function evaluateModel(db: Db, model: string, logger: Logger): Promise<Evaluation> {
   const { spec } = await requireModel(db, model);
   const outcome: Evaluation = { model, evaluated: [], complete: [], skipped: [] };
-  const versions = await listVersions(db, model, { limit: MAX_VERSIONS, states: [...MEASURABLE] });
+  const versions = await listVersions(db, model, { limit: MAX_VERSIONS, states: [...STATES_WITH_ROWS] });
   for (const version of versions) {
     const previous = version.realized as { rows?: number } | null;
     if (previous?.rows !== undefined && version.rowCount !== null && previous.rows >= version.rowCount) {

@@ -2,17 +2,16 @@ import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { lockModelForTransaction } from '../db/locks.ts';
 import { findVersion, mergeLineage, toVersion, transitionVersion, type Version } from '../db/versions.ts';
-import { ConflictError, GoneError, NotFoundError } from '../errors.ts';
-
-/** Every API process LISTENs here and switches its published pointer when a publish commits. */
-export const PUBLICATIONS_CHANNEL = 'almanac_publications';
+import { ConflictError, NotFoundError } from '../errors.ts';
+import { prunedError } from './states.ts';
 
 export type Decision = { actor: string; reason?: string | undefined };
 
 /**
  * Makes a version the model's published one, inside the caller's transaction (which must hold
  * the model lock): the previous one becomes `superseded`, the pointer moves, the publication
- * history gets a new open entry, and listeners are notified when the transaction commits.
+ * history gets a new open entry. The change trigger (migration 0002) announces it on
+ * `almanac_changes` when the transaction commits, and every API process switches.
  */
 export async function publishInTransaction(trx: Db, version: Version, decision: Decision): Promise<Version> {
   await trx
@@ -49,8 +48,6 @@ export async function publishInTransaction(trx: Db, version: Version, decision: 
     })
     .execute();
   await mergeLineage(trx, version.id, { published: decisionRecord(decision) });
-  const payload = JSON.stringify({ model: version.model, versionId: version.id, version: version.number });
-  await sql`SELECT pg_notify(${PUBLICATIONS_CHANNEL}, ${payload})`.execute(trx);
   return toVersion(published);
 }
 
@@ -71,11 +68,7 @@ async function decide<T>(
     const version = await findVersion(trx, model, number);
     if (version === undefined) throw new NotFoundError(`model "${model}" has no version ${number}`);
     if (!allowed.states.includes(version.state)) {
-      if (version.state === 'pruned') {
-        throw new GoneError(
-          `version ${number} of "${model}" was pruned by retention; its estimates are gone`,
-        );
-      }
+      if (version.state === 'pruned') throw prunedError(model, number);
       throw new ConflictError(`version ${number} of "${model}" is ${version.state}; ${allowed.why}`);
     }
     return act(trx, version);

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { Db } from '../db/database.ts';
 import { dropPartition } from '../db/partitions.ts';
 import { transitionVersion } from '../db/versions.ts';
+import { STATES_WITH_ROWS } from './states.ts';
 
 export type RetentionOutcome = { pruned: number[]; dropped: number[]; deferred: number[] };
 
@@ -24,7 +25,7 @@ export async function applyRetention(
     .selectFrom('versions')
     .select(['id', 'number', 'state'])
     .where('model', '=', model)
-    .where('state', 'in', ['held', 'published', 'superseded', 'rejected'])
+    .where('state', 'in', [...STATES_WITH_ROWS])
     .orderBy('number', 'desc')
     .execute();
   const outcome: RetentionOutcome = { pruned: [], dropped: [], deferred: [] };

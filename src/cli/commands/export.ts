@@ -1,9 +1,9 @@
 import { createWriteStream } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { GoneError, NotFoundError } from '../../errors.ts';
 import { SNAPSHOT_FORMATS, writeSnapshot } from '../../snapshots/write-snapshot.ts';
 import { resolveVersion } from '../../versions/resolve.ts';
+import { requireReadable, SERVED_STATES } from '../../versions/states.ts';
 import { modelArgument, versionArgument } from '../arguments.ts';
 import type { CliContext } from '../context.ts';
 import { parseOptions } from '../options.ts';
@@ -28,13 +28,7 @@ export function registerExport(program: Command, ctx: CliContext): void {
         { MODEL: model, ...raw },
       );
       const version = await resolveVersion(ctx.db(), options.MODEL, options.version ?? 'latest');
-      if (version.state === 'pruned')
-        throw new GoneError(`version ${version.number} of "${model}" was pruned; its estimates are gone`);
-      if (!['held', 'published', 'superseded'].includes(version.state)) {
-        throw new NotFoundError(
-          `version ${version.number} of "${model}" is ${version.state}; it has no rows to export`,
-        );
-      }
+      requireReadable(model, version, SERVED_STATES, 'it has no rows to export');
       const format = options.format ?? 'csv';
       const out = options.out === undefined ? ctx.io.stdout : createWriteStream(options.out);
       const progress = startProgress(ctx.io, `export ${model} v${version.number}`, 'bytes');
