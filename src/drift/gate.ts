@@ -1,13 +1,15 @@
 import type { Db } from '../db/database.ts';
+import { lockModelForTransaction } from '../db/locks.ts';
 import { findPublishedVersion, findVersionById, setVersionReport, type Version } from '../db/versions.ts';
 import type { DriftPolicy } from '../model/spec.ts';
 import { type DriftReport, driftReport } from './report.ts';
 
 /**
- * The drift gate, inside the transaction that publishes or holds the candidate (the model's lock
- * held, so the published version cannot change underneath). A report computed beforehand, outside
- * the lock, is kept when its baseline is still the published version; otherwise the report is
- * computed again here. The report is stored on the candidate either way.
+ * The drift gate, inside the transaction that publishes or holds the candidate. It takes the
+ * model's lock first, so the published version cannot change underneath until that transaction
+ * ends. A report computed beforehand, outside the lock, is kept when its baseline is still the
+ * published version; otherwise the report is computed again here. The report is stored on the
+ * candidate either way.
  */
 export async function gateCandidate(
   trx: Db,
@@ -17,6 +19,7 @@ export async function gateCandidate(
 ): Promise<{ candidate: Version; report: DriftReport }> {
   const candidate = await findVersionById(trx, candidateId);
   if (candidate === undefined) throw new Error(`version ${candidateId} vanished before its drift gate`);
+  await lockModelForTransaction(trx, candidate.model);
   const baseline = await findPublishedVersion(trx, candidate.model);
   const report =
     computedEarlier !== undefined && computedEarlier.baseline?.version === baseline?.number

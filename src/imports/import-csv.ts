@@ -4,7 +4,6 @@ import { parse } from 'csv-parse';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { createDbOnClient, type Db, withClientTransaction } from '../db/database.ts';
-import { lockModelForTransaction } from '../db/locks.ts';
 import {
   attachPartition,
   createStandalonePartition,
@@ -156,7 +155,6 @@ async function importInTransaction(
   const early = await reportAgainstPublished(db, version.id, spec.drift, { inTransaction: true });
   await attachPartition(client, version.id);
 
-  await lockModelForTransaction(db, spec.name);
   const { report } = await gateCandidate(db, version.id, spec.drift, early);
   let state: ImportOutcome['state'] = 'held';
   if (report.verdict.passed) {

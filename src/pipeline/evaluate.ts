@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/database.ts';
 import { hasSqlState, PgError } from '../db/pg-errors.ts';
 import { type RealizedAccuracy, realizedAccuracy } from '../db/realized.ts';
-import { resolveSource, type SourceSpec } from '../db/source.ts';
+import { resolveSource, type SourceRef, type SourceSpec } from '../db/source.ts';
 import { listVersions, setVersionReport, type Version } from '../db/versions.ts';
 import { PermanentError } from '../errors.ts';
 import type { ModelSpec } from '../model/spec.ts';
@@ -32,6 +32,18 @@ export async function evaluateModel(db: Db, model: string, logger: Logger): Prom
   const { spec } = await requireModel(db, model);
   const outcome: Evaluation = { model, evaluated: [], complete: [], skipped: [] };
   const versions = await listVersions(db, model, { limit: MAX_VERSIONS, states: [...STATES_WITH_ROWS] });
+  // Versions nearly always share a source: it is resolved against the catalog once per spec.
+  const sources = new Map<string, Promise<SourceRef>>();
+  const resolved = (spec: SourceSpec) => {
+    const key = JSON.stringify(spec);
+    let source = sources.get(key);
+    if (source === undefined) {
+      source = resolveSource(db, spec);
+      sources.set(key, source);
+    }
+    return source;
+  };
+  const measured: { id: string; version: number; realized: RealizedAccuracy }[] = [];
   for (const version of versions) {
     const previous = version.realized as { rows?: number } | null;
     if (previous?.rows !== undefined && version.rowCount !== null && previous.rows >= version.rowCount) {
@@ -44,16 +56,12 @@ export async function evaluateModel(db: Db, model: string, logger: Logger): Prom
       continue;
     }
     try {
-      const source = await resolveSource(db, scored.source);
-      const measured = await realizedAccuracy(
-        db,
-        version.id,
-        source,
-        naiveFeatureOf(scored, source.features),
-      );
-      outcome.evaluated.push({
+      const source = await resolved(scored.source);
+      const figures = await realizedAccuracy(db, version.id, source, naiveFeatureOf(scored, source.features));
+      measured.push({
+        id: version.id,
         version: version.number,
-        realized: { ...measured, keys: version.rowCount ?? 0, evaluatedAt: new Date().toISOString() },
+        realized: { ...figures, keys: version.rowCount ?? 0, evaluatedAt: new Date().toISOString() },
       });
     } catch (error) {
       // A source table or column that is gone fails this version only; retention may also drop a
@@ -62,12 +70,10 @@ export async function evaluateModel(db: Db, model: string, logger: Logger): Prom
       outcome.skipped.push({ version: version.number, reason: (error as Error).message });
     }
   }
-  const byNumber = new Map(versions.map((version) => [version.number, version.id]));
   await db.transaction().execute(async (trx) => {
-    for (const { version, realized } of outcome.evaluated) {
-      await setVersionReport(trx, byNumber.get(version) ?? '', 'realized', realized);
-    }
+    for (const { id, realized } of measured) await setVersionReport(trx, id, 'realized', realized);
   });
+  outcome.evaluated = measured.map(({ version, realized }) => ({ version, realized }));
   logger.info(
     {
       model,

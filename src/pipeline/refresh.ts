@@ -2,13 +2,7 @@ import { createReadStream } from 'node:fs';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { createDbOnClient, type Db, sessionOptions } from '../db/database.ts';
-import {
-  lockModelForTransaction,
-  terminateBackend,
-  tryVersionLock,
-  versionLockHolders,
-  waitVersionLock,
-} from '../db/locks.ts';
+import { terminateBackend, tryVersionLock, versionLockHolders, waitVersionLock } from '../db/locks.ts';
 import { findModel } from '../db/models.ts';
 import {
   dropPartition,
@@ -316,7 +310,6 @@ async function attemptUnderLock(ctx: AttemptContext): Promise<RefreshOutcome> {
   // gate computes it again, in its transaction, only if another version was published meanwhile.
   const early = await reportAgainstPublished(deps.db, versionId, spec.drift);
   const outcome = await fenced.transaction().execute(async (trx) => {
-    await lockModelForTransaction(trx, spec.name);
     const { candidate, report } = await gateCandidate(trx, versionId, spec.drift, early);
     timings.validating = Math.round(performance.now() - phaseStarted);
     if (!report.verdict.passed) {

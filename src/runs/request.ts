@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/database.ts';
-import { findModel } from '../db/models.ts';
 import { finishRun, insertRun, type Run } from '../db/runs.ts';
-import { ConflictError, NotFoundError } from '../errors.ts';
+import { ConflictError } from '../errors.ts';
 import { estimatorFor } from '../model/estimators/registry.ts';
+import { requireModel } from '../versions/resolve.ts';
 
 export type RefreshPayload = { runId: string; model: string; slot: string };
 /** Puts a refresh job on the queue (idempotent by job id). */
@@ -37,9 +37,7 @@ export async function requestRefresh(
   enqueue: EnqueueRefresh,
   request: { model: string; slot?: string; trigger: string },
 ): Promise<{ run: Run; created: boolean }> {
-  const model = await findModel(db, request.model);
-  if (model === undefined)
-    throw new NotFoundError(`model "${request.model}" does not exist; see \`almanac models list\``);
+  const model = await requireModel(db, request.model);
   if (!estimatorFor(model.spec.estimator).needsSource) {
     throw new ConflictError(
       `model "${request.model}" is ${model.spec.estimator}: its versions are imported (\`almanac import\`), not refreshed`,

@@ -14,17 +14,14 @@ export async function requireModel(db: Db, name: string): Promise<Model> {
 
 /** A version by number, or `latest`: the published one. */
 export async function resolveVersion(db: Db, model: string, ref: VersionRef): Promise<Version> {
+  const version =
+    ref === 'latest' ? await findPublishedVersion(db, model) : await findVersion(db, model, ref);
+  if (version !== undefined) return version;
+  // Only a miss asks whether the model itself is missing, which is the answer then.
   await requireModel(db, model);
-  if (ref === 'latest') {
-    const published = await findPublishedVersion(db, model);
-    if (published === undefined) {
-      throw new NotFoundError(
-        `model "${model}" has no published version; publish one with \`almanac publish ${model} N\``,
-      );
-    }
-    return published;
-  }
-  const version = await findVersion(db, model, ref);
-  if (version === undefined) throw new NotFoundError(`model "${model}" has no version ${ref}`);
-  return version;
+  throw new NotFoundError(
+    ref === 'latest'
+      ? `model "${model}" has no published version; publish one with \`almanac publish ${model} N\``
+      : `model "${model}" has no version ${ref}`,
+  );
 }
