@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { modelName } from '../src/model/spec.ts';
 import type { EnqueueRefresh } from '../src/runs/request.ts';
+import { within } from '../src/within.ts';
 
 /** The one queue, and the typed registry of its jobs: name → payload schema. */
 export const QUEUE_NAME = 'almanac';
@@ -45,18 +46,11 @@ export async function addWithin<N extends JobName>(
   timeoutMs = 2_000,
 ): Promise<void> {
   if (connection.status !== 'ready') throw new Error(`Redis is not reachable (${connection.status})`);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`Redis did not accept the job within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-  });
-  try {
-    await Promise.race([queue.add(name, payload, { jobId }), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await within(
+    timeoutMs,
+    queue.add(name, payload, { jobId }),
+    `Redis did not accept the job within ${timeoutMs} ms`,
+  );
 }
 
 export function refreshEnqueuer(queue: AlmanacQueue, connection: Redis, timeoutMs = 2_000): EnqueueRefresh {

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { LRUCache } from 'lru-cache';
 import { findLiveApiKeyByHash } from '../db/api-keys.ts';
 import type { Db } from '../db/database.ts';
 import type { Scope } from '../db/types.ts';
@@ -30,12 +31,10 @@ export type KeyVerifier = {
 };
 
 export function createKeyVerifier(db: Db, onKeysChanged: (listener: () => void) => void): KeyVerifier {
-  const known = new Map<string, { caller: Caller | null; until: number }>();
+  // Bad keys are remembered too (null): a flood of them ages out the least used, never all at once.
+  const known = new LRUCache<string, { caller: Caller | null }>({ max: 10_000, ttl: CACHE_MS });
   onKeysChanged(() => known.clear());
-  const lookup = (hash: string) => {
-    const cached = known.get(hash);
-    return cached !== undefined && cached.until > Date.now() ? cached.caller : undefined;
-  };
+  const lookup = (hash: string) => known.get(hash)?.caller;
   return {
     known: (key) => lookup(hashApiKey(key)),
     identify: async (key) => {
@@ -47,8 +46,7 @@ export function createKeyVerifier(db: Db, onKeysChanged: (listener: () => void) 
         found !== undefined && timingSafeEqual(Buffer.from(found.keyHash, 'hex'), Buffer.from(hash, 'hex'))
           ? { actor: `api:${found.name}`, scopes: found.scopes }
           : null;
-      if (known.size > 10_000) known.clear();
-      known.set(hash, { caller, until: Date.now() + CACHE_MS });
+      known.set(hash, { caller });
       return caller ?? undefined;
     },
   };

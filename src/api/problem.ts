@@ -99,7 +99,7 @@ function isConnectionFailure(error: unknown): boolean {
   return (
     code === 'ECONNREFUSED' ||
     code === 'ECONNRESET' ||
-    code === '57P01' ||
+    code === PgError.adminShutdown ||
     (error instanceof Error &&
       /Connection terminated|timeout exceeded when trying to connect/.test(error.message))
   );

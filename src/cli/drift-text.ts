@@ -2,24 +2,17 @@ import type { Version } from '../db/versions.ts';
 import type { DriftReport } from '../drift/report.ts';
 import type { Verdict } from '../drift/verdict.ts';
 import type { CliContext } from './context.ts';
-import { formatTable } from './table.ts';
+import { formatNumber, formatTable } from './table.ts';
 
 /** Drift reports and verdicts as terminal text. */
-
-const number = (value: number | null | undefined, digits = 4): string => {
-  if (value == null) return '-';
-  if (Number.isInteger(value) && Math.abs(value) < 1e9) return String(value);
-  const scientific = Math.abs(value) >= 1e6 || (value !== 0 && Math.abs(value) < 1e-3);
-  return scientific ? value.toExponential(digits - 1) : value.toPrecision(digits);
-};
 
 export function verdictTable(verdict: Verdict): string {
   return formatTable([
     ['CHECK', 'THRESHOLD', 'OBSERVED', 'RESULT'],
     ...verdict.checks.map((check) => [
       check.name,
-      number(check.threshold),
-      check.observed === null ? 'none' : number(check.observed),
+      formatNumber(check.threshold),
+      check.observed === null ? 'none' : formatNumber(check.observed),
       check.passed ? 'pass' : 'FAIL',
     ]),
   ]);
@@ -34,9 +27,9 @@ export function reportText(report: DriftReport): string {
   const sides = formatTable([
     ['', `A (${from})`, `B (${to})`],
     ['keys', String(a.count), String(b.count)],
-    ['mean', number(a.mean), number(b.mean)],
-    ['std', number(a.std), number(b.std)],
-    ...quantiles.map((q) => [`q${q}`, number(a.quantiles[q]), number(b.quantiles[q])]),
+    ['mean', formatNumber(a.mean), formatNumber(b.mean)],
+    ['std', formatNumber(a.std), formatNumber(b.std)],
+    ...quantiles.map((q) => [`q${q}`, formatNumber(a.quantiles[q]), formatNumber(b.quantiles[q])]),
   ]);
   const figures = formatTable([
     ['FIGURE', 'VALUE', 'WHAT IT SAYS'],
@@ -45,26 +38,28 @@ export function reportText(report: DriftReport): string {
       `${coverage.both} / ${coverage.removed} / ${coverage.added}`,
       'keys in both / removed / added',
     ],
-    ['psi', number(report.psi), 'population stability over the deciles of A'],
-    ['ksStatistic', number(report.ksStatistic), 'largest gap between the two distributions'],
-    ['ksPValue', number(report.ksPValue), 'chance of a gap that large if nothing changed'],
-    ['wasserstein', number(report.wasserstein), 'how far the values moved, on average'],
-    ['wassersteinNorm', number(report.wassersteinNorm), "the same, in A's standard deviations"],
-    ['meanAbsChange', number(report.meanAbsChange), 'mean |b − a| over keys in both'],
-    ['medianAbsRelChange', number(report.medianAbsRelChange), 'median |b − a| / |a|'],
+    ['psi', formatNumber(report.psi), 'population stability over the deciles of A'],
+    ['ksStatistic', formatNumber(report.ksStatistic), 'largest gap between the two distributions'],
+    ['ksPValue', formatNumber(report.ksPValue), 'chance of a gap that large if nothing changed'],
+    ['wasserstein', formatNumber(report.wasserstein), 'how far the values moved, on average'],
+    ['wassersteinNorm', formatNumber(report.wassersteinNorm), "the same, in A's standard deviations"],
+    ['meanAbsChange', formatNumber(report.meanAbsChange), 'mean |b − a| over keys in both'],
+    ['medianAbsRelChange', formatNumber(report.medianAbsRelChange), 'median |b − a| / |a|'],
     [
       'changedShare',
-      number(report.changedShare),
+      formatNumber(report.changedShare),
       `share of keys that moved more than ${report.policy.changeTolerance} of |a|`,
     ],
-    ['spearman', number(report.spearman), 'rank correlation of a and b (1: same order)'],
+    ['spearman', formatNumber(report.spearman), 'rank correlation of a and b (1: same order)'],
   ]);
   const movers = (label: string, list: DriftReport['topMovers']['up']) =>
     list.length === 0
       ? `${label}: none`
       : `${label}:\n${formatTable([
           ['KEY', 'A', 'B', 'CHANGE'],
-          ...list.slice(0, 5).map((m) => [m.key, number(m.a), number(m.b), number(m.change)]),
+          ...list
+            .slice(0, 5)
+            .map((m) => [m.key, formatNumber(m.a), formatNumber(m.b), formatNumber(m.change)]),
         ])}`;
   return [
     `${report.candidate.model}: ${to} against ${from}`,

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type pg from 'pg';
 import type { Db } from './database.ts';
+import { hasSqlState, PgError } from './pg-errors.ts';
 
 /**
  * Advisory locks, keyed by a 64-bit hash of a name ('almanac-version:<id>', 'almanac-model:<name>'):
@@ -43,7 +44,7 @@ export async function waitVersionLock(
     await client.query(`SELECT pg_advisory_lock(${versionKey})`, [versionId]);
     return true;
   } catch (error) {
-    if ((error as { code?: string }).code === '55P03') return false;
+    if (hasSqlState(error, PgError.lockNotAvailable)) return false;
     throw error;
   } finally {
     await client.query('SET lock_timeout = 0');

@@ -9,6 +9,7 @@ export const PgError = {
   invalidCatalogName: '3D000',
   lockNotAvailable: '55P03',
   queryCanceled: '57014',
+  adminShutdown: '57P01',
   serializationFailure: '40001',
 } as const;
 

@@ -10,7 +10,7 @@ import {
   partitionChecksum,
   writePartition,
 } from '../db/partitions.ts';
-import { hasSqlState } from '../db/pg-errors.ts';
+import { hasSqlState, PgError } from '../db/pg-errors.ts';
 import { findRun, finishRun, type Run, setRunPhase, setRunVersion, startRunAttempt } from '../db/runs.ts';
 import { estimatedKeys } from '../db/scoring.ts';
 import { resolveSource } from '../db/source.ts';
@@ -396,6 +396,6 @@ async function recordFailure(
   }
   await finishRun(fenced, runId, { state: 'failed', error: message });
   await dropPartition(client, versionId).catch((error: unknown) => {
-    if (!hasSqlState(error, '55P03')) throw error;
+    if (!hasSqlState(error, PgError.lockNotAvailable)) throw error;
   });
 }

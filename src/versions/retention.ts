@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type pg from 'pg';
 import type { Db } from '../db/database.ts';
 import { dropPartition } from '../db/partitions.ts';
+import { hasSqlState, PgError } from '../db/pg-errors.ts';
 import { transitionVersion } from '../db/versions.ts';
 import { STATES_WITH_ROWS } from './states.ts';
 
@@ -46,7 +47,7 @@ export async function applyRetention(
       await dropPartition(client, version.id, lockTimeoutMs);
       outcome.dropped.push(version.number);
     } catch (error) {
-      if ((error as { code?: string }).code !== '55P03') throw error;
+      if (!hasSqlState(error, PgError.lockNotAvailable)) throw error;
       // A detach that timed out stays pending; the next pass finalizes it (dropPartition knows how).
       outcome.deferred.push(version.number);
     }

@@ -2,19 +2,9 @@ import { Router } from 'express';
 import { sql } from 'kysely';
 import type { Db } from '../../db/database.ts';
 import { gateRegistry } from '../../drift/alerts.ts';
+import { within } from '../../within.ts';
 import type { Metrics } from '../metrics.ts';
 import { openApiDocument } from '../openapi.ts';
-
-/** A promise that rejects after `ms`: a health check must answer even when a dependency hangs. */
-function within<T>(ms: number, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    work,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 export function healthRouter(deps: { db: Db; metrics: Metrics; redisPing: () => Promise<unknown> }): Router {
   const router = Router();

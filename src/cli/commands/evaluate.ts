@@ -7,9 +7,7 @@ import { evaluateModel } from '../../pipeline/evaluate.ts';
 import { modelArgument } from '../arguments.ts';
 import type { CliContext } from '../context.ts';
 import { parseOptions } from '../options.ts';
-import { formatTable } from '../table.ts';
-
-const figure = (value: number | null | undefined) => (value == null ? '-' : value.toPrecision(4));
+import { formatNumber, formatTable } from '../table.ts';
 
 export function registerEvaluate(program: Command, ctx: CliContext): void {
   program
@@ -57,12 +55,12 @@ export function registerEvaluate(program: Command, ctx: CliContext): void {
                 `v${v.number}`,
                 v.state,
                 `${r.rows}/${r.keys}`,
-                figure(r.mae),
-                figure(r.rmse),
-                figure(r.bias),
-                figure(r.intervalCoverage),
-                figure(r.naiveMae),
-                figure(r.maeRatioToNaive),
+                formatNumber(r.mae),
+                formatNumber(r.rmse),
+                formatNumber(r.bias),
+                formatNumber(r.intervalCoverage),
+                formatNumber(r.naiveMae),
+                formatNumber(r.maeRatioToNaive),
               ];
             }),
           ]),

@@ -13,7 +13,7 @@ import {
 } from '../arguments.ts';
 import type { CliContext } from '../context.ts';
 import { parseOptions } from '../options.ts';
-import { formatTable, formatTime } from '../table.ts';
+import { formatNumber, formatTable, formatTime } from '../table.ts';
 
 const states = VERSION_STATES;
 
@@ -119,5 +119,3 @@ function summary(version: Version) {
   const { id: _id, ...rest } = version;
   return { ...rest, version: version.number };
 }
-
-const formatNumber = (value: number | null | undefined) => (value == null ? '-' : value.toPrecision(4));
