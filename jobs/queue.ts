@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { UnavailableError } from '../src/errors.ts';
 import { modelName } from '../src/model/spec.ts';
 import type { EnqueueRefresh } from '../src/runs/request.ts';
 import { within } from '../src/within.ts';
@@ -45,11 +46,15 @@ export async function addWithin<N extends JobName>(
   jobId: string,
   timeoutMs = 2_000,
 ): Promise<void> {
-  if (connection.status !== 'ready') throw new Error(`Redis is not reachable (${connection.status})`);
+  if (connection.status !== 'ready') {
+    throw new UnavailableError(
+      `the job queue (Redis) is not reachable (${connection.status}); try again shortly`,
+    );
+  }
   await within(
     timeoutMs,
     queue.add(name, payload, { jobId }),
-    `Redis did not accept the job within ${timeoutMs} ms`,
+    () => new UnavailableError(`the job queue (Redis) did not accept the job within ${timeoutMs} ms`),
   );
 }
 

@@ -28,6 +28,11 @@ export class ConflictError extends Error {
   override name = 'ConflictError';
 }
 
+/** A service the work needs (Redis, Postgres) does not answer: worth trying again shortly (503). */
+export class UnavailableError extends Error {
+  override name = 'UnavailableError';
+}
+
 /** A command line that cannot be understood (exit code 2). */
 export class UsageError extends Error {
   override name = 'UsageError';

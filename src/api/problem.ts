@@ -1,7 +1,14 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { hasSqlState, PgError } from '../db/pg-errors.ts';
-import { ConflictError, type FieldIssue, GoneError, NotFoundError, ValidationError } from '../errors.ts';
+import {
+  ConflictError,
+  type FieldIssue,
+  GoneError,
+  NotFoundError,
+  UnavailableError,
+  ValidationError,
+} from '../errors.ts';
 
 /** An error that is already an HTTP answer (401, 403, 413, 415, 429, 503...). */
 export class HttpError extends Error {
@@ -69,6 +76,10 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
     if (error instanceof NotFoundError) return sendProblem(res, 404, error.message);
     if (error instanceof GoneError) return sendProblem(res, 410, error.message);
     if (error instanceof ConflictError) return sendProblem(res, 409, error.message);
+    if (error instanceof UnavailableError) {
+      res.set('Retry-After', '5');
+      return sendProblem(res, 503, error.message);
+    }
     if (error instanceof HttpError) {
       res.set(error.headers);
       return sendProblem(res, error.status, error.message);

@@ -2,13 +2,12 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../../db/database.ts';
 import { findRun, listRuns } from '../../db/runs.ts';
-import { NotFoundError } from '../../errors.ts';
+import { NotFoundError, UnavailableError } from '../../errors.ts';
 import { type EnqueueRefresh, requestRefresh } from '../../runs/request.ts';
 import { requireModel } from '../../versions/resolve.ts';
 import { requireScope } from '../auth.ts';
 import { page } from '../page.ts';
 import { limitQuery, modelParam } from '../params.ts';
-import { HttpError } from '../problem.ts';
 import { parseRequest } from '../validate.ts';
 import { runView } from '../views.ts';
 
@@ -61,26 +60,14 @@ export function runsRouter(deps: { db: Db; queue: QueueAccess }): Router {
 
   router.post('/v1/models/:model/runs', requireScope('admin'), async (req, res) => {
     const { model } = parseRequest(modelParam, req.params, 'params');
-    // Checked first: BullMQ would otherwise wait for Redis to come back.
+    // Checked first, so that no run is created for a queue that is down.
     if (!deps.queue.ready())
-      throw new HttpError(503, 'the job queue (Redis) is not reachable; try again shortly', {
-        headers: { 'Retry-After': '5' },
-      });
-    try {
-      const { run } = await requestRefresh(deps.db, deps.queue.enqueue, {
-        model,
-        trigger: req.caller?.actor ?? 'api',
-      });
-      res
-        .status(202)
-        .location(`/v1/runs/${run.id}`)
-        .json({ runId: run.id, slot: run.slot, state: run.state });
-    } catch (error) {
-      if (error instanceof Error && /Redis/.test(error.message)) {
-        throw new HttpError(503, error.message, { headers: { 'Retry-After': '5' }, cause: error });
-      }
-      throw error;
-    }
+      throw new UnavailableError('the job queue (Redis) is not reachable; try again shortly');
+    const { run } = await requestRefresh(deps.db, deps.queue.enqueue, {
+      model,
+      trigger: req.caller?.actor ?? 'api',
+    });
+    res.status(202).location(`/v1/runs/${run.id}`).json({ runId: run.id, slot: run.slot, state: run.state });
   });
 
   router.get('/v1/runs/:runId', requireScope('read'), async (req, res) => {
