@@ -243,6 +243,13 @@ describe('diffs between any two versions', () => {
     expect((await api.json('/v1/models/gate/diff?from=1&to=99')).status).toBe(404);
     expect((await api.json('/v1/models/nope/diff?from=1&to=2')).status).toBe(404);
     expect((await api.json('/v1/models/gate/versions/99/drift')).status).toBe(404);
+    // a decision's reason sent as anything but JSON is refused, not silently dropped
+    const plain = await api.json('/v1/models/gate/versions/4/reject', {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'not enough keys',
+    });
+    expect(plain.status).toBe(415);
   });
 
   it('prints a readable summary from the CLI, and the whole report with --json', async () => {

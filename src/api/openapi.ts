@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { RUN_PHASES, RUN_STATES, VERSION_STATES } from '../db/types.ts';
 import { modelSpecSchema } from '../model/spec.ts';
 import { codeVersion } from '../version.ts';
-import { keyParams, modelParam, versionParams } from './params.ts';
+import { keyParams, modelParam, versionNumberParams, versionParams } from './params.ts';
 import { diffQuery } from './routes/drift.ts';
 import { batchBody, estimateQuery } from './routes/estimates.ts';
 import { runListQuery, runParams } from './routes/runs.ts';
@@ -346,7 +346,10 @@ const paths: RouteConfig[] = [
         action === 'publish'
           ? 'Approve a held version or roll back to a superseded one'
           : 'Reject a held version',
-      request: { params: versionParams, body: { content: { 'application/json': { schema: decisionBody } } } },
+      request: {
+        params: versionNumberParams,
+        body: { content: { 'application/json': { schema: decisionBody } } },
+      },
       responses: {
         200: json(responses.VersionSummary, 'done'),
         ...common,

@@ -14,6 +14,8 @@ export const versionNumber = z
 
 export const modelParam = z.object({ model: modelName });
 export const versionParams = z.object({ model: modelName, version: versionText });
+/** A version that must be a number (publish, reject): `latest` is already published. */
+export const versionNumberParams = z.object({ model: modelName, version: versionNumberText });
 export const keyParams = z.object({ model: modelName, key: keySchema });
 export { keySchema, modelName, versionNumberText, versionText };
 

@@ -9,6 +9,14 @@ export const requireJson: RequestHandler = (req, _res, next) => {
   next();
 };
 
+/** For an optional body: none at all is fine (type-is answers null), any other than JSON is a 415. */
+export const optionalJson: RequestHandler = (req, _res, next) => {
+  if (req.is('application/json') === false) {
+    throw new HttpError(415, 'send the body as JSON, with "Content-Type: application/json"');
+  }
+  next();
+};
+
 /** 415 unless the body is declared as CSV. */
 export const requireCsv: RequestHandler = (req, _res, next) => {
   if (!req.is('text/csv')) throw new HttpError(415, 'send the CSV with "Content-Type: text/csv"');

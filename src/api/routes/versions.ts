@@ -11,9 +11,9 @@ import { requireModel, resolveVersion } from '../../versions/resolve.ts';
 import { requireScope } from '../auth.ts';
 import type { Catalog } from '../catalog.ts';
 import { page } from '../page.ts';
-import { limitQuery, modelName, modelParam, versionNumberText, versionParams } from '../params.ts';
+import { limitQuery, modelParam, versionNumberParams, versionParams } from '../params.ts';
 import { HttpError, sendProblem } from '../problem.ts';
-import { requireCsv } from '../require-json.ts';
+import { optionalJson, requireCsv } from '../require-json.ts';
 import { parseRequest } from '../validate.ts';
 import { versionDetail, versionSummary } from '../views.ts';
 
@@ -98,30 +98,21 @@ export function versionsRouter(deps: Deps): Router {
     ['publish', publishVersion],
     ['reject', rejectVersion],
   ] as const) {
-    router.post(`/v1/models/:model/versions/:version/${action}`, requireScope('admin'), async (req, res) => {
-      const params = parseRequest(
-        z.object({
-          model: modelName,
-          version: versionNumberText,
-        }),
-        req.params,
-        'params',
-      );
-      if (
-        req.body !== undefined &&
-        Object.keys(req.body as object).length > 0 &&
-        !req.is('application/json')
-      ) {
-        throw new HttpError(415, 'send the body as JSON, with "Content-Type: application/json"');
-      }
-      const body = parseRequest(decisionBody, req.body ?? {}, 'body');
-      const done = await act(deps.db, params.model, params.version, {
-        actor: req.caller?.actor ?? 'api',
-        reason: body.reason,
-      });
-      await deps.catalog.reload(params.model);
-      res.json(versionSummary(done));
-    });
+    router.post(
+      `/v1/models/:model/versions/:version/${action}`,
+      requireScope('admin'),
+      optionalJson,
+      async (req, res) => {
+        const params = parseRequest(versionNumberParams, req.params, 'params');
+        const body = parseRequest(decisionBody, req.body ?? {}, 'body');
+        const done = await act(deps.db, params.model, params.version, {
+          actor: req.caller?.actor ?? 'api',
+          reason: body.reason,
+        });
+        await deps.catalog.reload(params.model);
+        res.json(versionSummary(done));
+      },
+    );
   }
 
   return router;
