@@ -1,8 +1,8 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import { listModelStates } from '../db/catalog-state.ts';
 import type { Db } from '../db/database.ts';
-import { sessionOptions } from '../db/database.ts';
+import { createClient } from '../db/database.ts';
 import type { VersionState } from '../db/types.ts';
 import type { ModelSpec } from '../model/spec.ts';
 
@@ -53,11 +53,7 @@ export async function createCatalog(db: Db, databaseUrl: string, logger: Logger)
   };
 
   const listen = async () => {
-    const client = new pg.Client({
-      connectionString: databaseUrl,
-      application_name: 'almanac-api-listen',
-      options: sessionOptions,
-    });
+    const client = createClient(databaseUrl, 'almanac-api-listen');
     client.on('notification', (message) => {
       if (message.channel !== CHANGES_CHANNEL) return;
       const change = JSON.parse(message.payload ?? '{}') as { table?: string; model?: string | null };

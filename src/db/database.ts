@@ -36,6 +36,15 @@ export function createPool(connectionString: string, options: DatabaseOptions = 
   return pool;
 }
 
+/**
+ * A connection of its own, outside any pool, with our session options: for an attempt's fenced
+ * connection, LISTEN, a scoring thread. The caller connects it, listens for its 'error' as it
+ * sees fit, and ends it.
+ */
+export function createClient(connectionString: string, applicationName: string): pg.Client {
+  return new pg.Client({ connectionString, application_name: applicationName, options: sessionOptions });
+}
+
 /** Runs `work` in a transaction on one pooled client: for COPY and other work kysely cannot do. */
 export async function withClientTransaction<T>(
   pool: pg.Pool,

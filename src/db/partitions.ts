@@ -12,9 +12,14 @@ import { from as copyFrom } from 'pg-copy-streams';
 
 type Client = pg.Client | pg.PoolClient;
 
-export function partitionName(versionId: string): string {
+/** A version id (our own bigint sequence, as text), checked before it is spliced into SQL. */
+export function assertVersionId(versionId: string): string {
   if (!/^\d+$/.test(versionId)) throw new Error(`not a version id: ${versionId}`);
-  return `estimates_v${versionId}`;
+  return versionId;
+}
+
+export function partitionName(versionId: string): string {
+  return `estimates_v${assertVersionId(versionId)}`;
 }
 
 /** A fresh standalone table shaped like `estimates`, whose CHECK lets ATTACH skip its scan. */

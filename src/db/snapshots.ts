@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { type EstimateRow, estimateColumns } from './estimates.ts';
+import { assertVersionId } from './partitions.ts';
 
 /**
  * A whole version, read in key order: streamed by COPY (CSV or JSON lines built by Postgres), or
@@ -10,11 +11,10 @@ import { type EstimateRow, estimateColumns } from './estimates.ts';
  */
 
 export function copyVersionCsv(client: pg.ClientBase, versionId: string): Readable {
-  if (!/^\d+$/.test(versionId)) throw new Error(`not a version id: ${versionId}`);
   return client.query(
     copyTo(
       // as_of in Postgres' own text form (ISO 8601 with a space; our sessions are UTC)
-      `COPY (SELECT key, value, lower, upper, as_of FROM estimates WHERE version_id = ${versionId} ORDER BY key)
+      `COPY (SELECT key, value, lower, upper, as_of FROM estimates WHERE version_id = ${assertVersionId(versionId)} ORDER BY key)
        TO STDOUT WITH (FORMAT csv, HEADER)`,
     ),
   );
@@ -22,12 +22,11 @@ export function copyVersionCsv(client: pg.ClientBase, versionId: string): Readab
 
 /** One JSON object per line, as COPY text: its backslashes come doubled (see jsonLines). */
 export function copyVersionJson(client: pg.ClientBase, versionId: string): Readable {
-  if (!/^\d+$/.test(versionId)) throw new Error(`not a version id: ${versionId}`);
   return client.query(
     copyTo(
       `COPY (SELECT json_build_object('key', key, 'value', value, 'lower', lower, 'upper', upper,
                       'asOf', to_char(as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))::text
-             FROM estimates WHERE version_id = ${versionId} ORDER BY key)
+             FROM estimates WHERE version_id = ${assertVersionId(versionId)} ORDER BY key)
        TO STDOUT`,
     ),
   );

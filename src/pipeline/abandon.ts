@@ -1,9 +1,31 @@
-import pg from 'pg';
-import { createDbOnClient, type Db, sessionOptions } from '../db/database.ts';
+import type pg from 'pg';
+import { createClient, createDbOnClient, type Db } from '../db/database.ts';
 import { tryVersionLock } from '../db/locks.ts';
 import { dropPartition } from '../db/partitions.ts';
+import { hasSqlState, PgError } from '../db/pg-errors.ts';
 import { findRun, finishRun } from '../db/runs.ts';
 import { mergeLineage, transitionVersion } from '../db/versions.ts';
+
+/**
+ * Ends a run for good, through the connection that holds its version's lock: the version becomes
+ * `failed` with the error, the run `failed`, and the version's table goes (one whose drop times
+ * out on a lock is left to retention, which sweeps the tables of failed versions).
+ */
+export async function failRunAndVersion(
+  fenced: Db,
+  client: pg.Client,
+  runId: string,
+  versionId: string,
+  message: string,
+): Promise<void> {
+  if (await transitionVersion(fenced, versionId, ['running'], 'failed')) {
+    await mergeLineage(fenced, versionId, { error: message });
+  }
+  await finishRun(fenced, runId, { state: 'failed', error: message });
+  await dropPartition(client, versionId).catch((error: unknown) => {
+    if (!hasSqlState(error, PgError.lockNotAvailable)) throw error;
+  });
+}
 
 /**
  * Closes a run whose job failed without its processor saying so (BullMQ gave up on a job that
@@ -22,20 +44,11 @@ export async function abandonRun(
     await finishRun(db, runId, { state: 'failed', error: reason });
     return true;
   }
-  const client = new pg.Client({
-    connectionString: databaseUrl,
-    application_name: 'almanac-abandon',
-    options: sessionOptions,
-  });
+  const client = createClient(databaseUrl, 'almanac-abandon');
   await client.connect();
   try {
     if (!(await tryVersionLock(client, run.versionId))) return false;
-    const fenced = createDbOnClient(client);
-    if (await transitionVersion(fenced, run.versionId, ['running'], 'failed')) {
-      await mergeLineage(fenced, run.versionId, { error: reason });
-    }
-    await finishRun(fenced, runId, { state: 'failed', error: reason });
-    await dropPartition(client, run.versionId);
+    await failRunAndVersion(createDbOnClient(client), client, runId, run.versionId, reason);
     return true;
   } finally {
     await client.end().catch(() => {});

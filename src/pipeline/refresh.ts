@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
-import { createDbOnClient, type Db, sessionOptions } from '../db/database.ts';
+import { createClient, createDbOnClient, type Db } from '../db/database.ts';
 import { terminateBackend, tryVersionLock, versionLockHolders, waitVersionLock } from '../db/locks.ts';
 import { findModel } from '../db/models.ts';
 import {
@@ -10,7 +10,6 @@ import {
   partitionChecksum,
   writePartition,
 } from '../db/partitions.ts';
-import { hasSqlState, PgError } from '../db/pg-errors.ts';
 import { findRun, finishRun, type Run, setRunPhase, setRunVersion, startRunAttempt } from '../db/runs.ts';
 import { estimatedKeys } from '../db/scoring.ts';
 import { resolveSource } from '../db/source.ts';
@@ -31,6 +30,7 @@ import { SourceDataError, train } from '../model/train.ts';
 import { codeVersion } from '../version.ts';
 import { publishInTransaction } from '../versions/publish.ts';
 import { applyRetention } from '../versions/retention.ts';
+import { failRunAndVersion } from './abandon.ts';
 import type { scoreNewestRows } from './score.ts';
 import { scoreInThread } from './score-in-thread.ts';
 import { createSpillFile } from './spill-file.ts';
@@ -112,11 +112,7 @@ export async function runRefresh(deps: RefreshDeps, attempt: RefreshAttempt): Pr
   const spec = recorded ?? model.spec;
   const log = logger.child({ model: spec.name, runId: run.id, versionId });
 
-  const client = new pg.Client({
-    connectionString: deps.databaseUrl,
-    application_name: `almanac-attempt-v${versionId}`,
-    options: sessionOptions,
-  });
+  const client = createClient(deps.databaseUrl, `almanac-attempt-v${versionId}`);
   client.on('error', (error) => log.warn({ err: error }, 'the attempt lost its database connection'));
   await client.connect();
   try {
@@ -391,11 +387,5 @@ async function recordFailure(
     await fenced.updateTable('runs').set({ error: message }).where('id', '=', runId).execute();
     return;
   }
-  if (await transitionVersion(fenced, versionId, ['running'], 'failed')) {
-    await mergeLineage(fenced, versionId, { error: message });
-  }
-  await finishRun(fenced, runId, { state: 'failed', error: message });
-  await dropPartition(client, versionId).catch((error: unknown) => {
-    if (!hasSqlState(error, PgError.lockNotAvailable)) throw error;
-  });
+  await failRunAndVersion(fenced, client, runId, versionId, message);
 }

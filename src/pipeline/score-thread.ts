@@ -4,8 +4,8 @@
  */
 import { createWriteStream } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import pg from 'pg';
-import { sessionOptions } from '../db/database.ts';
+
+import { createClient } from '../db/database.ts';
 import type { SourceRef } from '../db/source.ts';
 import { estimatorFor } from '../model/estimators/registry.ts';
 import type { Artifact } from '../model/estimators/types.ts';
@@ -26,11 +26,7 @@ export type ScoringMessage =
 
 const task = workerData as ScoringTask;
 const post = (message: ScoringMessage) => parentPort?.postMessage(message);
-const client = new pg.Client({
-  connectionString: task.databaseUrl,
-  application_name: 'almanac-scoring',
-  options: sessionOptions,
-});
+const client = createClient(task.databaseUrl, 'almanac-scoring');
 client.on('error', () => {});
 try {
   await client.connect();
