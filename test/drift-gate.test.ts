@@ -66,6 +66,9 @@ describe('the drift gate', () => {
       candidate: { model: 'gate', version: 1 },
       verdict: { passed: true, checks: [{ name: 'minRows', threshold: 1, observed: 400, passed: true }] },
     });
+    // the first version is described as any candidate is
+    expect(first.body.b).toEqual((await api.json('/v1/models/gate/diff?from=1&to=1')).body.b);
+    expect(first.body.a).toMatchObject({ count: 0, mean: null });
 
     // an ordinary day passes
     expect((await runCli('seed', '--advance', '1')).code).toBe(0);

@@ -52,6 +52,12 @@ export type Distributions = {
  * `percentile_cont`'s linear interpolation, for each fraction, over `s`, a sorted float8[] of `n`
  * values: the same arithmetic on the order statistics at floor and ceil of q · (n − 1).
  */
+/** A version's values sorted into one array `s`, with their count, mean and sample std. */
+const sorted = (id: string) => sql`
+  SELECT coalesce(array_agg(value ORDER BY value), '{}') AS s, count(*) AS n, avg(value) AS mean,
+         stddev_samp(value) AS std
+  FROM ${sql.table(partitionName(id))}`;
+
 const interpolated = (s: string, n: string, fractions: number[]) => {
   const [values, count] = [sql.raw(s), sql.raw(n)];
   return sql`(
@@ -96,10 +102,6 @@ const stepsOf = (mine: 'a' | 'b') => {
  * values are sorted once, into an array, and everything else is read from the two arrays.
  */
 export async function distributions(db: Db, a: string, b: string): Promise<Distributions> {
-  const sorted = (id: string) => sql`
-    SELECT coalesce(array_agg(value ORDER BY value), '{}') AS s, count(*) AS n, avg(value) AS mean,
-           stddev_samp(value) AS std
-    FROM ${sql.table(partitionName(id))}`;
   const { rows } = await sql<{
     na: string;
     mean_a: number | null;
@@ -164,6 +166,20 @@ export async function distributions(db: Db, a: string, b: string): Promise<Distr
     ks: bothSides ? Math.max(ksA ?? 0, ksB ?? 0) : null,
     // with both sides, no step between two values (a single value in all) integrates to 0
     wasserstein: bothSides ? (wA ?? 0) + (wB ?? 0) : null,
+  };
+}
+
+/** One version's count, mean, std and quantiles, as `distributions` computes them: a first version's side. */
+export async function versionSummary(db: Db, id: string): Promise<SideSummary> {
+  const { rows } = await sql<{ n: string; mean: number | null; std: number | null; q: number[] | null }>`
+    SELECT sv.n, sv.mean, sv.std, ${interpolated('sv.s', 'sv.n', QUANTILES)} AS q
+    FROM (${sorted(id)}) sv`.execute(db);
+  const row = rows[0];
+  return {
+    count: Number(row?.n ?? 0),
+    mean: row?.mean ?? null,
+    std: row?.std ?? null,
+    quantiles: row?.q ?? QUANTILES.map(() => null),
   };
 }
 

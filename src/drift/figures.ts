@@ -10,6 +10,7 @@ import {
   type SideSummary,
   type TopMovers,
   topMovers,
+  versionSummary,
 } from '../db/drift-stats.ts';
 import { ksPValue } from './kolmogorov.ts';
 
@@ -123,8 +124,7 @@ export async function driftFigures(
  * empty; B is described as usual.
  */
 export async function candidateFigures(db: Db, b: string): Promise<DriftFigures> {
-  // (the distribution of B against itself: one query, for a first version only)
-  const { b: summary } = await distributions(db, b, b);
+  const summary = await versionSummary(db, b);
   return {
     psi: null,
     psiEdges: [],
