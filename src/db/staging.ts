@@ -59,11 +59,6 @@ export async function duplicateKeys(
   };
 }
 
-export async function stagedRowCount(client: pg.PoolClient): Promise<number> {
-  const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${STAGING}`);
-  return Number(rows[0]?.n ?? 0);
-}
-
 /** Moves the checked rows into a version's standalone table. */
 export async function insertStagedRows(client: pg.PoolClient, table: string): Promise<number> {
   const result = await client.query(

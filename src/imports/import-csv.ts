@@ -18,7 +18,6 @@ import {
   duplicateKeys,
   insertStagedRows,
   type StagedProblem,
-  stagedRowCount,
 } from '../db/staging.ts';
 import {
   createVersion,
@@ -128,7 +127,7 @@ async function importInTransaction(
   );
   const total = parsing.problemCount + staged.total;
   if (total > 0) throw new ImportRejectedError(problems, total);
-  if ((await stagedRowCount(client)) === 0) {
+  if (parsing.rows === 0) {
     throw new ImportRejectedError([{ line: 2, field: '', message: 'the file has a header but no rows' }], 1);
   }
 
@@ -176,6 +175,8 @@ class CsvToStaging extends Transform {
   header: Column[] | undefined;
   readonly problems: StagedProblem[] = [];
   problemCount = 0;
+  /** the data rows staged (a row with problems too: the problems reject the file first) */
+  rows = 0;
   private lastLine = 0;
   private lastEmpty = 0;
   private positions: Partial<Record<Column, number>> = {};
@@ -236,6 +237,7 @@ class CsvToStaging extends Transform {
     // must not reach COPY.
     const stagedKey = keyIssue === undefined ? escapeCopy(key) : '\\N';
     this.batch += `${line}\t${stagedKey}\t${value}\t${lower}\t${upper}\n`;
+    this.rows += 1;
     if (this.batch.length < BATCH_CHARS) {
       done();
       return;

@@ -2,10 +2,12 @@ import { Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import type pg from 'pg';
+import { z } from 'zod';
 import { copyVersionCsv, copyVersionJson, versionPage } from '../db/snapshots.ts';
 
 export const SNAPSHOT_FORMATS = ['csv', 'ndjson', 'parquet'] as const;
 export type SnapshotFormat = (typeof SNAPSHOT_FORMATS)[number];
+export const snapshotFormat = z.enum(SNAPSHOT_FORMATS, { error: 'must be csv, ndjson or parquet' });
 
 export const contentTypes: Record<SnapshotFormat, string> = {
   csv: 'text/csv; charset=utf-8',

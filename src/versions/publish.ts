@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { z } from 'zod';
 import type { Db } from '../db/database.ts';
 import { lockModelForTransaction } from '../db/locks.ts';
 import { findVersion, mergeLineage, toVersion, transitionVersion, type Version } from '../db/versions.ts';
@@ -6,6 +7,9 @@ import { ConflictError, NotFoundError } from '../errors.ts';
 import { prunedError } from './states.ts';
 
 export type Decision = { actor: string; reason?: string | undefined };
+
+/** Why a version was approved, rejected or rolled back to, as an operator writes it. */
+export const decisionReason = z.string().max(1000, 'must be at most 1000 characters');
 
 /**
  * Makes a version the model's published one, inside the caller's transaction (which must hold

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type pg from 'pg';
 import { z } from 'zod';
-import { contentTypes, SNAPSHOT_FORMATS, writeSnapshot } from '../../snapshots/write-snapshot.ts';
+import { contentTypes, snapshotFormat, writeSnapshot } from '../../snapshots/write-snapshot.ts';
 import { requireScope } from '../auth.ts';
 import type { Catalog } from '../catalog.ts';
 import { streamFromConnection } from '../copy-response.ts';
@@ -10,9 +10,7 @@ import { versionParams } from '../params.ts';
 import { servedVersion } from '../served-version.ts';
 import { parseRequest } from '../validate.ts';
 
-export const snapshotQuery = z
-  .object({ format: z.enum(SNAPSHOT_FORMATS, { error: 'must be csv, ndjson or parquet' }).optional() })
-  .strict();
+export const snapshotQuery = z.object({ format: snapshotFormat.optional() }).strict();
 
 /** A whole version streamed straight to the socket, with backpressure. */
 export function snapshotsRouter(deps: { pool: pg.Pool; catalog: Catalog; metrics: Metrics }): Router {

@@ -6,7 +6,7 @@ import type { Db } from '../../db/database.ts';
 import { VERSION_STATES } from '../../db/types.ts';
 import { listVersions } from '../../db/versions.ts';
 import { ImportRejectedError, importCsv } from '../../imports/import-csv.ts';
-import { publishVersion, rejectVersion } from '../../versions/publish.ts';
+import { decisionReason, publishVersion, rejectVersion } from '../../versions/publish.ts';
 import { requireModel, resolveVersion } from '../../versions/resolve.ts';
 import { requireScope } from '../auth.ts';
 import type { Catalog } from '../catalog.ts';
@@ -29,9 +29,7 @@ export const versionListQuery = z
   })
   .strict();
 
-export const decisionBody = z
-  .object({ reason: z.string().max(1000, 'must be at most 1000 characters').optional() })
-  .strict();
+export const decisionBody = z.object({ reason: decisionReason.optional() }).strict();
 
 type Deps = { db: Db; pool: pg.Pool; catalog: Catalog; maxImportBytes: number };
 

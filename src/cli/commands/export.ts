@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { SNAPSHOT_FORMATS, writeSnapshot } from '../../snapshots/write-snapshot.ts';
+import { snapshotFormat, writeSnapshot } from '../../snapshots/write-snapshot.ts';
 import { resolveVersion } from '../../versions/resolve.ts';
 import { requireReadable, SERVED_STATES } from '../../versions/states.ts';
 import { modelArgument, versionArgument } from '../arguments.ts';
@@ -22,7 +22,7 @@ export function registerExport(program: Command, ctx: CliContext): void {
         z.object({
           MODEL: modelArgument,
           version: versionArgument.optional(),
-          format: z.enum(SNAPSHOT_FORMATS, { error: 'must be csv, ndjson or parquet' }).optional(),
+          format: snapshotFormat.optional(),
           out: z.string().min(1).optional(),
         }),
         { MODEL: model, ...raw },

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { VERSION_STATES } from '../../db/types.ts';
 import { listVersions, type Version } from '../../db/versions.ts';
-import { publishVersion, rejectVersion } from '../../versions/publish.ts';
+import { decisionReason, publishVersion, rejectVersion } from '../../versions/publish.ts';
 import { requireModel, resolveVersion } from '../../versions/resolve.ts';
 import {
   cliActor,
@@ -102,7 +102,7 @@ export function registerVersions(program: Command, ctx: CliContext): void {
           z.object({
             MODEL: modelArgument,
             VERSION: versionNumberArgument,
-            reason: z.string().max(1000, 'must be at most 1000 characters').optional(),
+            reason: decisionReason.optional(),
           }),
           { MODEL: model, VERSION: version, ...raw },
         );
