@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { type EstimateRow, findEstimate } from '../db/estimates.ts';
+import { type EstimateRow, findEstimate, findEstimates } from '../db/estimates.ts';
 import type { EstimateCache } from './estimate-cache.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -52,4 +52,30 @@ export async function readEstimate(
   const row = (await findEstimate(deps.pool, versionId, key)) ?? null;
   deps.cache.set(versionId, key, row);
   return row;
+}
+
+/** Many keys of one version the same way: the cache first, one query for the rest. */
+export async function readEstimates(
+  deps: { pool: pg.Pool; cache: EstimateCache; metrics: Metrics },
+  model: string,
+  versionId: string,
+  keys: readonly string[],
+): Promise<Map<string, EstimateRow | null>> {
+  deps.metrics.lookups.inc({ model }, keys.length);
+  const found = new Map<string, EstimateRow | null>();
+  for (const key of keys) {
+    const cached = deps.cache.get(versionId, key);
+    if (cached !== undefined) found.set(key, cached);
+  }
+  const wanted = [...new Set(keys.filter((key) => !found.has(key)))];
+  deps.metrics.cacheLookups(keys.length - wanted.length, wanted.length);
+  if (wanted.length > 0) {
+    for (const row of await findEstimates(deps.pool, versionId, wanted)) found.set(row.key, row);
+    for (const key of wanted) {
+      const row = found.get(key) ?? null;
+      found.set(key, row);
+      deps.cache.set(versionId, key, row);
+    }
+  }
+  return found;
 }

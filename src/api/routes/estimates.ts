@@ -1,7 +1,6 @@
 import { type Request, type Response, Router } from 'express';
 import type pg from 'pg';
 import { z } from 'zod';
-import { type EstimateRow, findEstimates } from '../../db/estimates.ts';
 import { NotFoundError } from '../../errors.ts';
 import type { Catalog } from '../catalog.ts';
 import {
@@ -11,6 +10,7 @@ import {
   matchesEtag,
   missingKeyDetail,
   readEstimate,
+  readEstimates,
 } from '../estimate-answer.ts';
 import type { EstimateCache } from '../estimate-cache.ts';
 import type { Metrics } from '../metrics.ts';
@@ -64,23 +64,7 @@ export function estimatesRouter(deps: Deps): Router {
     const { model: name } = parseRequest(modelParam, req.params, 'params');
     const body = parseRequest(batchBody, req.body, 'body');
     const { version } = await servedVersion(deps.catalog, name, body.version ?? 'latest');
-    const found = new Map<string, EstimateRow | null>();
-    for (const key of body.keys) {
-      const cached = deps.cache.get(version.id, key);
-      if (cached !== undefined) found.set(key, cached);
-    }
-    const wanted = [...new Set(body.keys.filter((key) => !found.has(key)))];
-    deps.metrics.cacheLookups(body.keys.length - wanted.length, wanted.length);
-    if (wanted.length > 0) {
-      const rows = await findEstimates(deps.pool, version.id, wanted);
-      for (const row of rows) found.set(row.key, row);
-      for (const key of wanted) {
-        const row = found.get(key) ?? null;
-        found.set(key, row);
-        deps.cache.set(version.id, key, row);
-      }
-    }
-    deps.metrics.lookups.inc({ model: name }, body.keys.length);
+    const found = await readEstimates(deps, name, version.id, body.keys);
     const estimates = [];
     const missing = [];
     for (const key of body.keys) {
