@@ -1,4 +1,3 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -6,21 +5,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { demoSpecFiles } from '../seeds/demo-specs.ts';
 import { hashApiKey } from '../src/keys/api-keys.ts';
 import { runCli } from './helpers/cli.ts';
-import { useDb, useTestDatabase } from './helpers/hooks.ts';
+import { useDb, useTempFiles, useTestDatabase } from './helpers/hooks.ts';
 import { runBin } from './helpers/spawn.ts';
 
 const database = useTestDatabase('cli');
 const db = useDb(database);
-let dir = '';
-
-async function specFile(name: string, content: unknown): Promise<string> {
-  const file = path.join(dir, name);
-  await writeFile(file, typeof content === 'string' ? content : JSON.stringify(content));
-  return file;
-}
+const files = useTempFiles('cli');
+const specFile = (name: string, content: unknown) =>
+  files.write(name, typeof content === 'string' ? content : JSON.stringify(content));
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'almanac-cli-'));
   const seeded = await runCli('seed', '--keys', '30', '--days', '20');
   expect(seeded.code).toBe(0);
 });
@@ -108,7 +102,7 @@ describe('almanac models', () => {
   });
 
   it('apply: a missing file is a clear failure', async () => {
-    const run = await runCli('models', 'apply', path.join(dir, 'nope.json'));
+    const run = await runCli('models', 'apply', path.join(tmpdir(), 'almanac-test-missing', 'nope.json'));
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/nope\.json: cannot be read \(ENOENT\)/);
   });

@@ -1,21 +1,17 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createPool } from '../src/db/database.ts';
 import { listVersions } from '../src/db/versions.ts';
 import { ImportRejectedError, importCsv, readableOf } from '../src/imports/import-csv.ts';
 import { runCli } from './helpers/cli.ts';
-import { useDb, useTestDatabase } from './helpers/hooks.ts';
+import { useDb, useTempFiles, useTestDatabase } from './helpers/hooks.ts';
 import { applySpec, lenientDrift } from './helpers/pipeline.ts';
 
 const database = useTestDatabase('import');
 const db = useDb(database);
-let dir = '';
+const files = useTempFiles('import');
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'almanac-import-'));
   await applySpec(db(), {
     name: 'from-python',
     estimator: 'external',
@@ -24,11 +20,7 @@ beforeAll(async () => {
   await applySpec(db(), { name: 'other', estimator: 'external' });
 });
 
-async function file(name: string, content: string): Promise<string> {
-  const target = path.join(dir, name);
-  await writeFile(target, content);
-  return target;
-}
+const file = files.write;
 
 async function rejection(content: string): Promise<ImportRejectedError> {
   const pool = createPool(database.url, { max: 1 });

@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { createDb, type Db } from '../../src/db/database.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
@@ -70,4 +73,20 @@ export function useFileRedisPrefix(): { readonly current: string } {
     await dropRedisPrefix(state.current);
   });
   return state;
+}
+
+/** A folder of the file's own for files a test writes (specs, CSVs), removed after the file. */
+export function useTempFiles(label: string): { write: (name: string, content: string) => Promise<string> } {
+  let dir: string | undefined;
+  afterAll(async () => {
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+  return {
+    write: async (name, content) => {
+      dir ??= await mkdtemp(path.join(tmpdir(), `almanac-test-${label}-`));
+      const file = path.join(dir, name);
+      await writeFile(file, content);
+      return file;
+    },
+  };
 }
