@@ -56,7 +56,16 @@ async function refreshOnce(
   const queue = createQueue(redis, prefix);
   try {
     await queue.waitUntilReady();
-    await new Promise((resolve) => setTimeout(resolve, 1500)); // let the worker start
+    // The clock starts once the worker listens; a worker that dies or a run that never ends stops the bench.
+    const deadline = Date.now() + 10 * 60_000;
+    const alive = () => {
+      if (worker.child.exitCode !== null) throw new Error(`the worker exited (${worker.child.exitCode})`);
+      if (Date.now() > deadline) throw new Error('the refresh did not finish within 10 minutes');
+    };
+    while ((await queue.getWorkersCount()) === 0) {
+      alive();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     const started = performance.now();
     const { run } = await requestRefresh(db, refreshEnqueuer(queue, redis), {
       model: name,
@@ -64,6 +73,7 @@ async function refreshOnce(
     });
     let finished = await findRun(db, run.id);
     while (finished?.state !== 'succeeded' && finished?.state !== 'failed') {
+      alive();
       await new Promise((resolve) => setTimeout(resolve, 50));
       finished = await findRun(db, run.id);
     }
