@@ -4,13 +4,13 @@ import { seedMarket } from '../seeds/load-market.ts';
 import { createPool } from '../src/db/database.ts';
 import { createApiKey } from '../src/keys/api-keys.ts';
 import { startTestApi, type TestApi } from './helpers/api.ts';
-import { useDb, useTestDatabase } from './helpers/hooks.ts';
+import { useDb, useFileRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
 import { demoSpec, startPipeline, waitForRun } from './helpers/pipeline.ts';
-import { dropRedisPrefix, newRedisPrefix } from './helpers/services.ts';
 
 const database = useTestDatabase('api_admin');
 const db = useDb(database);
-const prefix = newRedisPrefix();
+// one Redis prefix for the file, also the CLI's (ALMANAC_REDIS_PREFIX)
+const prefix = useFileRedisPrefix().current;
 let api: TestApi;
 let admin = '';
 let reader = '';
@@ -29,7 +29,6 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await api?.close();
-  await dropRedisPrefix(prefix);
 });
 
 describe('auth', () => {

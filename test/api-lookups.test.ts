@@ -6,13 +6,13 @@ import { createPool } from '../src/db/database.ts';
 import { requestRefresh } from '../src/runs/request.ts';
 import { publishVersion } from '../src/versions/publish.ts';
 import { startTestApi, type TestApi } from './helpers/api.ts';
-import { useDb, useTestDatabase } from './helpers/hooks.ts';
+import { useDb, useFileRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
 import { applySpec, demoSpec, startPipeline, waitForRun } from './helpers/pipeline.ts';
-import { dropRedisPrefix, newRedisPrefix } from './helpers/services.ts';
 
 const database = useTestDatabase('api_lookups');
 const db = useDb(database);
-const prefix = newRedisPrefix();
+// one Redis prefix for the file, also the CLI's (ALMANAC_REDIS_PREFIX)
+const prefix = useFileRedisPrefix().current;
 let api: TestApi;
 let pipeline: Awaited<ReturnType<typeof startPipeline>>;
 let someKey = '';
@@ -46,7 +46,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await api?.close();
   await pipeline?.close();
-  await dropRedisPrefix(prefix);
 });
 
 describe('GET /v1/models/:model/estimates/:key', () => {

@@ -3,13 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool } from '../src/db/database.ts';
 import { importCsv, readableOf } from '../src/imports/import-csv.ts';
 import { startTestApi, type TestApi } from './helpers/api.ts';
-import { useDb, useTestDatabase } from './helpers/hooks.ts';
+import { useDb, useFileRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
 import { applySpec } from './helpers/pipeline.ts';
-import { dropRedisPrefix, newRedisPrefix } from './helpers/services.ts';
 
 const database = useTestDatabase('api_openapi');
 const db = useDb(database);
-const prefix = newRedisPrefix();
+// one Redis prefix for the file, also the CLI's (ALMANAC_REDIS_PREFIX)
+const prefix = useFileRedisPrefix().current;
 let api: TestApi;
 let doc: {
   paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>>;
@@ -29,7 +29,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await api?.close();
-  await dropRedisPrefix(prefix);
 });
 
 /** Validates an answer against the document's schema for that operation and status. */

@@ -6,15 +6,15 @@ import { createPool } from '../src/db/database.ts';
 import { importCsv, readableOf } from '../src/imports/import-csv.ts';
 import { startTestApi, type TestApi } from './helpers/api.ts';
 import { runCli } from './helpers/cli.ts';
-import { useDb, useTestDatabase } from './helpers/hooks.ts';
+import { useDb, useFileRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
 import { applySpec } from './helpers/pipeline.ts';
-import { dropRedisPrefix, newRedisPrefix } from './helpers/services.ts';
 import { BIN } from './helpers/spawn.ts';
 import { waitFor } from './helpers/worker-process.ts';
 
 const database = useTestDatabase('api_snapshots');
 const db = useDb(database);
-const prefix = newRedisPrefix();
+// one Redis prefix for the file, also the CLI's (ALMANAC_REDIS_PREFIX)
+const prefix = useFileRedisPrefix().current;
 const BIG = 300_000;
 let api: TestApi;
 
@@ -36,7 +36,6 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await api?.close();
-  await dropRedisPrefix(prefix);
 });
 
 describe('GET /v1/models/:model/versions/:version/snapshot', () => {

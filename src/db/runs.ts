@@ -59,11 +59,9 @@ export async function insertRun(
     .onConflict((conflict) => conflict.columns(['model', 'slot']).doNothing())
     .returning('id')
     .executeTakeFirst();
-  const found = await selectRuns(db)
-    .where('r.model', '=', run.model)
-    .where('r.slot', '=', run.slot)
-    .executeTakeFirstOrThrow();
-  return { run: toRun(found), created: inserted !== undefined };
+  const found = await findRunBySlot(db, run.model, run.slot);
+  if (found === undefined) throw new Error(`run of ${run.model} for ${run.slot} vanished as it was inserted`);
+  return { run: found, created: inserted !== undefined };
 }
 
 export async function findRun(db: Db, id: string): Promise<Run | undefined> {
