@@ -2,7 +2,6 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
-import { createDb, createPool } from '../src/db/database.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import { upsertModel } from '../src/db/models.ts';
 import { importCsv, readableOf } from '../src/imports/import-csv.ts';
@@ -25,20 +24,16 @@ const randomKey = () => keyOf(Math.floor(Math.random() * KEYS));
  */
 export async function benchApi(): Promise<void> {
   const rows: Record<string, string | number>[] = [];
-  await withScratchDatabase(async (url) => {
-    const db = createDb(url, { max: 2 });
-    const pool = createPool(url, { max: 2 });
+  await withScratchDatabase(async (runtime, url) => {
+    const { db } = runtime;
     let key = '';
-    try {
+    {
       await migrateToLatest(db);
       await upsertModel(db, await validateSpec(db, { name: 'bench', estimator: 'external' }));
       const lines = ['key,value,lower,upper'];
       for (let i = 0; i < KEYS; i += 1) lines.push(`${keyOf(i)},${i / 7},${i / 7 - 1},${i / 7 + 1}`);
-      await importCsv({ db, pool }, 'bench', readableOf(`${lines.join('\n')}\n`), 'bench');
+      await importCsv(runtime, 'bench', readableOf(`${lines.join('\n')}\n`), 'bench');
       key = await createApiKey(db, 'bench', 'read');
-    } finally {
-      await db.destroy();
-      await pool.end();
     }
     const api = await start(
       BIN,

@@ -6,17 +6,18 @@
  *
  *   node bench/drift-process.ts DATABASE_URL A_ID B_ID
  */
-import { createDb } from '../src/db/database.ts';
+import { parseConfig } from '../src/config.ts';
 import { findVersionById } from '../src/db/versions.ts';
 import { driftReport } from '../src/drift/report.ts';
 import { driftPolicy } from '../src/model/spec.ts';
+import { openRuntime } from '../src/runtime.ts';
 
 const [url, a, b] = process.argv.slice(2);
 if (url === undefined || a === undefined || b === undefined) {
   process.stderr.write('usage: node bench/drift-process.ts DATABASE_URL A_ID B_ID\n');
   process.exit(2);
 }
-const db = createDb(url, { max: 2, applicationName: 'almanac-bench-drift' });
+const { db, close } = openRuntime(parseConfig({ DATABASE_URL: url, LOG_LEVEL: 'warn' }), 'cli');
 try {
   const [baseline, candidate] = await Promise.all([findVersionById(db, a), findVersionById(db, b)]);
   if (baseline === undefined || candidate === undefined) throw new Error(`no versions ${a} and ${b}`);
@@ -35,5 +36,5 @@ try {
   const msInTransaction = Math.round(performance.now() - sequentialStarted);
   process.stdout.write(`${JSON.stringify({ ms, peakRssMb, psi, ks, movers, msInTransaction })}\n`);
 } finally {
-  await db.destroy();
+  await close();
 }

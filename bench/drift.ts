@@ -2,7 +2,6 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { sql } from 'kysely';
-import { createDb, createPool } from '../src/db/database.ts';
 import { QUANTILES } from '../src/db/drift-stats.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import { upsertModel } from '../src/db/models.ts';
@@ -22,10 +21,9 @@ const PROCESS = fileURLToPath(new URL('./drift-process.ts', import.meta.url));
  */
 export async function benchDrift(): Promise<void> {
   const rows: Record<string, string | number>[] = [];
-  await withScratchDatabase(async (url) => {
-    const db = createDb(url, { max: 6, applicationName: 'almanac-bench' });
-    const pool = createPool(url, { max: 2 });
-    try {
+  await withScratchDatabase(async (runtime, url) => {
+    const { db } = runtime;
+    {
       await migrateToLatest(db);
       await upsertModel(
         db,
@@ -35,7 +33,7 @@ export async function benchDrift(): Promise<void> {
         const lines = ['key,value'];
         for (let i = 0; i < KEYS; i += 1)
           lines.push(`key-${i + Math.round(shift * 100_000)},${100 + 20 * Math.sin(i) + shift * 100}`);
-        await importCsv({ db, pool }, 'drift', readableOf(`${lines.join('\n')}\n`), 'bench');
+        await importCsv(runtime, 'drift', readableOf(`${lines.join('\n')}\n`), 'bench');
       }
       const [a, b] = await Promise.all([findVersion(db, 'drift', 1), findVersion(db, 'drift', 2)]);
       const { stdout } = await promisify(execFile)(process.execPath, [
@@ -74,9 +72,6 @@ export async function benchDrift(): Promise<void> {
         case: 'the same, inside a transaction (an import gate: one query after another)',
         seconds: seconds(result.msInTransaction),
       });
-    } finally {
-      await db.destroy();
-      await pool.end();
     }
   });
   printTable(rows);

@@ -2,7 +2,6 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createDb, createPool } from '../src/db/database.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import { upsertModel } from '../src/db/models.ts';
 import { importCsv } from '../src/imports/import-csv.ts';
@@ -21,27 +20,21 @@ export async function benchImport(): Promise<void> {
       lines.push(`key-${i},${value},${value - 2},${value + 2}`);
     }
     await writeFile(file, `${lines.join('\n')}\n`);
-    await withScratchDatabase(async (url) => {
-      const db = createDb(url, { max: 2 });
-      const pool = createPool(url, { max: 2 });
-      try {
-        await migrateToLatest(db);
-        await upsertModel(db, await validateSpec(db, { name: 'imported', estimator: 'external' }));
-        for (const attempt of [1, 2]) {
-          const started = performance.now();
-          const outcome = await importCsv({ db, pool }, 'imported', createReadStream(file), 'bench');
-          const ms = performance.now() - started;
-          rows.push({
-            import: attempt,
-            rows: outcome.version.rowCount ?? 0,
-            state: outcome.state,
-            seconds: seconds(ms),
-            'rows/s': Math.round(1_000_000 / (ms / 1000)),
-          });
-        }
-      } finally {
-        await db.destroy();
-        await pool.end();
+    await withScratchDatabase(async (runtime) => {
+      const { db } = runtime;
+      await migrateToLatest(db);
+      await upsertModel(db, await validateSpec(db, { name: 'imported', estimator: 'external' }));
+      for (const attempt of [1, 2]) {
+        const started = performance.now();
+        const outcome = await importCsv(runtime, 'imported', createReadStream(file), 'bench');
+        const ms = performance.now() - started;
+        rows.push({
+          import: attempt,
+          rows: outcome.version.rowCount ?? 0,
+          state: outcome.state,
+          seconds: seconds(ms),
+          'rows/s': Math.round(1_000_000 / (ms / 1000)),
+        });
       }
     });
   } finally {

@@ -1,23 +1,18 @@
-import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { createQueue, refreshEnqueuer } from '../jobs/queue.ts';
-import { createRedis } from '../jobs/redis.ts';
 import { readDemoSpec } from '../seeds/demo-specs.ts';
 import { seedMarket } from '../seeds/load-market.ts';
-import { createDb, createPool, type Db } from '../src/db/database.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import { upsertModel } from '../src/db/models.ts';
 import { findRun } from '../src/db/runs.ts';
 import { findVersionById } from '../src/db/versions.ts';
 import { validateSpec } from '../src/model/validate-spec.ts';
 import { requestRefresh } from '../src/runs/request.ts';
+import type { Runtime } from '../src/runtime.ts';
 import { printTable, seconds, withScratchDatabase } from './scratch.ts';
 import { peakRssMb, spawnWorker } from './worker-process.ts';
-
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /**
  * A refresh of 1,000,000 keys and of 100,000 keys (3 days of source each), by a real worker
@@ -26,34 +21,30 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
  */
 export async function benchRefresh(): Promise<void> {
   const rows: Record<string, string | number>[] = [];
-  await withScratchDatabase(async (url) => {
-    const db = createDb(url, { max: 4 });
-    const pool = createPool(url, { max: 2 });
-    try {
-      await migrateToLatest(db);
-      for (const keys of [100_000, 1_000_000]) rows.push(await refreshOnce(url, db, pool, keys));
-    } finally {
-      await db.destroy();
-      await pool.end();
-    }
+  await withScratchDatabase(async (runtime, url) => {
+    await migrateToLatest(runtime.db);
+    for (const keys of [100_000, 1_000_000]) rows.push(await refreshOnce(url, runtime, keys));
   });
   printTable(rows);
 }
 
 async function refreshOnce(
   url: string,
-  db: Db,
-  pool: pg.Pool,
+  runtime: Runtime,
   keys: number,
 ): Promise<Record<string, string | number>> {
+  const { db, pool, config } = runtime;
   await seedMarket(pool, { keys, days: 3, seed: 42, start: '2026-01-01' });
   const name = `bench-${keys}`;
   const demo = (await readDemoSpec('nasdaq-close')) as Record<string, unknown>;
   await upsertModel(db, await validateSpec(db, { ...demo, name, trainWindowDays: 3, holdoutDays: 1 }));
-  const prefix = `almanac-bench-${randomUUID().slice(0, 8)}`;
-  const worker = spawnWorker({ DATABASE_URL: url, ALMANAC_REDIS_PREFIX: prefix, REDIS_URL });
-  const redis = createRedis(REDIS_URL, prefix, 'bench');
-  const queue = createQueue(redis, prefix);
+  const worker = spawnWorker({
+    DATABASE_URL: url,
+    ALMANAC_REDIS_PREFIX: config.redisPrefix,
+    REDIS_URL: config.redisUrl,
+  });
+  const producer = runtime.producer();
+  const queue = producer.queue;
   try {
     await queue.waitUntilReady();
     // The clock starts once the worker listens; a worker that dies or a run that never ends stops the bench.
@@ -67,7 +58,7 @@ async function refreshOnce(
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const started = performance.now();
-    const { run } = await requestRefresh(db, refreshEnqueuer(queue, redis), {
+    const { run } = await requestRefresh(db, producer.enqueueRefresh, {
       model: name,
       trigger: 'bench',
     });
@@ -103,9 +94,6 @@ async function refreshOnce(
     };
   } finally {
     await worker.stop();
-    await queue.obliterate({ force: true }).catch(() => {});
-    await queue.close();
-    redis.disconnect();
   }
 }
 

@@ -1,10 +1,14 @@
-import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { listen, type RunningServer } from '../src/api/server.ts';
 import { gateRegistry } from '../src/drift/alerts.ts';
 
-/** The worker's Prometheus metrics: its jobs, the drift gate's counters, and the process. */
+/**
+ * The metrics of the processes that have no API: the worker (its jobs, the drift gate's counters)
+ * and the scheduler (each model's next run). Each serves `GET /metrics` and `GET /healthz` on a
+ * port of its own when one is configured.
+ */
 export const workerRegistry = new Registry();
-let collectingProcessMetrics = false;
+export const schedulerRegistry = new Registry();
 
 export const jobsFinished = new Counter({
   name: 'almanac_jobs_total',
@@ -13,26 +17,61 @@ export const jobsFinished = new Counter({
   registers: [workerRegistry],
 });
 
-/** Serves `GET /metrics` on its own port (`ALMANAC_WORKER_METRICS_PORT`): a worker has no API. */
-export function serveWorkerMetrics(port: number, host = '0.0.0.0'): Promise<RunningServer> {
-  // only in a process that serves them: every CLI command loads this module
-  if (!collectingProcessMetrics) {
-    collectDefaultMetrics({ register: workerRegistry, prefix: 'almanac_worker_' });
-    collectingProcessMetrics = true;
+/** Where the scheduler's gauge reads each model's next tick; set by the running scheduler. */
+let nextRuns: () => ReadonlyMap<string, Date> = () => new Map();
+
+export function reportNextRuns(source: () => ReadonlyMap<string, Date>): void {
+  nextRuns = source;
+}
+
+new Gauge({
+  name: 'almanac_scheduler_next_run_timestamp_seconds',
+  help: "When each scheduled model's cron fires next (Unix time)",
+  labelNames: ['model'] as const,
+  registers: [schedulerRegistry],
+  collect() {
+    this.reset();
+    for (const [model, at] of nextRuns()) this.set({ model }, at.getTime() / 1000);
+  },
+});
+
+const processMetrics = new WeakSet<Registry>();
+
+/**
+ * Serves the registries' metrics (and the process's own) on `GET /metrics`, and `GET /healthz`
+ * (200 while the process runs, which is what a container's health check asks).
+ */
+export function serveMetrics(
+  registries: readonly Registry[],
+  options: { port: number; host: string; prefix: string },
+): Promise<RunningServer> {
+  const [own] = registries;
+  // the process's own figures only in a process that serves them: every CLI command loads this module
+  if (own !== undefined && !processMetrics.has(own)) {
+    collectDefaultMetrics({ register: own, prefix: options.prefix });
+    processMetrics.add(own);
   }
   return listen(
     (req, res) => {
-      if (req.method !== 'GET' || req.url !== '/metrics') {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('only GET /metrics is served here\n');
+      const path = (req.url ?? '').split('?')[0];
+      if (req.method === 'GET' && path === '/healthz') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
         return;
       }
-      Promise.all([workerRegistry.metrics(), gateRegistry.metrics()]).then(
-        ([own, gate]) =>
-          res.writeHead(200, { 'content-type': workerRegistry.contentType }).end(`${own}${gate}`),
-        () => res.writeHead(500).end(),
+      if (req.method !== 'GET' || path !== '/metrics') {
+        res
+          .writeHead(404, { 'content-type': 'text/plain' })
+          .end('only GET /metrics and GET /healthz are served here\n');
+        return;
+      }
+      Promise.all(registries.map((registry) => registry.metrics())).then(
+        (texts) => res.writeHead(200, { 'content-type': workerRegistry.contentType }).end(texts.join('')),
+        () => res.writeHead(503, { 'content-type': 'text/plain' }).end('metrics could not be collected\n'),
       );
     },
-    port,
-    host,
+    options.port,
+    options.host,
   );
 }
+
+export const workerMetrics = [workerRegistry, gateRegistry] as const;

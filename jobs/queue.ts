@@ -3,7 +3,6 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { UnavailableError } from '../src/errors.ts';
 import { modelName } from '../src/model/spec.ts';
-import type { EnqueueRefresh } from '../src/runs/request.ts';
 import { within } from '../src/within.ts';
 
 /** The one queue, and the typed registry of its jobs: name → payload schema. */
@@ -56,8 +55,4 @@ export async function addWithin<N extends JobName>(
     queue.add(name, payload, { jobId }),
     () => new UnavailableError(`the job queue (Redis) did not accept the job within ${timeoutMs} ms`),
   );
-}
-
-export function refreshEnqueuer(queue: AlmanacQueue, connection: Redis, timeoutMs = 2_000): EnqueueRefresh {
-  return (jobId, payload) => addWithin(queue, connection, 'refresh', payload, jobId, timeoutMs);
 }

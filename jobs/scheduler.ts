@@ -19,6 +19,8 @@ export type SchedulerDeps = {
 export type RunningScheduler = {
   /** the scheduled models and their cron, for status and tests */
   scheduled: () => Map<string, string>;
+  /** when each scheduled model's cron fires next */
+  nextRuns: () => Map<string, Date>;
   /** requests one model's slot for a tick (what a cron firing does) */
   tick: (model: string, at: Date) => Promise<void>;
   /** re-reads the specs now */
@@ -26,11 +28,13 @@ export type RunningScheduler = {
   close: () => Promise<void>;
 };
 
-type Entry = { signature: string; task: ScheduledTask };
-
 const isScheduled = (model: Model) =>
   estimatorFor(model.spec.estimator).needsSource && !model.spec.schedule.paused;
 const signatureOf = (model: Model) => `${model.spec.schedule.cron}|${model.spec.schedule.timezone}`;
+const cronOf = (model: Pick<Model, 'spec'>, currentDate: Date) =>
+  CronExpressionParser.parse(model.spec.schedule.cron, { tz: model.spec.schedule.timezone, currentDate });
+
+type Entry = { signature: string; task: ScheduledTask; model: Model };
 
 /**
  * node-cron fires each model's cron in its time zone and requests that slot. Specs are re-read
@@ -77,19 +81,19 @@ export async function startScheduler(deps: SchedulerDeps): Promise<RunningSchedu
       });
       // A tick that fired late (a pause, a busy loop) is reported as missed: request it all the same.
       task.on('execution:missed', (context) => tick(model.name, context.date));
-      entries.set(model.name, { signature: signatureOf(model), task });
-      logger.info({ model: model.name, cron: expression, timezone }, 'scheduled');
+      entries.set(model.name, { signature: signatureOf(model), task, model });
+      const nextRun = cronOf(model, now()).next().toDate().toISOString();
+      logger.info(
+        { model: model.name, cron: expression, timezone, nextRun },
+        `scheduled; next run ${nextRun}`,
+      );
     }
   };
 
   /** The newest tick at or before now, if the model existed then and no run has that slot. */
   const catchUp = async () => {
     for (const model of (await listModels(db)).filter(isScheduled)) {
-      const { cron: expression, timezone } = model.spec.schedule;
-      const current = now();
-      const previous = CronExpressionParser.parse(expression, { tz: timezone, currentDate: current })
-        .prev()
-        .toDate();
+      const previous = cronOf(model, now()).prev().toDate();
       if (previous < model.createdAt) continue;
       if ((await findRunBySlot(db, model.name, slotOf(previous))) !== undefined) continue;
       logger.info(
@@ -123,6 +127,8 @@ export async function startScheduler(deps: SchedulerDeps): Promise<RunningSchedu
 
   return {
     scheduled: () => new Map([...entries].map(([name, entry]) => [name, entry.signature])),
+    nextRuns: () =>
+      new Map([...entries].map(([name, entry]) => [name, cronOf(entry.model, now()).next().toDate()])),
     tick,
     sync: serialSync,
     close: async () => {

@@ -1,42 +1,37 @@
-import { type Job, Worker, type WorkerOptions } from 'bullmq';
-import type pg from 'pg';
+import { type Job, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
 import type { Logger } from 'pino';
-import type { Db } from '../src/db/database.ts';
 import { abandonRun } from '../src/pipeline/abandon.ts';
 import { sweepSpillFiles } from '../src/pipeline/spill-file.ts';
+import type { Runtime } from '../src/runtime.ts';
 import { jobsFinished } from './metrics.ts';
 import { evaluateJobId, evaluateProcessor } from './processors/evaluate.ts';
 import { refreshProcessor } from './processors/refresh.ts';
-import { addWithin, createQueue, type JobName, type JobPayload, jobPayloads, QUEUE_NAME } from './queue.ts';
-import { createRedis } from './redis.ts';
+import { type JobName, type JobPayload, jobPayloads, QUEUE_NAME } from './queue.ts';
 
-export type WorkerDeps = {
-  db: Db;
-  pool: pg.Pool;
-  databaseUrl: string;
-  redisUrl: string;
-  prefix: string;
-  concurrency: number;
-  logger: Logger;
-  /** BullMQ tuning (lock duration, stalled interval); tests shorten them */
+export type WorkerOptionsOf = {
+  /** jobs at once (default: the config's ALMANAC_WORKER_CONCURRENCY) */
+  concurrency?: number;
+  /** the runtime's logger unless given (the demo quietens its worker) */
+  logger?: Logger;
+  /** BullMQ tuning (default: lock and stalled interval from ALMANAC_JOB_LOCK_MS); tests shorten them */
   tuning?: Pick<WorkerOptions, 'lockDuration' | 'stalledInterval' | 'maxStalledCount'>;
 };
 
 export type RunningWorker = { worker: Worker<JobPayload, unknown, JobName>; close: () => Promise<void> };
 
 /** A BullMQ worker for every Almanac job; `close()` lets the jobs in hand finish first. */
-export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
-  const { logger } = deps;
-  const connection = createRedis(deps.redisUrl, deps.prefix, 'worker');
-  // The worker's own connection blocks while it waits for jobs: follow-up jobs go through another.
-  const producer = createRedis(deps.redisUrl, deps.prefix, 'worker-producer');
-  const followUps = createQueue(producer, deps.prefix);
-  const lockDurationMs = deps.tuning?.lockDuration ?? 30_000;
-  const refresh = refreshProcessor(
-    { db: deps.db, pool: deps.pool, databaseUrl: deps.databaseUrl, logger },
-    lockDurationMs,
-  );
-  const evaluate = evaluateProcessor({ db: deps.db, logger });
+export async function startWorker(runtime: Runtime, options: WorkerOptionsOf = {}): Promise<RunningWorker> {
+  const { config, db, pool } = runtime;
+  const logger = options.logger ?? runtime.logger;
+  const concurrency = options.concurrency ?? config.workerConcurrency;
+  const tuning = options.tuning ?? { lockDuration: config.jobLockMs, stalledInterval: config.jobLockMs };
+  // The worker's own connection blocks while it waits for jobs: follow-up jobs go through the
+  // runtime's producer.
+  const connection = runtime.redis('worker');
+  const followUps = runtime.producer();
+  const lockDurationMs = tuning.lockDuration ?? 30_000;
+  const refresh = refreshProcessor({ db, pool, databaseUrl: config.databaseUrl, logger }, lockDurationMs);
+  const evaluate = evaluateProcessor({ db, logger });
   const worker = new Worker<JobPayload, unknown, JobName>(
     QUEUE_NAME,
     async (job, token) => {
@@ -46,9 +41,11 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
           const { model, slot } = job.data as JobPayload<'refresh'>;
           // Actuals arrive with the source data that each refresh reads: measure the versions
           // again. A lost follow-up only delays the figures until the next refresh or by-hand run.
-          await addWithin(followUps, producer, 'evaluate', { model }, evaluateJobId(model, slot)).catch(
-            (error: unknown) => logger.warn({ err: error, model }, 'could not queue the evaluate job'),
-          );
+          await followUps
+            .add('evaluate', { model }, evaluateJobId(model, slot))
+            .catch((error: unknown) =>
+              logger.warn({ err: error, model }, 'could not queue the evaluate job'),
+            );
           return outcome;
         }
         case 'evaluate':
@@ -59,10 +56,10 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     },
     {
       connection,
-      prefix: deps.prefix,
-      concurrency: deps.concurrency,
+      prefix: config.redisPrefix,
+      concurrency,
       maxStalledCount: 2,
-      ...deps.tuning,
+      ...tuning,
     },
   );
   const cleanups = new Set<Promise<unknown>>();
@@ -72,21 +69,17 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     if (job === undefined) return;
     jobsFinished.inc({ name: job.name, outcome: 'failed' });
     const final =
-      error.name === 'UnrecoverableError' ||
+      error instanceof UnrecoverableError ||
       job.finishedOn !== undefined ||
       job.attemptsMade >= (job.opts.attempts ?? 1);
     logger.warn({ jobId: job.id, attemptsMade: job.attemptsMade, final, err: error }, 'job failed');
     const payload = jobPayloads.refresh.safeParse(job.data);
     if (job.name !== 'refresh' || !payload.success) return;
     // When the processor itself failed for good it has closed the run; this catches the jobs
-    // BullMQ failed without running the processor (stalled too many times).
-    if (final || /stalled/i.test(error.message)) {
-      const cleanup = abandonRun(
-        deps.db,
-        deps.databaseUrl,
-        payload.data.runId,
-        `job failed: ${error.message}`,
-      )
+    // BullMQ failed without running the processor (one that stalled too often fails with an
+    // UnrecoverableError the next time a worker takes it).
+    if (final) {
+      const cleanup = abandonRun(db, config.databaseUrl, payload.data.runId, `job failed: ${error.message}`)
         .catch((failure: unknown) =>
           logger.error({ err: failure, runId: payload.data.runId }, 'could not close an abandoned run'),
         )
@@ -97,15 +90,12 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   await worker.waitUntilReady();
   const swept = await sweepSpillFiles().catch(() => 0);
   if (swept > 0) logger.info({ swept }, 'removed spill files of runs that were killed');
-  logger.info({ queue: QUEUE_NAME, prefix: deps.prefix, concurrency: deps.concurrency }, 'worker started');
+  logger.info({ queue: QUEUE_NAME, prefix: config.redisPrefix, concurrency }, 'worker started');
   return {
     worker,
     close: async () => {
       await worker.close();
       await Promise.all(cleanups);
-      await followUps.close();
-      producer.disconnect();
-      connection.disconnect();
     },
   };
 }

@@ -1,7 +1,9 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { packageRoot } from '../src/package-info.ts';
 
-export const demoSpecsFolder = fileURLToPath(new URL('./models/', import.meta.url));
+/** The spec files ship as JSON beside the code (not compiled): found from the package's root. */
+export const demoSpecsFolder = path.join(packageRoot, 'seeds', 'models', path.sep);
 
 /** The demo model spec files, as paths. */
 export async function demoSpecFiles(): Promise<string[]> {

@@ -1,8 +1,15 @@
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { withClientTransaction } from '../src/db/database.ts';
+import {
+  copyMarketRows,
+  createMarketTable,
+  dropMarketSchema,
+  fillActuals,
+  indexMarketTable,
+  readMarketMeta,
+  writeMarketMeta,
+} from '../src/db/demo-market.ts';
 import { NotFoundError } from '../src/errors.ts';
 import {
   addDays,
@@ -21,7 +28,6 @@ import {
 export type LoadProgress = (rowsDone: number, rowsTotal: number) => void;
 export type LoadResult = { rows: number; params: MarketParams; firstDay: string; lastDay: string };
 
-const TABLE = 'demo.daily_prices';
 const CHUNK_BYTES = 64 * 1024;
 
 export async function seedMarket(
@@ -31,28 +37,10 @@ export async function seedMarket(
 ): Promise<LoadResult> {
   const market: MarketParams = { ...params, shocks: [] };
   return withClientTransaction(pool, async (client) => {
-    await client.query('CREATE SCHEMA IF NOT EXISTS demo');
-    await client.query(`DROP TABLE IF EXISTS ${TABLE}`);
-    await client.query(`
-      CREATE TABLE ${TABLE} (
-        ticker text NOT NULL,
-        day date NOT NULL,
-        close double precision NOT NULL,
-        volume bigint NOT NULL,
-        ma_5 double precision NOT NULL,
-        ma_20 double precision NOT NULL,
-        volume_z double precision NOT NULL,
-        close_next double precision
-      )`);
-    await client.query(
-      `COMMENT ON TABLE ${TABLE} IS 'Almanac demo market (almanac seed); close_next is the next day''s close, null until it is known'`,
-    );
+    await createMarketTable(client);
     await copyRows(client, market, 0, market.days, onProgress);
-    // Indexes after the load: building them once is much cheaper than maintaining them per row.
-    await client.query(`ALTER TABLE ${TABLE} ADD PRIMARY KEY (ticker, day)`);
-    await client.query(`CREATE INDEX daily_prices_day_idx ON ${TABLE} (day)`);
-    await client.query(`ANALYZE ${TABLE}`);
-    await writeMeta(client, market);
+    await indexMarketTable(client);
+    await writeMarketMeta(client, market);
     return result(market, market.days * market.keys);
   });
 }
@@ -71,14 +59,8 @@ export async function advanceMarket(
     const market: MarketParams = { ...before, days: before.days + days, shocks };
     await copyRows(client, market, before.days, market.days, onProgress);
     // The actuals of the previous newest day arrive with its next day.
-    await client.query(
-      `UPDATE ${TABLE} AS today SET close_next = tomorrow.close
-       FROM ${TABLE} AS tomorrow
-       WHERE today.day = $1::date AND tomorrow.day = $1::date + 1 AND tomorrow.ticker = today.ticker`,
-      [dayOf(before, before.days - 1)],
-    );
-    await client.query(`ANALYZE ${TABLE}`);
-    await writeMeta(client, market);
+    await fillActuals(client, dayOf(before, before.days - 1));
+    await writeMarketMeta(client, market);
     return result(market, days * market.keys);
   });
 }
@@ -91,10 +73,7 @@ async function copyRows(
   onProgress: LoadProgress,
 ): Promise<void> {
   const total = (to - from) * market.keys;
-  const copy = client.query(
-    copyFrom(`COPY ${TABLE} (ticker, day, close, volume, ma_5, ma_20, volume_z, close_next) FROM STDIN`),
-  );
-  await pipeline(Readable.from(chunks(market, from, to, total, onProgress)), copy);
+  await copyMarketRows(client, Readable.from(chunks(market, from, to, total, onProgress)));
 }
 
 function* chunks(
@@ -125,33 +104,17 @@ function* chunks(
 const line = (r: PriceRow) =>
   `${r.ticker}\t${r.day}\t${r.close}\t${r.volume}\t${r.ma5}\t${r.ma20}\t${r.volumeZ}\t${r.closeNext ?? '\\N'}\n`;
 
-async function writeMeta(client: pg.PoolClient, market: MarketParams): Promise<void> {
-  await client.query(`
-    CREATE TABLE IF NOT EXISTS demo.market_meta (
-      id boolean PRIMARY KEY DEFAULT true CHECK (id),
-      params jsonb NOT NULL,
-      updated_at timestamptz NOT NULL DEFAULT now()
-    )`);
-  await client.query(
-    `INSERT INTO demo.market_meta (id, params) VALUES (true, $1)
-     ON CONFLICT (id) DO UPDATE SET params = EXCLUDED.params, updated_at = now()`,
-    [JSON.stringify(market)],
-  );
-}
-
 /** The parameters of the demo market in the database, or undefined when there is none. */
 export async function currentMarket(
   db: pg.Pool | pg.PoolClient,
   lock = false,
 ): Promise<MarketParams | undefined> {
-  const exists = await db.query<{ ok: boolean }>(
-    `SELECT to_regclass('demo.market_meta') IS NOT NULL AND to_regclass('${TABLE}') IS NOT NULL AS ok`,
-  );
-  if (exists.rows[0]?.ok !== true) return undefined;
-  const found = await db.query<{ params: MarketParams }>(
-    `SELECT params FROM demo.market_meta${lock ? ' FOR UPDATE' : ''}`,
-  );
-  return found.rows[0]?.params;
+  return (await readMarketMeta(db, lock)) as MarketParams | undefined;
+}
+
+/** Drops the demo market (`almanac demo --fresh`). */
+export async function dropMarket(pool: pg.Pool): Promise<void> {
+  await dropMarketSchema(pool);
 }
 
 async function readMeta(client: pg.PoolClient): Promise<MarketParams> {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ConfigError } from './errors.ts';
 import { wholeNumber } from './whole-number.ts';
 
 /** The only reader of `process.env`: every setting, validated once, with its default beside it. */
@@ -15,6 +16,7 @@ const url = (protocols: string[]) =>
     },
     { error: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
   );
+const port = wholeNumber(1, 65535);
 
 const envSchema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/almanac'),
@@ -25,66 +27,65 @@ const envSchema = z.object({
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1 to 64 letters, digits, "_", "." or "-"')
     .default('almanac'),
   PORT: wholeNumber(0, 65535).default(8080),
+  HOST: z
+    .string()
+    .regex(/^[A-Za-z0-9.:[\]%-]{1,255}$/, 'must be a host name or an IP address, e.g. 127.0.0.1 or 0.0.0.0')
+    .default('127.0.0.1'),
   ALMANAC_AUTH: onOff.default('on'),
   ALMANAC_RATE_LIMIT: wholeNumber(0, 1_000_000_000).default(600_000),
   ALMANAC_WORKER_CONCURRENCY: wholeNumber(1, 256).default(2),
   ALMANAC_MAX_IMPORT_BYTES: wholeNumber(1, Number.MAX_SAFE_INTEGER).default(1024 ** 3),
   ALMANAC_JOB_LOCK_MS: wholeNumber(1000, 600_000).default(30_000),
-  ALMANAC_WORKER_METRICS_PORT: wholeNumber(1, 65535).optional(),
+  ALMANAC_WORKER_METRICS_PORT: port.optional(),
+  ALMANAC_SCHEDULER_METRICS_PORT: port.optional(),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       error: 'must be one of fatal, error, warn, info, debug, trace, silent',
     })
     .default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty'], { error: 'must be "json" or "pretty"' }).optional(),
 });
 
-export type Config = Readonly<{
-  databaseUrl: string;
-  databaseReadUrl: string | undefined;
-  redisUrl: string;
-  redisPrefix: string;
-  port: number;
-  auth: boolean;
-  rateLimitPerMinute: number;
-  workerConcurrency: number;
-  maxImportBytes: number;
+/** The environment's variables under the names the code uses. */
+const configSchema = envSchema.transform((e) => ({
+  databaseUrl: e.DATABASE_URL,
+  /** a read replica; validated, not used yet */
+  databaseReadUrl: e.DATABASE_READ_URL,
+  redisUrl: e.REDIS_URL,
+  redisPrefix: e.ALMANAC_REDIS_PREFIX,
+  port: e.PORT,
+  /** where `almanac serve` listens (and the worker's and scheduler's metrics) */
+  host: e.HOST,
+  auth: e.ALMANAC_AUTH === 'on',
+  rateLimitPerMinute: e.ALMANAC_RATE_LIMIT,
+  workerConcurrency: e.ALMANAC_WORKER_CONCURRENCY,
+  maxImportBytes: e.ALMANAC_MAX_IMPORT_BYTES,
   /** how long a worker's hold on a job lasts without renewal: a dead worker's job moves on after it */
-  jobLockMs: number;
-  /** where `almanac worker` serves `GET /metrics`; unset: not served */
-  workerMetricsPort: number | undefined;
-  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
-}>;
+  jobLockMs: e.ALMANAC_JOB_LOCK_MS,
+  /** where `almanac worker` serves `/metrics` and `/healthz`; unset: not served */
+  workerMetricsPort: e.ALMANAC_WORKER_METRICS_PORT,
+  /** where `almanac scheduler` serves `/metrics` and `/healthz`; unset: not served */
+  schedulerMetricsPort: e.ALMANAC_SCHEDULER_METRICS_PORT,
+  logLevel: e.LOG_LEVEL,
+  /** unset: human-readable on a terminal, JSON elsewhere */
+  logFormat: e.LOG_FORMAT,
+}));
 
-/** A setting that cannot be used; `message` is one line per bad variable. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
+
+export type Config = Readonly<z.output<typeof configSchema>>;
 
 /** Parses an environment (empty strings count as unset) into a frozen config, or throws ConfigError. */
 export function parseConfig(env: Record<string, string | undefined>): Config {
   const present = Object.fromEntries(
     Object.entries(env).filter(([name, value]) => name in envSchema.shape && value !== ''),
   );
-  const parsed = envSchema.safeParse(present);
+  const parsed = configSchema.safeParse(present);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(lines.join('\n'));
   }
-  const e = parsed.data;
-  return Object.freeze({
-    databaseUrl: e.DATABASE_URL,
-    databaseReadUrl: e.DATABASE_READ_URL,
-    redisUrl: e.REDIS_URL,
-    redisPrefix: e.ALMANAC_REDIS_PREFIX,
-    port: e.PORT,
-    auth: e.ALMANAC_AUTH === 'on',
-    rateLimitPerMinute: e.ALMANAC_RATE_LIMIT,
-    workerConcurrency: e.ALMANAC_WORKER_CONCURRENCY,
-    maxImportBytes: e.ALMANAC_MAX_IMPORT_BYTES,
-    jobLockMs: e.ALMANAC_JOB_LOCK_MS,
-    workerMetricsPort: e.ALMANAC_WORKER_METRICS_PORT,
-    logLevel: e.LOG_LEVEL,
-  });
+  return Object.freeze(parsed.data);
 }
 
 let loaded: Config | undefined;

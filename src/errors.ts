@@ -1,4 +1,8 @@
-/** The few errors that mean something to a caller; everything else is a bug or an outage. */
+/**
+ * The few errors that mean something to a caller; everything else is a bug or an outage. What each
+ * means at an edge (HTTP status, CLI exit code, job retry) is decided in one place:
+ * src/classify-error.ts.
+ */
 
 export type FieldIssue = { path: string; message: string };
 
@@ -33,9 +37,41 @@ export class UnavailableError extends Error {
   override name = 'UnavailableError';
 }
 
+/** A setting that cannot be used; `message` is one line per bad variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
 /** A command line that cannot be understood (exit code 2). */
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/**
+ * A request refused for how it was made rather than what it asks (no key, wrong scope, too large,
+ * wrong content type, too many requests): already an HTTP status, with the headers that go with it.
+ */
+export class HttpError extends Error {
+  override name = 'HttpError';
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  constructor(
+    status: number,
+    message: string,
+    options: { headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.status = status;
+    this.headers = options.headers ?? {};
+  }
+}
+
+/**
+ * A failure that no retry can fix (bad source data, a spec that no longer matches its table):
+ * jobs turn it into BullMQ's UnrecoverableError.
+ */
+export class PermanentError extends Error {
+  override name = 'PermanentError';
 }
 
 export function formatIssue(issue: FieldIssue): string {
@@ -45,12 +81,4 @@ export function formatIssue(issue: FieldIssue): string {
 /** zod issue paths as `a.b.0` */
 export function issuePath(path: readonly PropertyKey[]): string {
   return path.map((part) => String(part)).join('.');
-}
-
-/**
- * A failure that no retry can fix (bad source data, a spec that no longer matches its table):
- * jobs turn it into BullMQ's UnrecoverableError.
- */
-export class PermanentError extends Error {
-  override name = 'PermanentError';
 }

@@ -1,14 +1,13 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedMarket } from '../seeds/load-market.ts';
-import { createPool } from '../src/db/database.ts';
 import { createApiKey } from '../src/keys/api-keys.ts';
 import { startTestApi, type TestApi } from './helpers/api.ts';
-import { useDb, useFileRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
+import { useConnections, useFileRedisPrefix, useMarket, useTestDatabase } from './helpers/hooks.ts';
 import { demoSpec, startPipeline, waitForRun } from './helpers/pipeline.ts';
 
 const database = useTestDatabase('api_admin');
-const db = useDb(database);
+const { db, pool } = useConnections(database);
+useMarket({ pool }, { keys: 100, days: 20, seed: 6 });
 // one Redis prefix for the file, also the CLI's (ALMANAC_REDIS_PREFIX)
 const prefix = useFileRedisPrefix().current;
 let api: TestApi;
@@ -20,9 +19,6 @@ const as = (key: string, extra: Record<string, string> = {}) => ({
 });
 
 beforeAll(async () => {
-  const pool = createPool(database.url, { max: 1 });
-  await seedMarket(pool, { keys: 100, days: 20, seed: 6, start: '2026-01-01' });
-  await pool.end();
   admin = await createApiKey(db(), 'ops', 'admin');
   reader = await createApiKey(db(), 'dash', 'read');
   api = await startTestApi(database.url, prefix, { auth: true, maxImportBytes: 200_000 });

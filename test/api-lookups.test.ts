@@ -1,34 +1,33 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { advanceMarket, seedMarket } from '../seeds/load-market.ts';
-import { API_SECURITY_HEADERS } from '../src/api/fast-lookup.ts';
-import { createPool } from '../src/db/database.ts';
-import { requestRefresh } from '../src/runs/request.ts';
+import { API_SECURITY_HEADERS } from '../src/api/headers.ts';
 import { publishVersion } from '../src/versions/publish.ts';
 import { startTestApi, type TestApi } from './helpers/api.ts';
-import { useDb, useFileRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
-import { applySpec, demoSpec, startPipeline, waitForRun } from './helpers/pipeline.ts';
+import {
+  useConnections,
+  useFileRedisPrefix,
+  useMarket,
+  usePipeline,
+  useTestDatabase,
+} from './helpers/hooks.ts';
+import { applySpec, demoSpec, silentLogger } from './helpers/pipeline.ts';
 
 const database = useTestDatabase('api_lookups');
-const db = useDb(database);
+const { db, pool } = useConnections(database);
 // one Redis prefix for the file, also the CLI's (ALMANAC_REDIS_PREFIX)
-const prefix = useFileRedisPrefix().current;
+const filePrefix = useFileRedisPrefix();
+const prefix = filePrefix.current;
+const market = useMarket({ pool }, { keys: 200, days: 30, seed: 4 });
+const pipeline = usePipeline(database, filePrefix);
+const refresh = (model: string) => pipeline().refresh(model);
+const operator = () => ({ db: db(), pool: pool(), logger: silentLogger });
 let api: TestApi;
-let pipeline: Awaited<ReturnType<typeof startPipeline>>;
 let someKey = '';
 
-async function refresh(model: string) {
-  const { run } = await requestRefresh(db(), pipeline.enqueue, { model, trigger: 'test' });
-  return waitForRun(db(), run.id);
-}
-
 beforeAll(async () => {
-  const pool = createPool(database.url, { max: 1 });
-  await seedMarket(pool, { keys: 200, days: 30, seed: 4, start: '2026-01-01' });
-  pipeline = await startPipeline(database.url, prefix);
   await applySpec(db(), demoSpec({ name: 'px', retention: { keepVersions: 2 } }));
   await refresh('px'); // v1
-  await advanceMarket(pool, 1, undefined);
+  await market.advance(1);
   await refresh('px'); // v2
   await refresh('px'); // v3 published; v1 pruned (keep 2)
   await applySpec(
@@ -36,7 +35,6 @@ beforeAll(async () => {
     demoSpec({ name: 'px', retention: { keepVersions: 2 }, drift: { minRows: 1_000_000 } }),
   );
   await refresh('px'); // v4 held
-  await pool.end();
   const { rows } = await sql<{
     key: string;
   }>`SELECT min(key) AS key FROM latest_estimates WHERE model = 'px'`.execute(db());
@@ -45,7 +43,6 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await api?.close();
-  await pipeline?.close();
 });
 
 describe('GET /v1/models/:model/estimates/:key', () => {
@@ -238,7 +235,7 @@ describe('a publish during a stream of lookups', () => {
     });
     await new Promise((resolve) => setTimeout(resolve, 200));
     published.add(2);
-    await publishVersion(db(), 'px', 2, { actor: 'test', reason: 'roll back under load' });
+    await publishVersion(operator(), 'px', 2, { actor: 'test', reason: 'roll back under load' });
     await new Promise((resolve) => setTimeout(resolve, 300));
     running = false;
     await Promise.all(readers);
@@ -246,6 +243,6 @@ describe('a publish during a stream of lookups', () => {
     expect(answers.length).toBeGreaterThan(20);
     expect(answers.every((version) => published.has(version))).toBe(true);
     expect(answers.at(-1)).toBe(2);
-    await publishVersion(db(), 'px', 3, { actor: 'test' });
+    await publishVersion(operator(), 'px', 3, { actor: 'test' });
   });
 });

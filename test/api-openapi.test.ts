@@ -1,13 +1,12 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool } from '../src/db/database.ts';
 import { importCsv, readableOf } from '../src/imports/import-csv.ts';
 import { startTestApi, type TestApi } from './helpers/api.ts';
-import { useDb, useFileRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
+import { useConnections, useFileRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
 import { applySpec } from './helpers/pipeline.ts';
 
 const database = useTestDatabase('api_openapi');
-const db = useDb(database);
+const { db, runtime } = useConnections(database);
 // one Redis prefix for the file, also the CLI's (ALMANAC_REDIS_PREFIX)
 const prefix = useFileRedisPrefix().current;
 let api: TestApi;
@@ -18,11 +17,9 @@ const ajv = new Ajv2020({ strict: false, allErrors: true });
 
 beforeAll(async () => {
   await applySpec(db(), { name: 'ext', estimator: 'external' });
-  const pool = createPool(database.url, { max: 1 });
-  await importCsv({ db: db(), pool }, 'ext', readableOf('key,value,lower,upper\nA,1,0,2\nB,2,,\n'), 'test');
+  await importCsv(runtime(), 'ext', readableOf('key,value,lower,upper\nA,1,0,2\nB,2,,\n'), 'test');
   // a second version, held by the gate (B was removed): its stored report compares it with the first
-  await importCsv({ db: db(), pool }, 'ext', readableOf('key,value\nA,1.5\nC,3\n'), 'test');
-  await pool.end();
+  await importCsv(runtime(), 'ext', readableOf('key,value\nA,1.5\nC,3\n'), 'test');
   api = await startTestApi(database.url, prefix);
   doc = (await api.json('/openapi.json')).body as typeof doc;
   ajv.addSchema(doc, 'openapi');

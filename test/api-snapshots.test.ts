@@ -2,17 +2,16 @@ import { spawn } from 'node:child_process';
 import { parquetReadObjects } from 'hyparquet';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool } from '../src/db/database.ts';
 import { importCsv, readableOf } from '../src/imports/import-csv.ts';
 import { startTestApi, type TestApi } from './helpers/api.ts';
 import { runCli } from './helpers/cli.ts';
-import { useDb, useFileRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
+import { useConnections, useFileRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
 import { applySpec } from './helpers/pipeline.ts';
 import { BIN } from './helpers/spawn.ts';
 import { waitFor } from './helpers/worker-process.ts';
 
 const database = useTestDatabase('api_snapshots');
-const db = useDb(database);
+const { db, runtime } = useConnections(database);
 // one Redis prefix for the file, also the CLI's (ALMANAC_REDIS_PREFIX)
 const prefix = useFileRedisPrefix().current;
 const BIG = 300_000;
@@ -21,17 +20,15 @@ let api: TestApi;
 beforeAll(async () => {
   await applySpec(db(), { name: 'small', estimator: 'external' });
   await applySpec(db(), { name: 'big', estimator: 'external' });
-  const pool = createPool(database.url, { max: 1 });
   await importCsv(
-    { db: db(), pool },
+    runtime(),
     'small',
     readableOf('key,value,lower,upper\nb\\x,2,1,3\n"a,1",1.5,,\nZürich,-3,-4,-2\n'),
     'test',
   );
   const lines = ['key,value'];
   for (let i = 0; i < BIG; i += 1) lines.push(`key-${String(i).padStart(7, '0')},${i}`);
-  await importCsv({ db: db(), pool }, 'big', readableOf(`${lines.join('\n')}\n`), 'test');
-  await pool.end();
+  await importCsv(runtime(), 'big', readableOf(`${lines.join('\n')}\n`), 'test');
   api = await startTestApi(database.url, prefix);
 }, 120_000);
 afterAll(async () => {

@@ -5,11 +5,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { demoSpecFiles } from '../seeds/demo-specs.ts';
 import { hashApiKey } from '../src/keys/api-keys.ts';
 import { runCli } from './helpers/cli.ts';
-import { useDb, useTempFiles, useTestDatabase } from './helpers/hooks.ts';
+import { useConnections, useTempFiles, useTestDatabase } from './helpers/hooks.ts';
 import { runBin } from './helpers/spawn.ts';
 
 const database = useTestDatabase('cli');
-const db = useDb(database);
+const { db } = useConnections(database);
 const files = useTempFiles('cli');
 const specFile = (name: string, content: unknown) =>
   files.write(name, typeof content === 'string' ? content : JSON.stringify(content));

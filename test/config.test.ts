@@ -10,12 +10,16 @@ describe('configuration', () => {
       redisUrl: 'redis://127.0.0.1:6379',
       redisPrefix: 'almanac',
       port: 8080,
+      host: '127.0.0.1',
       auth: true,
       rateLimitPerMinute: 600_000,
       workerConcurrency: 2,
       maxImportBytes: 1024 ** 3,
       jobLockMs: 30_000,
+      workerMetricsPort: undefined,
+      schedulerMetricsPort: undefined,
       logLevel: 'info',
+      logFormat: undefined,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -32,7 +36,10 @@ describe('configuration', () => {
       ALMANAC_WORKER_CONCURRENCY: '8',
       ALMANAC_MAX_IMPORT_BYTES: '1048576',
       ALMANAC_WORKER_METRICS_PORT: '9464',
+      ALMANAC_SCHEDULER_METRICS_PORT: '9465',
+      HOST: '0.0.0.0',
       LOG_LEVEL: '',
+      LOG_FORMAT: 'json',
       UNRELATED: 'ignored',
     });
     expect(config).toMatchObject({
@@ -46,7 +53,10 @@ describe('configuration', () => {
       workerConcurrency: 8,
       maxImportBytes: 1048576,
       workerMetricsPort: 9464,
+      schedulerMetricsPort: 9465,
+      host: '0.0.0.0',
       logLevel: 'info',
+      logFormat: 'json',
     });
   });
 

@@ -2,17 +2,17 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveWorkerMetrics } from '../jobs/metrics.ts';
+import { serveMetrics, workerMetrics as workerRegistries } from '../jobs/metrics.ts';
 import { gateRegistry } from '../src/drift/alerts.ts';
 import { startTestApi, type TestApi } from './helpers/api.ts';
 import { runCli } from './helpers/cli.ts';
-import { useDb, useFileRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
-import { applySpec, demoSpec, lenientDrift, startPipeline } from './helpers/pipeline.ts';
+import { useConnections, useFileRedisPrefix, usePipeline, useTestDatabase } from './helpers/hooks.ts';
+import { applySpec, demoSpec, lenientDrift } from './helpers/pipeline.ts';
 
 const database = useTestDatabase('drift_gate');
-const db = useDb(database);
+const { db } = useConnections(database);
 const prefix = useFileRedisPrefix();
-let pipeline: Awaited<ReturnType<typeof startPipeline>>;
+usePipeline(database, prefix);
 let api: TestApi;
 
 /** A webhook receiver that fails its first `failFirst` requests with a 500. */
@@ -36,12 +36,10 @@ beforeAll(async () => {
   hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/almanac`;
 
   expect((await runCli('seed', '--keys', '400', '--days', '40', '--seed', '11')).code).toBe(0);
-  pipeline = await startPipeline(database.url, prefix.current);
   api = await startTestApi(database.url, prefix.current);
 });
 afterAll(async () => {
   await api?.close();
-  await pipeline?.close();
   await new Promise((resolve) => hook.close(resolve));
 });
 
@@ -133,11 +131,16 @@ describe('the drift gate', () => {
     const metrics = await (await api.request('/metrics')).text();
     expect(metrics).toMatch(/almanac_versions_held\{model="gate"\} 1/);
     // the worker (in this process here) serves the gate's counter on a port of its own
-    const workerMetrics = await serveWorkerMetrics(0, '127.0.0.1');
+    const workerMetrics = await serveMetrics(workerRegistries, {
+      port: 0,
+      host: '127.0.0.1',
+      prefix: 'almanac_worker_',
+    });
     try {
       const scraped = await (await fetch(`${workerMetrics.url}/metrics`)).text();
       expect(scraped).toContain(`almanac_drift_gate_held_total{model="gate"} ${heldBefore + 1}`);
       expect(scraped).toMatch(/almanac_jobs_total\{name="refresh",outcome="completed"\} \d+/);
+      expect(await (await fetch(`${workerMetrics.url}/healthz`)).json()).toEqual({ status: 'ok' });
       expect((await fetch(`${workerMetrics.url}/other`)).status).toBe(404);
     } finally {
       await workerMetrics.close();

@@ -1,13 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createPool } from '../src/db/database.ts';
 import { findVersion } from '../src/db/versions.ts';
 import { resolveDiff } from '../src/drift/diff.ts';
 import { driftFigures } from '../src/drift/figures.ts';
 import { type DriftReport, driftReport } from '../src/drift/report.ts';
 import { importCsv, readableOf } from '../src/imports/import-csv.ts';
-import { useDb, useTestDatabase } from './helpers/hooks.ts';
+import { useConnections, useTestDatabase } from './helpers/hooks.ts';
 import { applySpec, lenientDrift } from './helpers/pipeline.ts';
 
 type Case = { name: string; a: [string, number][]; b: [string, number][]; expected: Record<string, unknown> };
@@ -19,7 +18,7 @@ const reference = JSON.parse(
 };
 
 const database = useTestDatabase('drift_reference');
-const db = useDb(database);
+const { db, runtime } = useConnections(database);
 const stored = new Map<string, unknown>();
 
 /** Every number of `actual` equals `expected` to 1e-9 relative (p-values to 1e-6 absolute). */
@@ -47,7 +46,6 @@ function mismatches(expected: unknown, actual: unknown, path: string): string[] 
 }
 
 beforeAll(async () => {
-  const pool = createPool(database.url, { max: 1 });
   try {
     for (const [i, entry] of reference.cases.entries()) {
       const model = `ref-${i}`;
@@ -59,14 +57,13 @@ beforeAll(async () => {
       });
       const csv = (rows: [string, number][]) =>
         `key,value\n${rows.map(([key, value]) => `${key},${value}`).join('\n')}\n`;
-      await importCsv({ db: db(), pool }, model, readableOf(csv(entry.a)), 'test');
-      await importCsv({ db: db(), pool }, model, readableOf(csv(entry.b)), 'test');
+      await importCsv(runtime(), model, readableOf(csv(entry.a)), 'test');
+      await importCsv(runtime(), model, readableOf(csv(entry.b)), 'test');
       const b = await findVersion(db(), model, 2);
       expect(b?.state).toBe('published');
       stored.set(entry.name, b?.drift);
     }
   } finally {
-    await pool.end();
   }
 }, 120_000);
 
@@ -87,18 +84,11 @@ describe('drift figures against the reference implementation (numpy/scipy)', () 
 describe('figures that are undefined', () => {
   it('a constant baseline has no Spearman and no normalized Wasserstein, and the check on it fails', async () => {
     await applySpec(db(), { name: 'flat', estimator: 'external', drift: { maxRemovedShare: 1 } });
-    const pool = createPool(database.url, { max: 1 });
     try {
-      await importCsv({ db: db(), pool }, 'flat', readableOf('key,value\na,5\nb,5\nc,5\n'), 'test');
-      const outcome = await importCsv(
-        { db: db(), pool },
-        'flat',
-        readableOf('key,value\na,5\nb,6\nc,7\n'),
-        'test',
-      );
+      await importCsv(runtime(), 'flat', readableOf('key,value\na,5\nb,5\nc,5\n'), 'test');
+      const outcome = await importCsv(runtime(), 'flat', readableOf('key,value\na,5\nb,6\nc,7\n'), 'test');
       expect(outcome.state).toBe('held');
     } finally {
-      await pool.end();
     }
     const report = (await findVersion(db(), 'flat', 2))?.drift as DriftReport;
     expect(report).toMatchObject({ spearman: null, wassersteinNorm: null, wasserstein: 1, a: { std: 0 } });

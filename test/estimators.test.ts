@@ -7,10 +7,10 @@ import type { SufficientStats } from '../src/model/estimators/types.ts';
 import { choleskySolve } from '../src/model/linear-algebra.ts';
 import { parseSpec } from '../src/model/spec.ts';
 import { train } from '../src/model/train.ts';
-import { useDb, useTestDatabase } from './helpers/hooks.ts';
+import { useConnections, useTestDatabase } from './helpers/hooks.ts';
 
 const database = useTestDatabase('estimators');
-const db = useDb(database);
+const { db } = useConnections(database);
 
 /** Population moments of rows, computed here the slow way, to feed fit() directly. */
 function statsOf(xs: number[][], ys: number[]): SufficientStats {

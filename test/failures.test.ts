@@ -1,34 +1,20 @@
 import { sql } from 'kysely';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { seedMarket } from '../seeds/load-market.ts';
-import { createPool } from '../src/db/database.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { findVersion } from '../src/db/versions.ts';
 import { requestRefresh } from '../src/runs/request.ts';
-import { useDb, useRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
-import { applySpec, demoSpec, startPipeline, waitForRun } from './helpers/pipeline.ts';
+import { useConnections, useMarket, usePipeline, useRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
+import { applySpec, demoSpec } from './helpers/pipeline.ts';
 
 const database = useTestDatabase('failures');
-const db = useDb(database);
+const { db, pool } = useConnections(database);
 const prefix = useRedisPrefix();
-let pipeline: Awaited<ReturnType<typeof startPipeline>>;
+useMarket({ pool }, { keys: 100, days: 30, seed: 5 });
+const pipeline = usePipeline(database, prefix, { each: true });
+const refresh = (model: string) => pipeline().refresh(model);
 
 beforeAll(async () => {
-  const pool = createPool(database.url, { max: 1 });
-  await seedMarket(pool, { keys: 100, days: 30, seed: 5, start: '2026-01-01' });
-  await pool.end();
   await sql`CREATE SCHEMA shop`.execute(db());
 });
-beforeEach(async () => {
-  pipeline = await startPipeline(database.url, prefix.current);
-});
-afterEach(async () => {
-  await pipeline.close();
-});
-
-async function refresh(model: string) {
-  const { run } = await requestRefresh(db(), pipeline.enqueue, { model, trigger: 'test' });
-  return waitForRun(db(), run.id);
-}
 
 async function tablesOf(model: string): Promise<string[]> {
   const { rows } = await sql<{ name: string }>`
@@ -124,10 +110,12 @@ describe('a refresh that fails', () => {
 
   it('refuses to refresh an external model or an unknown one', async () => {
     await applySpec(db(), { name: 'outside', estimator: 'external' });
-    await expect(requestRefresh(db(), pipeline.enqueue, { model: 'outside', trigger: 't' })).rejects.toThrow(
+    await expect(
+      requestRefresh(db(), pipeline().enqueue, { model: 'outside', trigger: 't' }),
+    ).rejects.toThrow(
       'model "outside" is external: its versions are imported (`almanac import`), not refreshed',
     );
-    await expect(requestRefresh(db(), pipeline.enqueue, { model: 'ghost', trigger: 't' })).rejects.toThrow(
+    await expect(requestRefresh(db(), pipeline().enqueue, { model: 'ghost', trigger: 't' })).rejects.toThrow(
       'model "ghost" does not exist',
     );
   });

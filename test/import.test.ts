@@ -1,14 +1,13 @@
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createPool } from '../src/db/database.ts';
 import { listVersions } from '../src/db/versions.ts';
 import { ImportRejectedError, importCsv, readableOf } from '../src/imports/import-csv.ts';
 import { runCli } from './helpers/cli.ts';
-import { useDb, useTempFiles, useTestDatabase } from './helpers/hooks.ts';
+import { useConnections, useTempFiles, useTestDatabase } from './helpers/hooks.ts';
 import { applySpec, lenientDrift } from './helpers/pipeline.ts';
 
 const database = useTestDatabase('import');
-const db = useDb(database);
+const { db, runtime } = useConnections(database);
 const files = useTempFiles('import');
 
 beforeAll(async () => {
@@ -23,14 +22,12 @@ beforeAll(async () => {
 const file = files.write;
 
 async function rejection(content: string): Promise<ImportRejectedError> {
-  const pool = createPool(database.url, { max: 1 });
   try {
-    await importCsv({ db: db(), pool }, 'other', readableOf(content), 'test');
+    await importCsv(runtime(), 'other', readableOf(content), 'test');
   } catch (error) {
     if (error instanceof ImportRejectedError) return error;
     throw error;
   } finally {
-    await pool.end();
   }
   throw new Error('the import was accepted');
 }

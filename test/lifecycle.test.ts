@@ -1,28 +1,23 @@
 import { sql } from 'kysely';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { advanceMarket, seedMarket } from '../seeds/load-market.ts';
-import { createPool } from '../src/db/database.ts';
+import { describe, expect, it } from 'vitest';
 import { listVersions } from '../src/db/versions.ts';
 import { applyRetention } from '../src/versions/retention.ts';
 import { runCli } from './helpers/cli.ts';
-import { useDb, useFileRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
-import { applySpec, demoSpec, startPipeline } from './helpers/pipeline.ts';
+import {
+  useConnections,
+  useFileRedisPrefix,
+  useMarket,
+  usePipeline,
+  useTestDatabase,
+} from './helpers/hooks.ts';
+import { applySpec, demoSpec } from './helpers/pipeline.ts';
 
 const database = useTestDatabase('lifecycle');
-const db = useDb(database);
+const { db, pool } = useConnections(database);
 const prefix = useFileRedisPrefix();
-let pipeline: Awaited<ReturnType<typeof startPipeline>>;
-
-beforeAll(async () => {
-  const pool = createPool(database.url, { max: 1 });
-  await seedMarket(pool, { keys: 500, days: 30, seed: 8, start: '2026-01-01' });
-  await pool.end();
-  pipeline = await startPipeline(database.url, prefix.current);
-});
-afterAll(async () => {
-  await pipeline.close();
-});
+const market = useMarket({ pool }, { keys: 500, days: 30, seed: 8 });
+usePipeline(database, prefix);
 
 const states = async (model: string) =>
   (await listVersions(db(), model, { limit: 50 })).map((v) => `v${v.number}:${v.state}`).join(' ');
@@ -87,9 +82,7 @@ describe('rollback and retention', () => {
   it('rolls back by publishing a superseded version, and records the history', async () => {
     await applySpec(db(), demoSpec({ name: 'rb' }));
     expect((await runCli('run', 'rb', '--wait')).code).toBe(0);
-    const pool = createPool(database.url, { max: 1 });
-    await advanceMarket(pool, 1, undefined);
-    await pool.end();
+    await market.advance(1);
     expect((await runCli('run', 'rb', '--wait')).code).toBe(0);
     expect(await runCli('publish', 'rb', '1', '--reason', 'v2 looks wrong')).toMatchObject({ code: 0 });
     expect(await states('rb')).toBe('v2:superseded v1:published');
@@ -138,7 +131,7 @@ describe('rollback and retention', () => {
     }
     // A detach that could not get its lock within the timeout (a loaded machine) is finished by
     // the next retention pass: run one, as the next publish would.
-    const client = await pipeline.pool.connect();
+    const client = await pool().connect();
     const lastPass = await applyRetention(db(), client, 'pr', 2).finally(() => client.release());
     const { rows } = await sql<{ version: number; table: string | null }>`
       SELECT number AS version, to_regclass('estimates_v' || id)::text AS table
@@ -156,5 +149,15 @@ describe('rollback and retention', () => {
     });
     expect(lookups).toBeGreaterThan(10);
     expect((await runCli('publish', 'pr', '1')).stderr).toContain('was pruned by retention');
+  });
+
+  it('applies retention after an approval too, as after any publish', async () => {
+    await applySpec(db(), demoSpec({ name: 'ap', retention: { keepVersions: 2 } }));
+    for (let i = 0; i < 2; i += 1) expect((await runCli('run', 'ap', '--wait')).code).toBe(0);
+    await applySpec(db(), demoSpec({ name: 'ap', retention: { keepVersions: 2 }, drift: { minRows: 1e9 } }));
+    expect((await runCli('run', 'ap', '--wait')).code).toBe(3);
+    expect(await states('ap')).toBe('v3:held v2:published v1:superseded');
+    expect((await runCli('publish', 'ap', '3', '--reason', 'checked by hand')).code).toBe(0);
+    expect(await states('ap')).toBe('v3:published v2:superseded v1:pruned');
   });
 });

@@ -1,13 +1,13 @@
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { createDb } from '../src/db/database.ts';
+import { openDatabase } from '../src/db/database.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import { hasSqlState, PgError } from '../src/db/pg-errors.ts';
-import { useDb, useTestDatabase } from './helpers/hooks.ts';
+import { useConnections, useTestDatabase } from './helpers/hooks.ts';
 import { dumpSchema } from './helpers/schema.ts';
 
 const database = useTestDatabase('migrations', { migrate: false });
-const db = useDb(database);
+const { db } = useConnections(database);
 
 async function sqlState(promise: Promise<unknown>): Promise<string | undefined> {
   try {
@@ -27,11 +27,11 @@ describe('migrations', () => {
 
   it('are a no-op when run again, from another connection too', async () => {
     const before = await dumpSchema(db());
-    const other = createDb(database.url, { max: 1, applicationName: 'almanac-test-other' });
+    const other = openDatabase(database.url, { max: 1, applicationName: 'almanac-test-other' });
     try {
-      await expect(migrateToLatest(other)).resolves.toEqual({ applied: [], alreadyCurrent: true });
+      await expect(migrateToLatest(other.db)).resolves.toEqual({ applied: [], alreadyCurrent: true });
     } finally {
-      await other.destroy();
+      await other.close();
     }
     await expect(migrateToLatest(db())).resolves.toEqual({ applied: [], alreadyCurrent: true });
     expect(await dumpSchema(db())).toBe(before);

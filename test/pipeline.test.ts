@@ -1,38 +1,20 @@
 import { sql } from 'kysely';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { advanceMarket, seedMarket } from '../seeds/load-market.ts';
-import { createPool } from '../src/db/database.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { findVersion, listVersions } from '../src/db/versions.ts';
 import { requestRefresh } from '../src/runs/request.ts';
-import { useDb, useRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
-import { applySpec, demoSpec, startPipeline, waitForRun } from './helpers/pipeline.ts';
+import { useConnections, useMarket, usePipeline, useRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
+import { applySpec, demoSpec, waitForRun } from './helpers/pipeline.ts';
 
 const database = useTestDatabase('pipeline');
-const db = useDb(database);
+const { db, pool } = useConnections(database);
 const prefix = useRedisPrefix();
-let pipeline: Awaited<ReturnType<typeof startPipeline>>;
+const market = useMarket({ pool }, { keys: 300, days: 40, seed: 3 });
+const pipeline = usePipeline(database, prefix, { each: true });
+const refresh = () => pipeline().refresh('prices');
 
 beforeAll(async () => {
-  const pool = createPool(database.url, { max: 1 });
-  await seedMarket(pool, { keys: 300, days: 40, seed: 3, start: '2026-01-01' });
-  await pool.end();
   await applySpec(db(), demoSpec());
 });
-beforeEach(async () => {
-  pipeline = await startPipeline(database.url, prefix.current);
-});
-afterEach(async () => {
-  await pipeline.close();
-});
-
-async function refresh(slot?: string) {
-  const { run } = await requestRefresh(db(), pipeline.enqueue, {
-    model: 'prices',
-    trigger: 'test',
-    ...(slot ? { slot } : {}),
-  });
-  return waitForRun(db(), run.id);
-}
 
 describe('refresh', () => {
   it('turns the source into a published, versioned estimate table', async () => {
@@ -63,9 +45,7 @@ describe('refresh', () => {
   });
 
   it('a second run after new data publishes version 2 and supersedes 1', async () => {
-    const pool = createPool(database.url, { max: 1 });
-    await advanceMarket(pool, 1, undefined);
-    await pool.end();
+    await market.advance(1);
     const run = await refresh();
     expect(run.version).toBe(2);
     const versions = await listVersions(db(), 'prices', { limit: 10 });
@@ -79,12 +59,12 @@ describe('refresh', () => {
   });
 
   it('runs the same slot once, however often it is requested', async () => {
-    const first = await requestRefresh(db(), pipeline.enqueue, {
+    const first = await requestRefresh(db(), pipeline().enqueue, {
       model: 'prices',
       slot: '20260301T0200Z',
       trigger: 'cron',
     });
-    const second = await requestRefresh(db(), pipeline.enqueue, {
+    const second = await requestRefresh(db(), pipeline().enqueue, {
       model: 'prices',
       slot: '20260301T0200Z',
       trigger: 'cron',
@@ -93,7 +73,7 @@ describe('refresh', () => {
     expect(second.created).toBe(false);
     expect(second.run.id).toBe(first.run.id);
     await waitForRun(db(), first.run.id);
-    const third = await requestRefresh(db(), pipeline.enqueue, {
+    const third = await requestRefresh(db(), pipeline().enqueue, {
       model: 'prices',
       slot: '20260301T0200Z',
       trigger: 'cron',

@@ -1,37 +1,26 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { advanceMarket, seedMarket } from '../seeds/load-market.ts';
-import { createPool } from '../src/db/database.ts';
-import type { RealizedAccuracy } from '../src/db/realized.ts';
+import { describe, expect, it } from 'vitest';
+import type { RealizedAccuracy } from '../src/db/json-columns.ts';
 import { findVersion } from '../src/db/versions.ts';
 import { importCsv, readableOf } from '../src/imports/import-csv.ts';
 import { runCli } from './helpers/cli.ts';
-import { useDb, useFileRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
-import { applySpec, demoSpec, startPipeline } from './helpers/pipeline.ts';
+import {
+  useConnections,
+  useFileRedisPrefix,
+  useMarket,
+  usePipeline,
+  useTestDatabase,
+} from './helpers/hooks.ts';
+import { applySpec, demoSpec } from './helpers/pipeline.ts';
 
 const database = useTestDatabase('realized');
-const db = useDb(database);
+const { db, pool, runtime } = useConnections(database);
 const prefix = useFileRedisPrefix();
-let pipeline: Awaited<ReturnType<typeof startPipeline>>;
-
-beforeAll(async () => {
-  const pool = createPool(database.url, { max: 1 });
-  await seedMarket(pool, { keys: 1000, days: 60, seed: 3, start: '2026-01-01' });
-  await pool.end();
-  pipeline = await startPipeline(database.url, prefix.current);
-});
-afterAll(async () => {
-  await pipeline?.close();
-});
+const market = useMarket({ pool }, { keys: 1000, days: 60, seed: 3 });
+usePipeline(database, prefix);
 
 const realizedOf = async (model: string, number: number) =>
-  (await findVersion(db(), model, number))?.realized as RealizedAccuracy | null | undefined;
-
-async function advance(days: number): Promise<void> {
-  const pool = createPool(database.url, { max: 1 });
-  await advanceMarket(pool, days, undefined);
-  await pool.end();
-}
+  (await findVersion(db(), model, number))?.realized;
 
 /** The figures computed in Node from the rows themselves: the version's estimates and the actuals. */
 async function byHand(model: string, number: number) {
@@ -60,7 +49,7 @@ describe('realized accuracy', () => {
     // the worker queues an evaluate job after the refresh; the newest day's actuals are not in yet
     await expect.poll(() => realizedOf('acc', 1), { timeout: 20_000 }).toMatchObject({ rows: 0, keys: 1000 });
 
-    await advance(1);
+    await market.advance(1);
     const evaluated = await runCli('evaluate', 'acc');
     expect(evaluated.code).toBe(0);
     expect(evaluated.stdout).toMatch(/^VERSION\s+STATE\s+MEASURED\s+MAE/);
@@ -103,9 +92,7 @@ describe('realized accuracy', () => {
 
   it('says so for a model without a source, and refuses an unknown model', async () => {
     await applySpec(db(), { name: 'outside', estimator: 'external' });
-    const pool = createPool(database.url, { max: 1 });
-    await importCsv({ db: db(), pool }, 'outside', readableOf('key,value\nA,1\n'), 'test');
-    await pool.end();
+    await importCsv(runtime(), 'outside', readableOf('key,value\nA,1\n'), 'test');
     expect(await runCli('evaluate', 'outside')).toEqual({
       code: 0,
       stdout:

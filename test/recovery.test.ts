@@ -1,24 +1,20 @@
 import { sql } from 'kysely';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { seedMarket } from '../seeds/load-market.ts';
-import { createPool } from '../src/db/database.ts';
 import { findRun } from '../src/db/runs.ts';
 import { listVersions } from '../src/db/versions.ts';
 import { requestRefresh } from '../src/runs/request.ts';
-import { useDb, useRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
+import { useConnections, useMarket, useRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
 import { applySpec, demoSpec, startPipeline, waitForRun } from './helpers/pipeline.ts';
 import { spawnWorker, waitFor } from './helpers/worker-process.ts';
 
 const KEYS = 300_000;
 const database = useTestDatabase('recovery');
-const db = useDb(database);
+const { db, pool } = useConnections(database);
 const prefix = useRedisPrefix();
 const cleanups: (() => Promise<void>)[] = [];
+useMarket({ pool }, { keys: KEYS, days: 3, seed: 11, start: '2026-03-01' });
 
 beforeAll(async () => {
-  const pool = createPool(database.url, { max: 1 });
-  await seedMarket(pool, { keys: KEYS, days: 3, seed: 11, start: '2026-03-01' });
-  await pool.end();
   await applySpec(db(), demoSpec({ trainWindowDays: 3, holdoutDays: 1 }));
 }, 120_000);
 afterEach(async () => {
@@ -34,7 +30,8 @@ async function runUntilScoring() {
       await worker.exited;
     }
   });
-  const producer = await startPipelineWithoutWorker();
+  // only the producer side here: the job must go to the spawned worker first
+  const producer = await startPipeline(database.url, prefix.current, { worker: false });
   cleanups.push(producer.close);
   const { run } = await requestRefresh(db(), producer.enqueue, { model: 'prices', trigger: 'test' });
   await waitFor(
@@ -43,23 +40,6 @@ async function runUntilScoring() {
     `the spawned worker to start scoring\n${worker.output()}`,
   );
   return { worker, run };
-}
-
-/** Only the producer side: the job must go to the spawned worker first. */
-async function startPipelineWithoutWorker() {
-  const { createRedis } = await import('../jobs/redis.ts');
-  const { createQueue, refreshEnqueuer } = await import('../jobs/queue.ts');
-  const { REDIS_URL } = await import('./helpers/services.ts');
-  const redis = createRedis(REDIS_URL, prefix.current, 'producer');
-  const queue = createQueue(redis, prefix.current);
-  await queue.waitUntilReady();
-  return {
-    enqueue: refreshEnqueuer(queue, redis),
-    close: async () => {
-      await queue.close();
-      redis.disconnect();
-    },
-  };
 }
 
 async function strayTables(): Promise<string[]> {
@@ -77,8 +57,7 @@ describe('a refresh survives its worker', () => {
     await worker.exited;
 
     const rescuer = await startPipeline(database.url, prefix.current, {
-      lockDuration: 2000,
-      stalledInterval: 1000,
+      tuning: { lockDuration: 2000, stalledInterval: 1000 },
     });
     cleanups.push(rescuer.close);
     const finished = await waitForRun(db(), run.id, 60_000);
@@ -98,8 +77,7 @@ describe('a refresh survives its worker', () => {
     worker.child.kill('SIGSTOP');
 
     const replacement = await startPipeline(database.url, prefix.current, {
-      lockDuration: 2000,
-      stalledInterval: 1000,
+      tuning: { lockDuration: 2000, stalledInterval: 1000 },
     });
     cleanups.push(replacement.close);
     const finished = await waitForRun(db(), run.id, 60_000);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { HttpError } from '../src/api/problem.ts';
 import { ReportCache } from '../src/api/report-cache.ts';
 import type { DriftReport } from '../src/drift/report.ts';
+import { HttpError } from '../src/errors.ts';
 
 const report = { psi: 0 } as DriftReport;
 

@@ -1,16 +1,15 @@
 import { sql } from 'kysely';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { startScheduler } from '../jobs/scheduler.ts';
-import { seedMarket } from '../seeds/load-market.ts';
-import { createPool } from '../src/db/database.ts';
 import type { RefreshPayload } from '../src/runs/request.ts';
 import { slotOf } from '../src/runs/request.ts';
-import { useDb, useTestDatabase } from './helpers/hooks.ts';
+import { useConnections, useMarket, useTestDatabase } from './helpers/hooks.ts';
 import { applySpec, demoSpec, silentLogger } from './helpers/pipeline.ts';
 import { waitFor } from './helpers/worker-process.ts';
 
 const database = useTestDatabase('scheduler');
-const db = useDb(database);
+const { db, pool } = useConnections(database);
+useMarket({ pool }, { keys: 10, days: 10, seed: 1 });
 const stops: (() => Promise<void>)[] = [];
 const enqueued: { jobId: string; payload: RefreshPayload }[] = [];
 
@@ -20,11 +19,6 @@ const enqueue = async (jobId: string, payload: RefreshPayload) => {
   enqueued.push({ jobId, payload });
 };
 
-beforeAll(async () => {
-  const pool = createPool(database.url, { max: 1 });
-  await seedMarket(pool, { keys: 10, days: 10, seed: 1, start: '2026-01-01' });
-  await pool.end();
-});
 afterEach(async () => {
   while (stops.length > 0) await stops.pop()?.();
   enqueued.length = 0;

@@ -3,10 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { addDays, tickerName } from '../seeds/market.ts';
 import { runCli } from './helpers/cli.ts';
 import { copyChecksum } from './helpers/dump.ts';
-import { useDb, useTestDatabase } from './helpers/hooks.ts';
+import { useConnections, useTestDatabase } from './helpers/hooks.ts';
 
 const database = useTestDatabase('seed', { migrate: false });
-const db = useDb(database);
+const { db } = useConnections(database);
 const everything = 'SELECT * FROM demo.daily_prices ORDER BY ticker, day';
 const checksum = () => copyChecksum(database.url, everything);
 

@@ -3,10 +3,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../src/errors.ts';
 import { parseSpec } from '../src/model/spec.ts';
 import { validateSpec } from '../src/model/validate-spec.ts';
-import { useDb, useTestDatabase } from './helpers/hooks.ts';
+import { useConnections, useTestDatabase } from './helpers/hooks.ts';
 
 const database = useTestDatabase('spec');
-const db = useDb(database);
+const { db } = useConnections(database);
 
 beforeAll(async () => {
   await sql`CREATE SCHEMA shop`.execute(db());

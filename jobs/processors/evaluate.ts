@@ -1,7 +1,7 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
+import { classifyError } from '../../src/classify-error.ts';
 import type { Db } from '../../src/db/database.ts';
-import { NotFoundError, PermanentError } from '../../src/errors.ts';
 import { type Evaluation, evaluateModel } from '../../src/pipeline/evaluate.ts';
 import { type JobPayload, jobPayloads } from '../queue.ts';
 
@@ -14,9 +14,8 @@ export function evaluateProcessor(deps: { db: Db; logger: Logger }) {
       return await evaluateModel(deps.db, payload.data.model, deps.logger.child({ jobId: job.id }));
     } catch (error) {
       // a model deleted since, or a source that no retry can fix
-      if (error instanceof NotFoundError || error instanceof PermanentError) {
-        throw new UnrecoverableError(error.message);
-      }
+      const { retry, message } = classifyError(error);
+      if (!retry) throw new UnrecoverableError(message);
       throw error;
     }
   };

@@ -1,10 +1,6 @@
 import { type Job, UnrecoverableError } from 'bullmq';
-import {
-  isPermanent,
-  type RefreshDeps,
-  type RefreshOutcome,
-  runRefresh,
-} from '../../src/pipeline/refresh.ts';
+import { classifyError } from '../../src/classify-error.ts';
+import { type RefreshDeps, type RefreshOutcome, runRefresh } from '../../src/pipeline/refresh.ts';
 import { type JobPayload, jobPayloads } from '../queue.ts';
 
 /** The `refresh` job: validates its payload, runs one attempt, and marks what no retry can fix. */
@@ -27,7 +23,7 @@ export function refreshProcessor(deps: RefreshDeps, lockDurationMs: number) {
           )),
       });
     } catch (error) {
-      if (isPermanent(error)) throw new UnrecoverableError((error as Error).message);
+      if (!classifyError(error).retry) throw new UnrecoverableError((error as Error).message);
       throw error;
     }
   };

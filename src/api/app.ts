@@ -1,41 +1,22 @@
-import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import rateLimit, { ipKeyGenerator, type MemoryStore } from 'express-rate-limit';
 import helmet from 'helmet';
-import type pg from 'pg';
-import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
-import type { Db } from '../db/database.ts';
 import { authenticate, type KeyVerifier } from './auth.ts';
-import type { Catalog } from './catalog.ts';
-import type { EstimateCache } from './estimate-cache.ts';
-import type { Metrics } from './metrics.ts';
+import { mountDocsAssets } from './docs.ts';
+import { REQUEST_ID } from './headers.ts';
 import { problemHandler, sendProblem, tooManyRequests } from './problem.ts';
-import { ReportCache } from './report-cache.ts';
-import { driftRouter } from './routes/drift.ts';
-import { estimatesRouter } from './routes/estimates.ts';
-import { healthRouter } from './routes/health.ts';
-import { modelsRouter } from './routes/models.ts';
-import { type QueueAccess, runsRouter } from './routes/runs.ts';
-import { snapshotsRouter } from './routes/snapshots.ts';
-import { versionsRouter } from './routes/versions.ts';
+import { requestIdOf } from './request-id.ts';
+import { type ApiDeps, mountRoutes } from './route.ts';
+import { routes } from './routes.ts';
 
-export type AppDeps = {
-  db: Db;
+export type AppDeps = ApiDeps & {
   verifier: KeyVerifier;
-  cache: EstimateCache;
-  pool: pg.Pool;
-  catalog: Catalog;
-  queue: QueueAccess;
-  redisPing: () => Promise<unknown>;
-  metrics: Metrics;
-  logger: Logger;
   auth: boolean;
   /** requests per minute per key; 0 turns limiting off */
   rateLimitPerMinute: number;
   /** the rate limiter's counts, shared with the lookup fast path */
   rateLimitStore: MemoryStore;
-  maxImportBytes: number;
 };
 
 /** The HTTP API as an Express app, without listening: tests and `almanac serve` both use it. */
@@ -45,7 +26,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false); // estimate ETags are computed from the version, not hashed bodies
   app.set('query parser', 'simple');
   // A JSON API needs the transport and sniffing protections, not a page's (CSP and friends): every
-  // header costs bytes on every lookup. The dashboard's pages will add their own CSP.
+  // header costs bytes on every lookup. The reference page sets its own CSP (src/api/docs.ts).
   app.use(
     helmet({
       contentSecurityPolicy: false,
@@ -60,33 +41,34 @@ export function createApp(deps: AppDeps): Express {
   const httpLogger = pinoHttp({
     logger: deps.logger,
     genReqId: (req, res) => {
-      const given = req.headers['x-request-id'];
-      const id = typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
-      res.setHeader('X-Request-Id', id);
+      const id = requestIdOf(req.headers[REQUEST_ID.toLowerCase()]);
+      res.setHeader(REQUEST_ID, id);
       return id;
     },
     customLogLevel: (_req, res, error) =>
       error !== undefined || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
   });
   // Single lookups are the bulk of the traffic and are counted in the metrics; logging each would
-  // cost more than answering it. Everything else gets a request id and a log line.
+  // cost more than answering it. Everything else gets a log line. All get a request id.
   app.use((req, res, next) => {
-    if (req.method === 'GET' && req.path.includes('/estimates/')) next();
-    else httpLogger(req, res, next);
+    if (req.method === 'GET' && req.path.includes('/estimates/')) {
+      res.setHeader(REQUEST_ID, requestIdOf(req.headers[REQUEST_ID.toLowerCase()]));
+      next();
+    } else httpLogger(req, res, next);
   });
   app.use((req, res, next) => {
     const stop = deps.metrics.requestDuration.startTimer({ method: req.method });
-    res.on('finish', () => {
+    res.on('close', () => {
       const route =
         (req.route as { path?: string } | undefined)?.path ??
-        (res.statusCode === 404 ? 'unmatched' : req.path);
-      stop({ route, status: String(res.statusCode) });
+        (res.statusCode === 404 ? 'unmatched' : 'other');
+      if (!res.writableFinished) deps.metrics.abortedRequests.inc({ method: req.method, route });
+      else stop({ route, status: String(res.statusCode) });
     });
     next();
   });
   app.use(express.json({ limit: '4mb', type: 'application/json' }));
-
-  app.use(healthRouter({ db: deps.db, metrics: deps.metrics, redisPing: deps.redisPing }));
+  mountDocsAssets(app);
 
   app.use('/v1', authenticate(deps.verifier, { enabled: deps.auth }));
   if (deps.rateLimitPerMinute > 0) {
@@ -111,21 +93,7 @@ export function createApp(deps: AppDeps): Express {
     );
   }
 
-  app.use(
-    estimatesRouter({ pool: deps.pool, catalog: deps.catalog, cache: deps.cache, metrics: deps.metrics }),
-  );
-  app.use(modelsRouter({ db: deps.db, catalog: deps.catalog }));
-  app.use(
-    versionsRouter({
-      db: deps.db,
-      pool: deps.pool,
-      catalog: deps.catalog,
-      maxImportBytes: deps.maxImportBytes,
-    }),
-  );
-  app.use(runsRouter({ db: deps.db, queue: deps.queue }));
-  app.use(snapshotsRouter({ pool: deps.pool, catalog: deps.catalog, metrics: deps.metrics }));
-  app.use(driftRouter({ db: deps.db, pool: deps.pool, reports: new ReportCache() }));
+  mountRoutes(app, routes, deps);
 
   app.use((req, res) => {
     sendProblem(res, 404, `no such endpoint: ${req.method} ${req.path}`);

@@ -4,8 +4,8 @@ import { LRUCache } from 'lru-cache';
 import { findLiveApiKeyByHash } from '../db/api-keys.ts';
 import type { Db } from '../db/database.ts';
 import type { Scope } from '../db/types.ts';
+import { HttpError } from '../errors.ts';
 import { hashApiKey } from '../keys/api-keys.ts';
-import { HttpError } from './problem.ts';
 
 /** Who is calling, set by the auth middleware: the key's name is recorded as the actor. */
 export type Caller = { actor: string; scopes: readonly Scope[] };

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import type { z } from 'zod';
 import { type EstimateRow, findEstimate, findEstimates } from '../db/estimates.ts';
 import type { EstimateCache } from './estimate-cache.ts';
 import type { Metrics } from './metrics.ts';
+import type { Estimate } from './responses.ts';
 
 /**
  * What a single lookup answers, shared by the Express route and the fast path in front of it, so
@@ -13,16 +15,11 @@ export function estimateEtag(versionId: string, key: string): string {
   return `"${versionId}-${createHash('sha1').update(key).digest('base64url').slice(0, 16)}"`;
 }
 
-/** A pinned answer never changes; `latest` must be revalidated. */
-export function estimateCacheControl(pinned: boolean): string {
-  return pinned ? 'public, max-age=31536000, immutable' : 'no-cache';
-}
-
 export function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
   return ifNoneMatch?.split(/\s*,\s*/).includes(etag) === true;
 }
 
-export function estimateBody(model: string, version: number, row: EstimateRow) {
+export function estimateBody(model: string, version: number, row: EstimateRow): z.infer<typeof Estimate> {
   return {
     model,
     version,

@@ -1,41 +1,36 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MemoryStore } from 'express-rate-limit';
 import type pg from 'pg';
-import { isValidKey } from '../model/keys.ts';
+import type { z } from 'zod';
+import { classifyError } from '../classify-error.ts';
 import { SERVED_STATES } from '../versions/states.ts';
 import { bearerOf, type KeyVerifier } from './auth.ts';
 import type { Catalog, VersionEntry } from './catalog.ts';
 import {
   estimateBody,
-  estimateCacheControl,
   estimateEtag,
   matchesEtag,
   missingKeyDetail,
   readEstimate,
 } from './estimate-answer.ts';
 import type { EstimateCache } from './estimate-cache.ts';
+import { API_SECURITY_HEADERS, cacheControl, ESTIMATE_VERSION, REQUEST_ID } from './headers.ts';
 import type { Metrics } from './metrics.ts';
+import type { keyParams } from './params.ts';
 import { problemJson, tooManyRequests } from './problem.ts';
+import { requestIdOf } from './request-id.ts';
+import { type estimateQuery, estimateRoute } from './routes/estimates.ts';
 
 /**
  * Single lookups are most of the traffic. This answers the ones that need no decision from the
- * Express app: a valid key, an API key already verified, a version the catalog already holds.
- * Anything else (bad input, an unknown key, a pruned version, rate limiting on) goes to the app,
- * which answers it exactly as before. Headers, body and metrics are the app's.
+ * Express app: valid input by the estimate route's own definition (its path and its schemas), an
+ * API key already verified, a version the catalog already holds. Anything else (bad input, an
+ * unknown key, a pruned version) goes to the app, which answers it exactly as before. Headers,
+ * body and metrics are the app's.
  */
 
-const PATH =
-  /^\/v1\/models\/([a-z0-9][a-z0-9_-]{0,62})\/estimates\/([^/?#]+)(?:\?version=([1-9]\d{0,9}|latest))?$/;
-export const ROUTE = '/v1/models/:model/estimates/:key';
-
-/** The security headers the app's helmet sets on every API answer (a test keeps them equal). */
-export const API_SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'Cross-Origin-Resource-Policy': 'same-origin',
-  'Referrer-Policy': 'no-referrer',
-  'Strict-Transport-Security': 'max-age=31536000; includeSubDomains',
-  'X-Content-Type-Options': 'nosniff',
-  'X-Frame-Options': 'SAMEORIGIN',
-};
+export const ROUTE = estimateRoute.path.replaceAll(/\{(\w+)\}/g, ':$1');
+const PATH = new RegExp(`^${estimateRoute.path.replaceAll(/\{(\w+)\}/g, '(?<$1>[^/]+)')}$`);
 
 export type FastLookupDeps = {
   catalog: Catalog;
@@ -49,20 +44,40 @@ export type FastLookupDeps = {
   rateLimitStore: MemoryStore;
 };
 
+/** The request's params and query by the route's schemas, or undefined to leave it to the app. */
+function parse(
+  url: string,
+): { params: z.output<typeof keyParams>; query: z.output<typeof estimateQuery> } | undefined {
+  const mark = url.indexOf('?');
+  const match = PATH.exec(mark < 0 ? url : url.slice(0, mark));
+  if (match?.groups === undefined) return undefined;
+  const raw: Record<string, string> = {};
+  try {
+    for (const [name, value] of Object.entries(match.groups)) raw[name] = decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+  const search = new URLSearchParams(mark < 0 ? '' : url.slice(mark + 1));
+  const fields = [...search.keys()];
+  // a repeated field is the app's to refuse
+  if (new Set(fields).size !== fields.length) return undefined;
+  const params = estimateRoute.params?.safeParse(raw);
+  const query = estimateRoute.query?.safeParse(Object.fromEntries(search));
+  if (params?.success !== true || query?.success !== true) return undefined;
+  return {
+    params: params.data as z.output<typeof keyParams>,
+    query: query.data as z.output<typeof estimateQuery>,
+  };
+}
+
 /** Returns true when it has taken the request; false hands it to the app untouched. */
 export function fastLookup(deps: FastLookupDeps) {
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     if (req.method !== 'GET') return false;
-    const match = PATH.exec(req.url ?? '');
-    if (match === null) return false;
-    const [, name = '', encoded = '', requested] = match;
-    let key: string;
-    try {
-      key = decodeURIComponent(encoded);
-    } catch {
-      return false;
-    }
-    if (!isValidKey(key)) return false;
+    const input = parse(req.url ?? '');
+    if (input === undefined) return false;
+    const { model: name, key } = input.params;
+    const requested = input.query.version ?? 'latest';
     let actor = 'anonymous';
     if (deps.auth) {
       const bearer = bearerOf(req.headers.authorization);
@@ -73,14 +88,15 @@ export function fastLookup(deps: FastLookupDeps) {
     const model = deps.catalog.model(name);
     if (model === undefined) return false;
     const version: VersionEntry | undefined =
-      requested === undefined || requested === 'latest'
-        ? model.published
-        : model.versions.get(Number(requested));
+      requested === 'latest' ? model.published : model.versions.get(requested);
     if (version === undefined || !SERVED_STATES.has(version.state)) return false;
 
     const started = process.hrtime.bigint();
     const etag = estimateEtag(version.id, key);
-    const pinned = requested !== undefined && requested !== 'latest';
+    const requestId = requestIdOf(req.headers[REQUEST_ID.toLowerCase()]);
+    res.on('close', () => {
+      if (!res.writableFinished) deps.metrics.abortedRequests.inc({ method: 'GET', route: ROUTE });
+    });
     const send = (status: number, headers: Record<string, string | number>, body?: string) => {
       res.writeHead(
         status,
@@ -90,16 +106,17 @@ export function fastLookup(deps: FastLookupDeps) {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       deps.metrics.requestDuration.observe({ method: 'GET', route: ROUTE, status: String(status) }, seconds);
     };
+    const common = { ...API_SECURITY_HEADERS, [REQUEST_ID]: requestId };
     const problem = (status: number, detail: string, headers: Record<string, string> = {}) =>
       send(
         status,
-        { ...API_SECURITY_HEADERS, ...headers, 'Content-Type': 'application/problem+json' },
+        { ...common, ...headers, 'Content-Type': 'application/problem+json' },
         problemJson(status, detail),
       );
     const versionHeaders = {
-      ...API_SECURITY_HEADERS,
-      'Estimate-Version': String(version.number),
-      'Cache-Control': estimateCacheControl(pinned),
+      ...common,
+      [ESTIMATE_VERSION]: String(version.number),
+      'Cache-Control': cacheControl(requested !== 'latest'),
     };
     const lookUp = () => {
       if (matchesEtag(req.headers['if-none-match'], etag)) {
@@ -119,7 +136,11 @@ export function fastLookup(deps: FastLookupDeps) {
             );
           }
         },
-        () => problem(503, 'the database is not reachable right now; try again shortly'),
+        (error: unknown) => {
+          const failure = classifyError(error);
+          if (failure.kind === 'unexpected') problem(500, 'an unexpected error occurred');
+          else problem(failure.status, failure.message, { ...failure.headers });
+        },
       );
     };
     if (deps.rateLimitPerMinute === 0) {

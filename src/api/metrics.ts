@@ -44,6 +44,12 @@ export function createMetrics(
     if (hits > 0) cacheHits.inc(hits);
     if (misses > 0) cacheMisses.inc(misses);
   };
+  const abortedRequests = new Counter({
+    name: 'almanac_http_requests_aborted_total',
+    help: 'Requests whose client went away before the answer was complete, by route',
+    labelNames: ['method', 'route'] as const,
+    registers: [registry],
+  });
   const snapshotBytes = new Counter({
     name: 'almanac_snapshot_bytes_total',
     help: 'Bytes of snapshots streamed, by model and format',
@@ -68,7 +74,7 @@ export function createMetrics(
       for (const [model, n] of options.heldVersions?.() ?? []) this.set({ model }, n);
     },
   });
-  return { registry, requestDuration, lookups, cacheLookups, snapshotBytes };
+  return { registry, requestDuration, abortedRequests, lookups, cacheLookups, snapshotBytes };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

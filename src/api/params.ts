@@ -26,4 +26,5 @@ export const limitQuery = z
   .string()
   .regex(/^\d{1,4}$/, LIMIT)
   .transform(Number)
-  .refine((n) => n >= 1 && n <= 1000, LIMIT);
+  .refine((n) => n >= 1 && n <= 1000, LIMIT)
+  .meta({ type: 'integer', minimum: 1, maximum: 1000 });

@@ -1,40 +1,19 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
-import { hasSqlState, PgError } from '../db/pg-errors.ts';
-import {
-  ConflictError,
-  type FieldIssue,
-  GoneError,
-  NotFoundError,
-  UnavailableError,
-  ValidationError,
-} from '../errors.ts';
-
-/** An error that is already an HTTP answer (401, 403, 413, 415, 429, 503...). */
-export class HttpError extends Error {
-  override name = 'HttpError';
-  readonly status: number;
-  readonly headers: Record<string, string>;
-  constructor(
-    status: number,
-    message: string,
-    options: { headers?: Record<string, string>; cause?: unknown } = {},
-  ) {
-    super(message, { cause: options.cause });
-    this.status = status;
-    this.headers = options.headers ?? {};
-  }
-}
+import { classifyError } from '../classify-error.ts';
+import { type FieldIssue, ValidationError } from '../errors.ts';
 
 const titles: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  405: 'Method Not Allowed',
   409: 'Conflict',
   410: 'Gone',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
@@ -59,8 +38,9 @@ export function problemJson(status: number, detail: string, extra: Record<string
 }
 
 /**
- * The one error middleware: known errors become their status with a plain detail (and the field
- * issues of bad input); anything else is logged with its stack and answered as a bare 500.
+ * The one error middleware: an error becomes the status and headers src/classify-error.ts gives
+ * it, with a plain detail (and the field issues of bad input). A bug is logged with its stack and
+ * answered as a bare 500 that says nothing more.
  */
 export function problemHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
@@ -69,51 +49,22 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
       req.socket.destroy();
       return;
     }
-    if (error instanceof ValidationError) {
-      sendProblem(res, 400, 'the request has invalid fields', { errors: error.issues });
+    const classified = classifyError(error);
+    if (classified.kind === 'unexpected') {
+      logger.error({ err: error, url: req.originalUrl }, 'unexpected error');
+      sendProblem(res, 500, 'an unexpected error occurred');
       return;
     }
-    if (error instanceof NotFoundError) return sendProblem(res, 404, error.message);
-    if (error instanceof GoneError) return sendProblem(res, 410, error.message);
-    if (error instanceof ConflictError) return sendProblem(res, 409, error.message);
-    if (error instanceof UnavailableError) {
-      res.set('Retry-After', '5');
-      return sendProblem(res, 503, error.message);
-    }
-    if (error instanceof HttpError) {
-      res.set(error.headers);
-      return sendProblem(res, error.status, error.message);
-    }
-    const parser = error as { type?: string; status?: number; message?: string };
-    if (parser.type === 'entity.parse.failed') {
-      return sendProblem(res, 400, 'the body is not valid JSON', {
-        errors: [{ path: 'body', message: 'malformed JSON' }],
-      });
-    }
-    if (parser.type === 'entity.too.large' || parser.status === 413) {
-      return sendProblem(res, 413, 'the body is too large');
-    }
-    if (parser.type === 'encoding.unsupported' || parser.type === 'charset.unsupported') {
-      return sendProblem(res, 415, parser.message ?? 'unsupported encoding');
-    }
-    if (hasSqlState(error, PgError.queryCanceled) || isConnectionFailure(error)) {
-      logger.warn({ err: error }, 'a dependency failed');
-      return sendProblem(res, 503, 'the database is not reachable right now; try again shortly');
-    }
-    logger.error({ err: error, url: req.originalUrl }, 'unexpected error');
-    sendProblem(res, 500, 'an unexpected error occurred');
+    if (classified.kind === 'unavailable') logger.warn({ err: error }, 'a dependency failed');
+    res.set(classified.headers);
+    sendProblem(
+      res,
+      classified.status,
+      // the issues name each field; the detail says what they are
+      error instanceof ValidationError ? 'the request has invalid fields' : classified.message,
+      classified.issues === undefined ? {} : { errors: classified.issues },
+    );
   };
-}
-
-function isConnectionFailure(error: unknown): boolean {
-  const code = (error as { code?: unknown })?.code;
-  return (
-    code === 'ECONNREFUSED' ||
-    code === 'ECONNRESET' ||
-    code === PgError.adminShutdown ||
-    (error instanceof Error &&
-      /Connection terminated|timeout exceeded when trying to connect/.test(error.message))
-  );
 }
 
 /** The 429 answer: its detail and Retry-After, for the app's limiter and the lookup fast path. */

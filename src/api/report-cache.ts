@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { DriftReport } from '../drift/report.ts';
-import { HttpError } from './problem.ts';
+import { HttpError } from '../errors.ts';
 
 /**
  * Drift reports between two versions, computed once: versions are immutable, so a report only

@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { HttpError } from './problem.ts';
+import { HttpError } from '../errors.ts';
 
 /** 415 unless the body is declared as JSON (express.json leaves other bodies unread). */
 export const requireJson: RequestHandler = (req, _res, next) => {

@@ -1,10 +1,12 @@
-import type { Model } from '../db/models.ts';
-import type { Run } from '../db/runs.ts';
+import type { z } from 'zod';
+import type { Model as ModelRow } from '../db/models.ts';
+import type { Run as RunRow } from '../db/runs.ts';
 import type { Version } from '../db/versions.ts';
+import type { Model, ModelListItem, Run, VersionDetail, VersionSummary } from './responses.ts';
 
-/** The JSON shapes the API answers with, in one place. */
+/** The JSON shapes the API answers with, typed by the schemas the document shows (src/api/responses.ts). */
 
-export function versionSummary(version: Version) {
+export function versionSummary(version: Version): z.infer<typeof VersionSummary> {
   return {
     model: version.model,
     version: version.number,
@@ -17,7 +19,7 @@ export function versionSummary(version: Version) {
   };
 }
 
-export function versionDetail(version: Version) {
+export function versionDetail(version: Version): z.infer<typeof VersionDetail> {
   return {
     ...versionSummary(version),
     lineage: version.lineage,
@@ -26,7 +28,18 @@ export function versionDetail(version: Version) {
   };
 }
 
-export function modelView(model: Model, published: Version | undefined) {
+export function modelListItem(model: ModelRow): z.infer<typeof ModelListItem> {
+  return {
+    name: model.name,
+    description: model.spec.description,
+    estimator: model.spec.estimator,
+    publishedVersion: model.publishedVersion,
+    schedule: model.spec.schedule,
+    updatedAt: model.updatedAt.toISOString(),
+  };
+}
+
+export function modelView(model: ModelRow, published: Version | undefined): z.infer<typeof Model> {
   return {
     name: model.name,
     description: model.spec.description,
@@ -39,7 +52,7 @@ export function modelView(model: Model, published: Version | undefined) {
   };
 }
 
-export function runView(run: Run) {
+export function runView(run: RunRow): z.infer<typeof Run> {
   return {
     id: run.id,
     model: run.model,

@@ -82,7 +82,7 @@ export function printHeld(ctx: CliContext, version: Version): void {
   ctx.print(
     `version ${version.number} of ${version.model} (${version.rowCount ?? 0} keys) was held by the drift gate`,
   );
-  const verdict = (version.drift as { verdict?: Verdict } | null)?.verdict;
+  const verdict = version.drift?.verdict;
   if (verdict !== undefined) ctx.print(verdictTable(verdict));
   ctx.print(
     `see \`almanac diff ${version.model} latest ${version.number}\`; approve it with \`almanac publish ${version.model} ${version.number} --reason ...\` or reject it with \`almanac reject ${version.model} ${version.number} --reason ...\``,

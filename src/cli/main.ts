@@ -1,4 +1,6 @@
 import { Command, CommanderError } from 'commander';
+import { classifyError } from '../classify-error.ts';
+import { packageVersion } from '../package-info.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerDiff } from './commands/diff.ts';
 import { registerEvaluate } from './commands/evaluate.ts';
@@ -12,7 +14,7 @@ import { registerRuns } from './commands/runs.ts';
 import { registerSeed } from './commands/seed.ts';
 import { registerVersions } from './commands/versions.ts';
 import { type CliIo, createCliContext, processIo } from './context.ts';
-import { describeError, ExitCode } from './describe-error.ts';
+import { ExitCode } from './exit-code.ts';
 
 /**
  * Runs the CLI on `argv` (without node and script) and resolves to the exit code; it never calls
@@ -21,10 +23,16 @@ import { describeError, ExitCode } from './describe-error.ts';
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   const ctx = createCliContext(io);
   let exitCode: number = ExitCode.ok;
-  const verbose = argv.includes('--verbose');
+  const ended = argv.indexOf('--');
+  const verbose = (ended < 0 ? argv : argv.slice(0, ended)).includes('--verbose');
 
+  // Positional options: the program's own flags come before a command, so that a command's flags
+  // keep their meaning (`almanac export m --version 3` is version 3, `almanac --version` the
+  // package's).
   const program = new Command('almanac')
     .description('Almanac: scheduled, versioned, drift-checked estimate tables served by key')
+    .enablePositionalOptions()
+    .version(packageVersion, '-V, --version', 'print the version of almanac')
     .option('--verbose', 'show stack traces of errors')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
@@ -45,7 +53,11 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   registerKeys(program, ctx);
   registerProcesses(program, ctx);
   registerDemo(program, ctx);
-  for (const command of allCommands(program)) command.exitOverride();
+  for (const command of allCommands(program)) {
+    command.exitOverride();
+    // --verbose works after a command too
+    if (command.commands.length === 0) command.option('--verbose', 'show stack traces of errors');
+  }
 
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -60,7 +72,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
           ? ExitCode.ok
           : ExitCode.usage;
     } else {
-      const { message, exitCode: code } = describeError(error);
+      const { message, exitCode: code } = classifyError(error);
       io.stderr.write(`${message}\n`);
       if (verbose && error instanceof Error && error.stack !== undefined) io.stderr.write(`${error.stack}\n`);
       exitCode = code;

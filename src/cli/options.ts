@@ -7,7 +7,9 @@ import { UsageError } from '../errors.ts';
  * are keyed in capitals (`MODEL`) and named as such.
  */
 export function parseOptions<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
-  const parsed = schema.safeParse(input);
+  // --verbose, which every command takes, is the program's (src/cli/main.ts), not the command's
+  const { verbose: _verbose, ...own } = (input ?? {}) as Record<string, unknown>;
+  const parsed = schema.safeParse(own);
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.map((issue) => {
     const name = issue.path.map(String).join('.');

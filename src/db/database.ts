@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { UnavailableError } from '../errors.ts';
 import type { Database } from './types.ts';
 
 // `date` columns stay 'YYYY-MM-DD' strings: turning them into local-midnight Date objects would
@@ -9,19 +10,35 @@ pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
 export type Db = Kysely<Database>;
 
 export type DatabaseOptions = {
-  /** Pool size; each API process, worker and CLI command opens its own pool. */
+  /** Pool size: one pool per process serves kysely and the raw work (COPY, cursors) alike. */
   max?: number;
   applicationName?: string;
 };
 
-/** A kysely instance over its own pg pool; `db.destroy()` ends the pool. */
-export function createDb(connectionString: string, options: DatabaseOptions = {}): Db {
+/** A process's connections to one database: kysely and the raw pool it runs on. */
+export type Connections = {
+  db: Db;
+  /** the same pool, for what kysely does not do: COPY streams, cursors, advisory locks */
+  pool: pg.Pool;
+  /** ends kysely and the pool */
+  close: () => Promise<void>;
+};
+
+export function openDatabase(connectionString: string, options: DatabaseOptions = {}): Connections {
   const pool = createPool(connectionString, options);
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    pool,
+    close: async () => {
+      await db.destroy();
+      // kysely ends the pool only when it ran a query itself
+      if (!pool.ended) await pool.end();
+    },
+  };
 }
 
-/** A raw pg pool, for what kysely does not do: COPY streams, cursors, LISTEN, advisory locks. */
-export function createPool(connectionString: string, options: DatabaseOptions = {}): pg.Pool {
+function createPool(connectionString: string, options: DatabaseOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
     max: options.max ?? 10,
@@ -32,8 +49,76 @@ export function createPool(connectionString: string, options: DatabaseOptions = 
   // A client that loses its server emits 'error' (on the pool when idle, on itself when checked
   // out); without a listener that would crash the process. The query in flight fails anyway.
   pool.on('error', () => {});
-  pool.on('connect', (client) => client.on('error', () => {}));
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+    guardQueries(client, connectionString);
+  });
+  const connect = pool.connect.bind(pool) as (
+    callback?: ConnectCallback,
+  ) => Promise<pg.PoolClient> | undefined;
+  pool.connect = ((callback?: ConnectCallback) =>
+    callback === undefined
+      ? connect()?.catch((error: unknown) => {
+          throw connectionFailure(error, connectionString);
+        })
+      : connect((error, client, done) =>
+          callback(
+            error === undefined || error === null
+              ? error
+              : (connectionFailure(error, connectionString) as Error),
+            client,
+            done,
+          ),
+        )) as typeof pool.connect;
   return pool;
+}
+
+type ConnectCallback = (
+  error: Error | undefined | null,
+  client: pg.PoolClient | undefined,
+  done: (release?: unknown) => void,
+) => void;
+
+/**
+ * The driver's own failures (a refused or lost connection, a pool that timed out) carry no
+ * SQLSTATE, and some no code at all: they become UnavailableError here, at the edge of the
+ * database, so that callers classify errors by class (src/classify-error.ts), never by message.
+ */
+export function connectionFailure(error: unknown, connectionString: string): unknown {
+  if (error instanceof pg.DatabaseError || error instanceof UnavailableError || !(error instanceof Error))
+    return error;
+  if (error instanceof TypeError || error instanceof RangeError) return error;
+  const target = new URL(connectionString);
+  const where = `${target.hostname}:${target.port || 5432}`;
+  const code = (error as { code?: unknown }).code;
+  return new UnavailableError(
+    typeof code === 'string'
+      ? `cannot reach Postgres (DATABASE_URL) at ${where} (${code}); is it running?`
+      : `lost the connection to Postgres (DATABASE_URL) at ${where} (${error.message}); try again shortly`,
+    { cause: error },
+  );
+}
+
+/** Makes a pooled client's failed queries pass through connectionFailure, promises and callbacks alike. */
+function guardQueries(client: pg.PoolClient, connectionString: string): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  client.query = ((...args: unknown[]) => {
+    const last = args.at(-1);
+    if (typeof last === 'function') {
+      args[args.length - 1] = (error: unknown, ...rest: unknown[]) =>
+        (last as (...a: unknown[]) => void)(
+          error == null ? error : connectionFailure(error, connectionString),
+          ...rest,
+        );
+      return query(...args);
+    }
+    const result = query(...args);
+    return result instanceof Promise
+      ? result.catch((error: unknown) => {
+          throw connectionFailure(error, connectionString);
+        })
+      : result;
+  }) as typeof client.query;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { Db } from './database.ts';
 
 /** An estimate as read on the hot path; the time is epoch milliseconds (no Date parsing per row). */
 export type EstimateRow = {
@@ -9,9 +10,20 @@ export type EstimateRow = {
   as_of_ms: number | null;
 };
 
-/** The columns of an EstimateRow, for every query that reads one. */
+/**
+ * The columns of an EstimateRow, for every query that reads one. `extract` answers an exact
+ * numeric: the milliseconds are truncated as `isoUtc` truncates them, so every format shows the
+ * same instant.
+ */
 export const estimateColumns =
-  'key, value, lower, upper, (extract(epoch FROM as_of) * 1000)::float8 AS as_of_ms';
+  'key, value, lower, upper, floor(extract(epoch FROM as_of) * 1000)::float8 AS as_of_ms';
+
+/**
+ * A timestamptz as the one text form of every export: ISO 8601 in UTC with milliseconds and a Z,
+ * what JavaScript's toISOString writes (`2026-05-01T00:00:00.000Z`).
+ */
+export const isoUtc = (column: string) =>
+  `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
  * The two lookups of the hot path, as named prepared statements (parsed and planned once per
@@ -41,4 +53,14 @@ export async function findEstimates(
     values: [versionId, keys],
   });
   return rows;
+}
+
+/** The first key of a model's published version in key order (the demo's example lookup). */
+export async function firstKey(db: Db, model: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('latest_estimates')
+    .select((eb) => eb.fn.min('key').as('key'))
+    .where('model', '=', model)
+    .executeTakeFirst();
+  return row?.key ?? undefined;
 }

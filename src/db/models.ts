@@ -55,3 +55,16 @@ export async function findModel(db: Db, name: string): Promise<Model | undefined
   const row = await selectModels(db).where('m.name', '=', name).executeTakeFirst();
   return row === undefined ? undefined : toModel(row);
 }
+
+/**
+ * Deletes a model and everything it owns (publication history, runs, versions) in the caller's
+ * transaction. Its versions' tables must be dropped first (dropPartition, which cannot run in a
+ * transaction when a table is attached).
+ */
+export async function deleteModelRows(db: Db, name: string): Promise<void> {
+  await db.updateTable('models').set({ published_version_id: null }).where('name', '=', name).execute();
+  await db.deleteFrom('publications').where('model', '=', name).execute();
+  await db.deleteFrom('runs').where('model', '=', name).execute();
+  await db.deleteFrom('versions').where('model', '=', name).execute();
+  await db.deleteFrom('models').where('name', '=', name).execute();
+}

@@ -1,28 +1,9 @@
 import { sql } from 'kysely';
 import type { Db } from './database.ts';
+import { isoUtc } from './estimates.ts';
+import type { RealizedFigures } from './json-columns.ts';
 import { partitionName } from './partitions.ts';
 import { finite, quote, type SourceRef } from './source.ts';
-
-/** How a version's estimates fared against the actuals that arrived after it was scored. */
-export type RealizedAccuracy = {
-  /** estimates whose source row (key, as_of) now has a finite target */
-  rows: number;
-  /** the version's keys, for the share of it that has been measured */
-  keys: number;
-  mae: number | null;
-  rmse: number | null;
-  /** mean of actual − estimate: positive when the estimates ran low (training's convention) */
-  bias: number | null;
-  /** share of measured rows with an interval whose actual fell within [lower, upper] */
-  intervalCoverage: number | null;
-  intervalRows: number;
-  /** naive (the last value of one feature) on the same rows (all of them have it): the floor to beat */
-  naiveFeature: string | null;
-  naiveMae: number | null;
-  maeRatioToNaive: number | null;
-  asOf: { from: string | null; to: string | null };
-  evaluatedAt: string;
-};
 
 /**
  * Joins a version's estimates with the source rows they scored, on (key, as_of), keeping the
@@ -33,7 +14,7 @@ export async function realizedAccuracy(
   versionId: string,
   source: SourceRef,
   naiveFeature: string | undefined,
-): Promise<Omit<RealizedAccuracy, 'keys' | 'evaluatedAt'>> {
+): Promise<RealizedFigures> {
   const target = `s.${quote(source.target)}`;
   const naive = naiveFeature === undefined ? 'NULL::float8' : `s.${quote(naiveFeature)}::float8`;
   const { rows } = await sql<{
@@ -53,8 +34,7 @@ export async function realizedAccuracy(
            avg((y BETWEEN lower AND upper)::int::float8) FILTER (WHERE lower IS NOT NULL AND upper IS NOT NULL) AS covered,
            count(*) FILTER (WHERE lower IS NOT NULL AND upper IS NOT NULL) AS interval_rows,
            avg(abs(y - naive)) AS naive_mae,
-           to_char(min(as_of) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS first,
-           to_char(max(as_of) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS last
+           ${sql.raw(isoUtc('min(as_of)'))} AS first, ${sql.raw(isoUtc('max(as_of)'))} AS last
     FROM (
       SELECT ${sql.raw(target)}::float8 AS y, e.value, e.lower, e.upper, e.as_of, ${sql.raw(naive)} AS naive
       FROM ${sql.table(partitionName(versionId))} e

@@ -130,6 +130,22 @@ export async function setRunPhase(
     .execute();
 }
 
+/** The run's version id, with the run's row locked to the end of the transaction (to create the version once). */
+export async function lockRunVersion(db: Db, runId: string): Promise<string | null> {
+  const row = await db
+    .selectFrom('runs')
+    .select('version_id')
+    .where('id', '=', runId)
+    .forUpdate()
+    .executeTakeFirstOrThrow();
+  return row.version_id;
+}
+
+/** Keeps an attempt's error on the run for operators to see while it is retried. */
+export async function setRunError(db: Db, runId: string, error: string): Promise<void> {
+  await db.updateTable('runs').set({ error }).where('id', '=', runId).execute();
+}
+
 export async function setRunVersion(db: Db, runId: string, versionId: string): Promise<void> {
   await db.updateTable('runs').set({ version_id: versionId }).where('id', '=', runId).execute();
 }

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { type EstimateRow, estimateColumns } from './estimates.ts';
+import { type EstimateRow, estimateColumns, isoUtc } from './estimates.ts';
 import { assertVersionId } from './partitions.ts';
 
 /**
@@ -13,8 +13,8 @@ import { assertVersionId } from './partitions.ts';
 export function copyVersionCsv(client: pg.ClientBase, versionId: string): Readable {
   return client.query(
     copyTo(
-      // as_of in Postgres' own text form (ISO 8601 with a space; our sessions are UTC)
-      `COPY (SELECT key, value, lower, upper, as_of FROM estimates WHERE version_id = ${assertVersionId(versionId)} ORDER BY key)
+      `COPY (SELECT key, value, lower, upper, ${isoUtc('as_of')} AS as_of
+             FROM estimates WHERE version_id = ${assertVersionId(versionId)} ORDER BY key)
        TO STDOUT WITH (FORMAT csv, HEADER)`,
     ),
   );
@@ -25,7 +25,7 @@ export function copyVersionJson(client: pg.ClientBase, versionId: string): Reada
   return client.query(
     copyTo(
       `COPY (SELECT json_build_object('key', key, 'value', value, 'lower', lower, 'upper', upper,
-                      'asOf', to_char(as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))::text
+                      'asOf', ${isoUtc('as_of')})::text
              FROM estimates WHERE version_id = ${assertVersionId(versionId)} ORDER BY key)
        TO STDOUT`,
     ),

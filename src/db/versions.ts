@@ -1,5 +1,15 @@
 import { sql } from 'kysely';
 import type { Db } from './database.ts';
+import {
+  type DriftReport,
+  driftReportSchema,
+  type Lineage,
+  lineageSchema,
+  type Metrics,
+  metricsSchema,
+  type RealizedAccuracy,
+  realizedSchema,
+} from './json-columns.ts';
 import type { VersionRow, VersionState } from './types.ts';
 
 export type Version = {
@@ -11,12 +21,13 @@ export type Version = {
   checksum: string | null;
   createdAt: Date;
   publishedAt: Date | null;
-  lineage: Record<string, unknown>;
-  metrics: Record<string, unknown> | null;
-  drift: Record<string, unknown> | null;
-  realized: Record<string, unknown> | null;
+  lineage: Lineage;
+  metrics: Metrics | null;
+  drift: DriftReport | null;
+  realized: RealizedAccuracy | null;
 };
 
+/** The one mapper of a versions row: its JSON columns are parsed here, once (src/db/json-columns.ts). */
 export function toVersion(row: VersionRow): Version {
   return {
     id: row.id,
@@ -27,10 +38,10 @@ export function toVersion(row: VersionRow): Version {
     checksum: row.checksum,
     createdAt: row.created_at,
     publishedAt: row.published_at,
-    lineage: (row.lineage ?? {}) as Record<string, unknown>,
-    metrics: row.metrics as Record<string, unknown> | null,
-    drift: row.drift as Record<string, unknown> | null,
-    realized: row.realized as Record<string, unknown> | null,
+    lineage: lineageSchema.parse(row.lineage ?? {}),
+    metrics: metricsSchema.nullable().parse(row.metrics),
+    drift: driftReportSchema.nullable().parse(row.drift),
+    realized: realizedSchema.nullable().parse(row.realized),
   };
 }
 
@@ -38,11 +49,7 @@ export function toVersion(row: VersionRow): Version {
  * Creates the next version of a model (state `running`). The model row is locked first so that
  * concurrent creations number one after the other; numbers of failed versions stay used.
  */
-export async function createVersion(
-  db: Db,
-  model: string,
-  lineage: Record<string, unknown>,
-): Promise<Version> {
+export async function createVersion(db: Db, model: string, lineage: Lineage): Promise<Version> {
   await db
     .selectFrom('models')
     .select('name')
@@ -127,7 +134,7 @@ export async function listVersions(
 }
 
 /** Adds keys to a version's lineage (a JSON merge at the top level). */
-export async function mergeLineage(db: Db, id: string, patch: Record<string, unknown>): Promise<void> {
+export async function mergeLineage(db: Db, id: string, patch: Lineage): Promise<void> {
   await db
     .updateTable('versions')
     .set({ lineage: sql`lineage || ${JSON.stringify(patch)}::jsonb` })
@@ -138,7 +145,7 @@ export async function mergeLineage(db: Db, id: string, patch: Record<string, unk
 export async function setVersionResults(
   db: Db,
   id: string,
-  results: { rowCount: number; checksum: string; metrics: unknown },
+  results: { rowCount: number; checksum: string; metrics: Metrics | null },
 ): Promise<void> {
   await db
     .updateTable('versions')
@@ -151,16 +158,20 @@ export async function setVersionResults(
     .execute();
 }
 
-/** Stores one of a version's reports: its drift report (the gate's) or its realized accuracy. */
-export async function setVersionReport(
-  db: Db,
-  id: string,
-  column: 'drift' | 'realized',
-  report: unknown,
-): Promise<void> {
+/** Stores the drift report the gate judged a version by. */
+export async function setDriftReport(db: Db, id: string, report: DriftReport): Promise<void> {
   await db
     .updateTable('versions')
-    .set({ [column]: JSON.stringify(report) })
+    .set({ drift: JSON.stringify(report) })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Stores a version's realized accuracy. */
+export async function setRealized(db: Db, id: string, realized: RealizedAccuracy): Promise<void> {
+  await db
+    .updateTable('versions')
+    .set({ realized: JSON.stringify(realized) })
     .where('id', '=', id)
     .execute();
 }
@@ -179,4 +190,34 @@ export async function transitionVersion(
     .where('state', 'in', from)
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
+}
+
+/** A model's versions that still have rows, newest first: what retention counts. */
+export async function versionsWithRows(
+  db: Db,
+  model: string,
+  states: readonly VersionState[],
+): Promise<Pick<Version, 'id' | 'number' | 'state'>[]> {
+  return db
+    .selectFrom('versions')
+    .select(['id', 'number', 'state'])
+    .where('model', '=', model)
+    .where('state', 'in', [...states])
+    .orderBy('number', 'desc')
+    .execute();
+}
+
+/** Versions in `states` whose table still exists (an earlier pass could not drop it). */
+export async function versionsWithTables(
+  db: Db,
+  model: string,
+  states: readonly VersionState[],
+): Promise<Pick<Version, 'id' | 'number'>[]> {
+  return db
+    .selectFrom('versions')
+    .select(['id', 'number'])
+    .where('model', '=', model)
+    .where('state', 'in', [...states])
+    .where(sql<boolean>`to_regclass('estimates_v' || id) IS NOT NULL`)
+    .execute();
 }

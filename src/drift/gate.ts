@@ -1,6 +1,6 @@
 import type { Db } from '../db/database.ts';
 import { lockModelForTransaction } from '../db/locks.ts';
-import { findPublishedVersion, findVersionById, setVersionReport, type Version } from '../db/versions.ts';
+import { findPublishedVersion, findVersionById, setDriftReport, type Version } from '../db/versions.ts';
 import type { DriftPolicy } from '../model/spec.ts';
 import { type DriftReport, driftReport } from './report.ts';
 
@@ -25,7 +25,7 @@ export async function gateCandidate(
     computedEarlier !== undefined && computedEarlier.baseline?.version === baseline?.number
       ? computedEarlier
       : await driftReport(trx, baseline, candidate, policy, { inTransaction: true });
-  await setVersionReport(trx, candidateId, 'drift', report);
+  await setDriftReport(trx, candidateId, report);
   return { candidate, report };
 }
 

@@ -1,35 +1,18 @@
 import type { Db } from '../db/database.ts';
+import type { DriftReport } from '../db/json-columns.ts';
 import type { Version } from '../db/versions.ts';
 import type { DriftPolicy } from '../model/spec.ts';
-import {
-  candidateFigures,
-  type DriftFigures,
-  driftFigures,
-  type FigureOptions,
-  type TopMovers,
-} from './figures.ts';
-import { type Check, maxCheck, minCheck, type Verdict, verdictOf } from './verdict.ts';
-
-export type VersionRef = { model: string; version: number };
-
-/** One thing of each version, the baseline's and the candidate's. */
-type Pair<T> = { baseline: T | null; candidate: T | null };
+import { candidateFigures, type DriftFigures, driftFigures, type FigureOptions } from './figures.ts';
+import { type Check, maxCheck, minCheck, verdictOf } from './verdict.ts';
 
 /**
- * The drift report between a baseline A and a candidate B: the figures of fixtures/README.md at
- * the top level, then what the two versions are, the keys that moved most, the artifacts and
- * metrics of both (with the candidate's numeric change), the policy applied and its verdict.
+ * The drift report between a baseline A and a candidate B (its schema: src/db/json-columns.ts):
+ * the figures of test/fixtures/README.md at the top level, then what the two versions are, the
+ * keys that moved most, the artifacts and metrics of both (with the candidate's numeric change),
+ * the policy applied and its verdict.
  */
-export type DriftReport = DriftFigures & {
-  baseline: VersionRef | null;
-  candidate: VersionRef;
-  topMovers: TopMovers;
-  artifact: Pair<unknown>;
-  metrics: Pair<Record<string, unknown>> & { delta: Record<string, number> };
-  policy: DriftPolicy;
-  verdict: Verdict;
-  computedAt: string;
-};
+export type { DriftReport };
+export type VersionRef = { model: string; version: number };
 
 export const TOP_MOVERS = 20;
 
@@ -52,7 +35,8 @@ export async function driftReport(
           inTransaction: options.inTransaction,
         });
   const artifactOf = (version: Version | undefined) => version?.lineage.artifact ?? null;
-  const metricsOf = (version: Version | undefined) => version?.metrics ?? null;
+  const metricsOf = (version: Version | undefined): Record<string, unknown> | null =>
+    version?.metrics ?? null;
   return {
     ...rest,
     baseline: baseline === undefined ? null : refOf(baseline),

@@ -11,7 +11,7 @@ import {
   partitionChecksum,
   partitionName,
 } from '../db/partitions.ts';
-import { finishRun, insertRun, setRunVersion } from '../db/runs.ts';
+import { insertRun, setRunVersion } from '../db/runs.ts';
 import {
   copyIntoStaging,
   createStaging,
@@ -19,22 +19,14 @@ import {
   insertStagedRows,
   type StagedProblem,
 } from '../db/staging.ts';
-import {
-  createVersion,
-  findVersionById,
-  setVersionResults,
-  transitionVersion,
-  type Version,
-} from '../db/versions.ts';
-import { type AlertOptions, announceHeld } from '../drift/alerts.ts';
-import { gateCandidate, reportAgainstPublished } from '../drift/gate.ts';
-import type { DriftReport } from '../drift/report.ts';
+import { createVersion, setVersionResults } from '../db/versions.ts';
+import type { AlertOptions } from '../drift/alerts.ts';
+import { reportAgainstPublished } from '../drift/gate.ts';
 import { ConflictError, ValidationError } from '../errors.ts';
-import { getLogger } from '../logger.ts';
 import { keyProblem } from '../model/keys.ts';
 import type { ModelSpec } from '../model/spec.ts';
-import { codeVersion } from '../version.ts';
-import { publishInTransaction } from '../versions/publish.ts';
+import { packageVersion as codeVersion } from '../package-info.ts';
+import { afterDecision, type Decision, decideInTransaction } from '../versions/conclude.ts';
 import { requireModel } from '../versions/resolve.ts';
 import { parseNumberField } from './field-checks.ts';
 
@@ -61,7 +53,7 @@ export class ImportRejectedError extends ValidationError {
   }
 }
 
-export type ImportOutcome = { state: 'published' | 'held'; version: Version };
+export type ImportOutcome = Pick<Decision, 'state' | 'version'>;
 
 const COLUMNS = ['key', 'value', 'lower', 'upper'] as const;
 const BATCH_CHARS = 64 * 1024;
@@ -75,7 +67,7 @@ type Column = (typeof COLUMNS)[number];
  * transaction: nothing of a failed import is left behind.
  */
 export async function importCsv(
-  deps: { db: Db; pool: pg.Pool; logger?: Logger; alerts?: AlertOptions },
+  deps: { db: Db; pool: pg.Pool; logger: Logger; alerts?: AlertOptions },
   model: string,
   input: Readable,
   actor: string,
@@ -86,12 +78,11 @@ export async function importCsv(
       `model "${model}" is ${spec.estimator}: its versions are computed by \`almanac run\`, not imported`,
     );
   }
-  const outcome = await withClientTransaction(deps.pool, (client) =>
+  const decision = await withClientTransaction(deps.pool, (client) =>
     importInTransaction(client, spec, input, actor),
   );
-  if (outcome.state === 'held')
-    await announceHeld(deps.logger ?? getLogger(), spec, outcome.report, deps.alerts);
-  return { state: outcome.state, version: outcome.version };
+  await afterDecision(deps, spec, decision);
+  return { state: decision.state, version: decision.version };
 }
 
 async function importInTransaction(
@@ -99,7 +90,7 @@ async function importInTransaction(
   spec: ModelSpec,
   input: Readable,
   actor: string,
-): Promise<ImportOutcome & { report: DriftReport }> {
+): Promise<Decision> {
   await createStaging(client);
   const parsing = new CsvToStaging();
   try {
@@ -154,16 +145,15 @@ async function importInTransaction(
   const early = await reportAgainstPublished(db, version.id, spec.drift, { inTransaction: true });
   await attachPartition(client, version.id);
 
-  const { report } = await gateCandidate(db, version.id, spec.drift, early);
-  let state: ImportOutcome['state'] = 'held';
-  if (report.verdict.passed) {
-    await publishInTransaction(db, version, { actor, reason: 'import passed the drift gate' });
-    state = 'published';
-  } else {
-    await transitionVersion(db, version.id, ['running'], 'held');
-  }
-  await finishRun(db, runId, { state: 'succeeded' });
-  return { state, version: (await findVersionById(db, version.id)) as Version, report };
+  return decideInTransaction(db, {
+    spec,
+    versionId: version.id,
+    runId,
+    actor,
+    reason: 'import passed the drift gate',
+    early,
+    lineage: { import: { rows: parsing.rows, asOf: false } },
+  });
 }
 
 /**

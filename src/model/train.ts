@@ -1,4 +1,5 @@
 import type { Db } from '../db/database.ts';
+import type { Metrics } from '../db/json-columns.ts';
 import type { SourceRef } from '../db/source.ts';
 import { type DayRange, dailyMoments, predictionErrors, trainingAnchor } from '../db/training.ts';
 import { PermanentError } from '../errors.ts';
@@ -12,21 +13,6 @@ import type { ModelSpec } from './spec.ts';
 export class SourceDataError extends PermanentError {
   override name = 'SourceDataError';
 }
-
-export type Metrics = {
-  holdout: {
-    rows: number;
-    mae: number | null;
-    rmse: number | null;
-    bias: number | null;
-    /** true when there was no holdout and the figures are measured on the training rows */
-    inSample: boolean;
-  };
-  /** the naive forecast (last value of one feature) on the same rows: the floor to beat */
-  naive: { feature: string; mae: number | null; rmse: number | null; bias: number | null };
-  /** mae / naive.mae: below 1 beats naive */
-  maeRatioToNaive: number | null;
-};
 
 export type Training = {
   artifact: Artifact;

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.ts';
+import type { RealizedAccuracy } from '../db/json-columns.ts';
 import { hasSqlState, PgError } from '../db/pg-errors.ts';
-import { type RealizedAccuracy, realizedAccuracy } from '../db/realized.ts';
+import { realizedAccuracy } from '../db/realized.ts';
 import { resolveSource, type SourceRef, type SourceSpec } from '../db/source.ts';
-import { listVersions, setVersionReport, type Version } from '../db/versions.ts';
+import { listVersions, setRealized, type Version } from '../db/versions.ts';
 import { PermanentError } from '../errors.ts';
 import type { ModelSpec } from '../model/spec.ts';
 import { naiveFeatureOf } from '../model/train.ts';
@@ -45,8 +46,8 @@ export async function evaluateModel(db: Db, model: string, logger: Logger): Prom
   };
   const measured: { id: string; version: number; realized: RealizedAccuracy }[] = [];
   for (const version of versions) {
-    const previous = version.realized as { rows?: number } | null;
-    if (previous?.rows !== undefined && version.rowCount !== null && previous.rows >= version.rowCount) {
+    const previous = version.realized;
+    if (previous !== null && version.rowCount !== null && previous.rows >= version.rowCount) {
       outcome.complete.push(version.number);
       continue;
     }
@@ -71,7 +72,7 @@ export async function evaluateModel(db: Db, model: string, logger: Logger): Prom
     }
   }
   await db.transaction().execute(async (trx) => {
-    for (const { id, realized } of measured) await setVersionReport(trx, id, 'realized', realized);
+    for (const { id, realized } of measured) await setRealized(trx, id, realized);
   });
   outcome.evaluated = measured.map(({ version, realized }) => ({ version, realized }));
   logger.info(

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { classifyError } from '../classify-error.ts';
 import { createClient, createDbOnClient, type Db } from '../db/database.ts';
 import { terminateBackend, tryVersionLock, versionLockHolders, waitVersionLock } from '../db/locks.ts';
 import { findModel } from '../db/models.ts';
@@ -10,26 +11,28 @@ import {
   partitionChecksum,
   writePartition,
 } from '../db/partitions.ts';
-import { findRun, finishRun, type Run, setRunPhase, setRunVersion, startRunAttempt } from '../db/runs.ts';
+import {
+  findRun,
+  finishRun,
+  lockRunVersion,
+  type Run,
+  setRunError,
+  setRunPhase,
+  setRunVersion,
+  startRunAttempt,
+} from '../db/runs.ts';
 import { estimatedKeys } from '../db/scoring.ts';
 import { resolveSource } from '../db/source.ts';
 import type { RunPhase } from '../db/types.ts';
-import {
-  createVersion,
-  findVersionById,
-  mergeLineage,
-  setVersionResults,
-  transitionVersion,
-} from '../db/versions.ts';
-import { type AlertOptions, announceHeld } from '../drift/alerts.ts';
-import { gateCandidate, reportAgainstPublished } from '../drift/gate.ts';
+import { createVersion, findVersionById, mergeLineage, setVersionResults } from '../db/versions.ts';
+import type { AlertOptions } from '../drift/alerts.ts';
+import { reportAgainstPublished } from '../drift/gate.ts';
 import { PermanentError } from '../errors.ts';
 import { estimatorFor } from '../model/estimators/registry.ts';
-import type { ModelSpec } from '../model/spec.ts';
+import { type ModelSpec, parseSpec } from '../model/spec.ts';
 import { SourceDataError, train } from '../model/train.ts';
-import { codeVersion } from '../version.ts';
-import { publishInTransaction } from '../versions/publish.ts';
-import { applyRetention } from '../versions/retention.ts';
+import { packageVersion as codeVersion } from '../package-info.ts';
+import { afterDecision, decideInTransaction } from '../versions/conclude.ts';
 import { failRunAndVersion } from './abandon.ts';
 import type { scoreNewestRows } from './score.ts';
 import { scoreInThread } from './score-in-thread.ts';
@@ -75,16 +78,6 @@ const phaseSpan: Record<RunPhase, [number, number]> = {
   done: [1, 1],
 };
 
-/** Errors that no retry can fix: bad source data, a spec that no longer fits, a data exception. */
-export function isPermanent(error: unknown): boolean {
-  // SQLSTATE class 22 is "data exception" (an overflowing cast, say): the data will not change.
-  return (
-    error instanceof PermanentError ||
-    (typeof (error as { code?: unknown })?.code === 'string' &&
-      String((error as { code: string }).code).startsWith('22'))
-  );
-}
-
 /**
  * One attempt at a refresh run, through the phases of DESIGN.md. The run's version is created
  * once; the attempt holds that version's advisory lock on a connection of its own for its whole
@@ -108,7 +101,7 @@ export async function runRefresh(deps: RefreshDeps, attempt: RefreshAttempt): Pr
   const versionId = await ensureVersion(db, run, model.spec, attempt.jobId);
   // Every attempt of a run trains with the spec its lineage recorded, even if the spec was
   // applied again in between: the lineage stays true.
-  const recorded = (await findVersionById(db, versionId))?.lineage.spec as ModelSpec | undefined;
+  const recorded = parseSpec((await findVersionById(db, versionId))?.lineage.spec).spec;
   const spec = recorded ?? model.spec;
   const log = logger.child({ model: spec.name, runId: run.id, versionId });
 
@@ -121,7 +114,7 @@ export async function runRefresh(deps: RefreshDeps, attempt: RefreshAttempt): Pr
     try {
       return await attemptUnderLock({ deps, fenced, client, run, spec, versionId, attempt, log });
     } catch (error) {
-      const final = isPermanent(error) || attempt.attemptsMade + 1 >= attempt.maxAttempts;
+      const final = !classifyError(error).retry || attempt.attemptsMade + 1 >= attempt.maxAttempts;
       const message = error instanceof Error ? error.message : String(error);
       log.error(
         { err: error, final },
@@ -141,13 +134,8 @@ export async function runRefresh(deps: RefreshDeps, attempt: RefreshAttempt): Pr
 async function ensureVersion(db: Db, run: Run, spec: ModelSpec, jobId: string): Promise<string> {
   if (run.versionId !== null) return run.versionId;
   return db.transaction().execute(async (trx) => {
-    const locked = await trx
-      .selectFrom('runs')
-      .select('version_id')
-      .where('id', '=', run.id)
-      .forUpdate()
-      .executeTakeFirstOrThrow();
-    if (locked.version_id !== null) return locked.version_id;
+    const locked = await lockRunVersion(trx, run.id);
+    if (locked !== null) return locked;
     const version = await createVersion(trx, spec.name, {
       spec,
       estimator: spec.estimator,
@@ -305,66 +293,33 @@ async function attemptUnderLock(ctx: AttemptContext): Promise<RefreshOutcome> {
   // The report's queries run side by side on the pool, before the gate takes the model's lock; the
   // gate computes it again, in its transaction, only if another version was published meanwhile.
   const early = await reportAgainstPublished(deps.db, versionId, spec.drift);
-  const outcome = await fenced.transaction().execute(async (trx) => {
-    const { candidate, report } = await gateCandidate(trx, versionId, spec.drift, early);
-    timings.validating = Math.round(performance.now() - phaseStarted);
-    if (!report.verdict.passed) {
-      await transitionVersion(trx, versionId, ['running'], 'held');
-      await recordLineageEnd(trx, versionId, timings, steps, counts, rowCount);
-      await finishRun(trx, run.id, { state: 'succeeded' });
-      return { state: 'held' as const, version: candidate.number, report };
-    }
-    phase = 'publishing';
-    phaseStarted = performance.now();
-    await setRunPhase(deps.db, run.id, attemptNumber, 'publishing', phaseSpan.publishing[0]);
-    await publishInTransaction(trx, candidate, {
+  const decision = await fenced.transaction().execute((trx) =>
+    decideInTransaction(trx, {
+      spec,
+      versionId,
+      runId: run.id,
       actor: run.trigger,
       reason: `refresh ${run.slot} passed the drift gate`,
-    });
-    timings.publishing = Math.round(performance.now() - phaseStarted);
-    await recordLineageEnd(trx, versionId, timings, steps, counts, rowCount);
-    await finishRun(trx, run.id, { state: 'succeeded' });
-    return { state: 'published' as const, version: candidate.number, report };
-  });
-
-  if (outcome.state === 'held') {
-    await announceHeld(log, spec, outcome.report, deps.alerts);
-  } else {
-    log.info({ version: outcome.version, rows: rowCount }, 'published');
-    await pruneOldVersions(deps, spec, log);
-  }
-  return { state: outcome.state, model: spec.name, version: outcome.version };
-}
-
-async function recordLineageEnd(
-  db: Db,
-  versionId: string,
-  timings: Partial<Record<RunPhase, number>>,
-  steps: Record<string, number>,
-  counts: { rows: number; skippedRows: number; skippedKeys: number },
-  rowCount: number,
-): Promise<void> {
-  await mergeLineage(db, versionId, {
-    phasesMs: timings,
-    stepsMs: steps,
-    scoring: { rows: rowCount, skippedRows: counts.skippedRows, skippedKeys: counts.skippedKeys },
-  });
-}
-
-/** Retention after a publish: a failure here is logged, never fails the run that just published. */
-async function pruneOldVersions(deps: RefreshDeps, spec: ModelSpec, log: Logger): Promise<void> {
-  let client: pg.PoolClient | undefined;
-  try {
-    client = await deps.pool.connect();
-    const outcome = await applyRetention(deps.db, client, spec.name, spec.retention.keepVersions);
-    if (outcome.pruned.length + outcome.dropped.length + outcome.deferred.length > 0) {
-      log.info(outcome, 'retention');
-    }
-  } catch (error) {
-    log.warn({ err: error }, 'retention failed; it will be tried again after the next publish');
-  } finally {
-    client?.release();
-  }
+      early,
+      onPublishing: async () => {
+        timings.validating = Math.round(performance.now() - phaseStarted);
+        phase = 'publishing';
+        phaseStarted = performance.now();
+        await setRunPhase(deps.db, run.id, attemptNumber, 'publishing', phaseSpan.publishing[0]);
+      },
+      // the time of the last phase is known once the transaction is nearly done: measured up to here
+      get lineage() {
+        timings[phase] = Math.round(performance.now() - phaseStarted);
+        return {
+          phasesMs: timings,
+          stepsMs: steps,
+          scoring: { rows: rowCount, skippedRows: counts.skippedRows, skippedKeys: counts.skippedKeys },
+        };
+      },
+    }),
+  );
+  await afterDecision({ ...deps, logger: log }, spec, decision);
+  return { state: decision.state, model: spec.name, version: decision.version.number };
 }
 
 /**
@@ -384,7 +339,7 @@ async function recordFailure(
   const version = await findVersionById(fenced, versionId);
   if (version === undefined || (version.state !== 'running' && version.state !== 'failed')) return;
   if (!final) {
-    await fenced.updateTable('runs').set({ error: message }).where('id', '=', runId).execute();
+    await setRunError(fenced, runId, message);
     return;
   }
   await failRunAndVersion(fenced, client, runId, versionId, message);

@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SourceDataError } from '../model/train.ts';
 import type { ScoringCounts } from './score.ts';
@@ -11,9 +13,12 @@ import type { ScoringMessage, ScoringTask } from './score-thread.ts';
  */
 const HEAP_LIMITS = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 64 };
 
+/** The thread's entry beside this file: score-thread.ts in the sources, score-thread.js once compiled. */
+const threadEntry = new URL(`./score-thread${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+
 export function scoreInThread(task: ScoringTask, onProgress: (rows: number) => void): Promise<ScoringCounts> {
   return new Promise((resolve, reject) => {
-    const thread = new Worker(new URL('./score-thread.ts', import.meta.url), {
+    const thread = new Worker(threadEntry, {
       workerData: task,
       resourceLimits: HEAP_LIMITS,
     });

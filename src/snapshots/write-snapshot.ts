@@ -4,6 +4,7 @@ import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import type pg from 'pg';
 import { z } from 'zod';
 import { copyVersionCsv, copyVersionJson, versionPage } from '../db/snapshots.ts';
+import type { Version } from '../db/versions.ts';
 
 export const SNAPSHOT_FORMATS = ['csv', 'ndjson', 'parquet'] as const;
 export type SnapshotFormat = (typeof SNAPSHOT_FORMATS)[number];
@@ -19,28 +20,40 @@ const PARQUET_ROW_GROUP = 100_000;
 
 /**
  * Streams a whole version into `out` with backpressure all the way, never holding more than one
- * Parquet row group (or one COPY chunk) in memory. `counted` sees every byte written.
+ * Parquet row group (or one COPY chunk) in memory. `counted` sees every byte written and, when
+ * known, the rows they hold. Every timestamp is ISO 8601 UTC (`2026-05-01T00:00:00.000Z`); the
+ * API and `almanac export` both write through here, so their files are the same bytes.
  */
 export async function writeSnapshot(
   client: pg.ClientBase,
-  versionId: string,
+  version: Version,
   format: SnapshotFormat,
   out: Writable,
-  counted: (bytes: number) => void = () => {},
+  counted: (bytes: number, rows: number) => void = () => {},
 ): Promise<void> {
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, done: TransformCallback) {
-      counted(chunk.length);
-      done(null, chunk);
-    },
-  });
+  const versionId = version.id;
+  // CSV and NDJSON have a line a row (CSV also its header; a newline inside a quoted key is
+  // not a row of its own, so lines only estimate rows there, and the total corrects it)
+  const counter = (linesAreRows: boolean) =>
+    new Transform({
+      transform(chunk: Buffer, _encoding, done: TransformCallback) {
+        counted(chunk.length, linesAreRows ? countLines(chunk) : 0);
+        done(null, chunk);
+      },
+    });
   if (format === 'csv') {
-    await pipeline(copyVersionCsv(client, versionId), counter, out);
+    await pipeline(copyVersionCsv(client, versionId), counter(true), out);
   } else if (format === 'ndjson') {
-    await pipeline(copyVersionJson(client, versionId), jsonLines(), counter, out);
+    await pipeline(copyVersionJson(client, versionId), jsonLines(), counter(true), out);
   } else {
-    await writeParquet(client, versionId, counter, out);
+    await writeParquet(client, version, counter(false), out, (rows) => counted(0, rows));
   }
+}
+
+function countLines(chunk: Buffer): number {
+  let lines = 0;
+  for (let at = chunk.indexOf(0x0a); at >= 0; at = chunk.indexOf(0x0a, at + 1)) lines += 1;
+  return lines;
 }
 
 /**
@@ -67,11 +80,17 @@ function jsonLines(): Transform {
   });
 }
 
+/**
+ * Parquet: `as_of` is a timestamp adjusted to UTC (the LogicalType, beside the legacy converted
+ * type), and the file carries the version's model, number, checksum, creation time and lineage as
+ * key-value metadata.
+ */
 async function writeParquet(
   client: pg.ClientBase,
-  versionId: string,
+  version: Version,
   counter: Transform,
   out: Writable,
+  rowsWritten: (rows: number) => void,
 ): Promise<void> {
   const finished = pipeline(counter, out);
   const writer = new ByteWriter();
@@ -91,13 +110,26 @@ async function writeParquet(
       { name: 'value', type: 'DOUBLE', repetition_type: 'REQUIRED' },
       { name: 'lower', type: 'DOUBLE', repetition_type: 'OPTIONAL' },
       { name: 'upper', type: 'DOUBLE', repetition_type: 'OPTIONAL' },
-      { name: 'as_of', type: 'INT64', converted_type: 'TIMESTAMP_MILLIS', repetition_type: 'OPTIONAL' },
+      {
+        name: 'as_of',
+        type: 'INT64',
+        converted_type: 'TIMESTAMP_MILLIS',
+        logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' },
+        repetition_type: 'OPTIONAL',
+      },
     ],
     createdBy: 'almanac',
+    kvMetadata: [
+      { key: 'model', value: version.model },
+      { key: 'version', value: String(version.number) },
+      { key: 'checksum', value: version.checksum ?? '' },
+      { key: 'created', value: version.createdAt.toISOString() },
+      { key: 'lineage', value: JSON.stringify(version.lineage) },
+    ],
   });
   let after: string | undefined;
   for (;;) {
-    const rows = await versionPage(client, versionId, after, PARQUET_ROW_GROUP);
+    const rows = await versionPage(client, version.id, after, PARQUET_ROW_GROUP);
     if (rows.length === 0) break;
     await parquet.write({
       rowGroupSize: rows.length,
@@ -113,6 +145,7 @@ async function writeParquet(
       ],
     });
     await flush();
+    rowsWritten(rows.length);
     after = rows.at(-1)?.key;
     if (rows.length < PARQUET_ROW_GROUP) break;
   }

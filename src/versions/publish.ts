@@ -1,9 +1,11 @@
-import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Db } from '../db/database.ts';
 import { lockModelForTransaction } from '../db/locks.ts';
-import { findVersion, mergeLineage, toVersion, transitionVersion, type Version } from '../db/versions.ts';
+import { flipPublished } from '../db/publications.ts';
+import { findVersion, mergeLineage, transitionVersion, type Version } from '../db/versions.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
+import { requireModel } from './resolve.ts';
+import { type RetentionDeps, retainAfterPublish } from './retention.ts';
 import { prunedError } from './states.ts';
 
 export type Decision = { actor: string; reason?: string | undefined };
@@ -13,46 +15,15 @@ export const decisionReason = z.string().max(1000, 'must be at most 1000 charact
 
 /**
  * Makes a version the model's published one, inside the caller's transaction (which must hold
- * the model lock): the previous one becomes `superseded`, the pointer moves, the publication
- * history gets a new open entry. The change trigger (migration 0002) announces it on
- * `almanac_changes` when the transaction commits, and every API process switches.
+ * the model lock), and records who did it and why in its lineage.
  */
 export async function publishInTransaction(trx: Db, version: Version, decision: Decision): Promise<Version> {
-  await trx
-    .updateTable('versions')
-    .set({ state: 'superseded' })
-    .where('model', '=', version.model)
-    .where('state', '=', 'published')
-    .where('id', '<>', version.id)
-    .execute();
-  const published = await trx
-    .updateTable('versions')
-    .set({ state: 'published', published_at: sql`now()` })
-    .where('id', '=', version.id)
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  await trx
-    .updateTable('models')
-    .set({ published_version_id: version.id, updated_at: sql`now()` })
-    .where('name', '=', version.model)
-    .execute();
-  await trx
-    .updateTable('publications')
-    .set({ valid_to: sql`now()` })
-    .where('model', '=', version.model)
-    .where('valid_to', 'is', null)
-    .execute();
-  await trx
-    .insertInto('publications')
-    .values({
-      model: version.model,
-      version_id: version.id,
-      actor: decision.actor,
-      reason: decision.reason ?? null,
-    })
-    .execute();
+  const published = await flipPublished(trx, version, {
+    actor: decision.actor,
+    reason: decision.reason ?? null,
+  });
   await mergeLineage(trx, version.id, { published: decisionRecord(decision) });
-  return toVersion(published);
+  return published;
 }
 
 /**
@@ -79,10 +50,18 @@ async function decide<T>(
   });
 }
 
-/** Approves a held version or rolls back to a superseded one. */
-export function publishVersion(db: Db, model: string, number: number, decision: Decision): Promise<Version> {
-  return decide(
-    db,
+/**
+ * Approves a held version or rolls back to a superseded one; then retention runs, as after any
+ * publish (the version that stopped being published may now be past `keepVersions`).
+ */
+export async function publishVersion(
+  deps: RetentionDeps,
+  model: string,
+  number: number,
+  decision: Decision,
+): Promise<Version> {
+  const published = await decide(
+    deps.db,
     model,
     number,
     {
@@ -91,12 +70,20 @@ export function publishVersion(db: Db, model: string, number: number, decision: 
     },
     (trx, version) => publishInTransaction(trx, version, decision),
   );
+  const { spec } = await requireModel(deps.db, model);
+  await retainAfterPublish(deps, model, spec.retention.keepVersions);
+  return published;
 }
 
 /** Rejects a held version: it will never be published. */
-export function rejectVersion(db: Db, model: string, number: number, decision: Decision): Promise<Version> {
+export function rejectVersion(
+  deps: Pick<RetentionDeps, 'db'>,
+  model: string,
+  number: number,
+  decision: Decision,
+): Promise<Version> {
   return decide(
-    db,
+    deps.db,
     model,
     number,
     { states: ['held'], why: 'only a held version can be rejected' },

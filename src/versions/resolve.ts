@@ -2,6 +2,7 @@ import type { Db } from '../db/database.ts';
 import { findModel, type Model } from '../db/models.ts';
 import { findPublishedVersion, findVersion, type Version } from '../db/versions.ts';
 import { NotFoundError } from '../errors.ts';
+import { requireReadable, STATES_WITH_ROWS } from './states.ts';
 
 export type VersionRef = number | 'latest';
 
@@ -10,6 +11,18 @@ export async function requireModel(db: Db, name: string): Promise<Model> {
   if (model === undefined)
     throw new NotFoundError(`model "${name}" does not exist; see \`almanac models list\``);
   return model;
+}
+
+const WITH_ROWS = new Set(STATES_WITH_ROWS);
+
+/**
+ * A version whose rows are there, to export or compare (held and rejected ones too): 404 while
+ * running or failed, 410 once pruned.
+ */
+export async function versionWithRows(db: Db, model: string, ref: VersionRef): Promise<Version> {
+  const version = await resolveVersion(db, model, ref);
+  requireReadable(model, version, WITH_ROWS, 'it has no estimates');
+  return version;
 }
 
 /** A version by number, or `latest`: the published one. */

@@ -1,9 +1,9 @@
-import { sql } from 'kysely';
 import type pg from 'pg';
+import type { Logger } from 'pino';
 import type { Db } from '../db/database.ts';
 import { dropPartition } from '../db/partitions.ts';
 import { hasSqlState, PgError } from '../db/pg-errors.ts';
-import { transitionVersion } from '../db/versions.ts';
+import { transitionVersion, versionsWithRows, versionsWithTables } from '../db/versions.ts';
 import { STATES_WITH_ROWS } from './states.ts';
 
 export type RetentionOutcome = { pruned: number[]; dropped: number[]; deferred: number[] };
@@ -22,27 +22,14 @@ export async function applyRetention(
   keepVersions: number,
   lockTimeoutMs = 5_000,
 ): Promise<RetentionOutcome> {
-  const withRows = await db
-    .selectFrom('versions')
-    .select(['id', 'number', 'state'])
-    .where('model', '=', model)
-    .where('state', 'in', [...STATES_WITH_ROWS])
-    .orderBy('number', 'desc')
-    .execute();
+  const withRows = await versionsWithRows(db, model, STATES_WITH_ROWS);
   const outcome: RetentionOutcome = { pruned: [], dropped: [], deferred: [] };
   for (const version of withRows.slice(keepVersions)) {
     if (version.state !== 'superseded' && version.state !== 'rejected') continue;
     if (await transitionVersion(db, version.id, ['superseded', 'rejected'], 'pruned'))
       outcome.pruned.push(version.number);
   }
-  const leftovers = await db
-    .selectFrom('versions')
-    .select(['id', 'number'])
-    .where('model', '=', model)
-    .where('state', 'in', ['pruned', 'failed'])
-    .where(sql<boolean>`to_regclass('estimates_v' || id) IS NOT NULL`)
-    .execute();
-  for (const version of leftovers) {
+  for (const version of await versionsWithTables(db, model, ['pruned', 'failed'])) {
     try {
       await dropPartition(client, version.id, lockTimeoutMs);
       outcome.dropped.push(version.number);
@@ -53,4 +40,32 @@ export async function applyRetention(
     }
   }
   return outcome;
+}
+
+export type RetentionDeps = { db: Db; pool: pg.Pool; logger: Logger };
+
+/**
+ * Retention after a publish (a refresh's, an import's, an approval or a rollback): a failure here
+ * is logged, never fails the publish that came before it; the next publish tries again.
+ */
+export async function retainAfterPublish(
+  deps: RetentionDeps,
+  model: string,
+  keepVersions: number,
+): Promise<void> {
+  let client: pg.PoolClient | undefined;
+  try {
+    client = await deps.pool.connect();
+    const outcome = await applyRetention(deps.db, client, model, keepVersions);
+    if (outcome.pruned.length + outcome.dropped.length + outcome.deferred.length > 0) {
+      deps.logger.info({ model, ...outcome }, 'retention');
+    }
+  } catch (error) {
+    deps.logger.warn(
+      { err: error, model },
+      'retention failed; it will be tried again after the next publish',
+    );
+  } finally {
+    client?.release();
+  }
 }

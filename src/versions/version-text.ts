@@ -8,13 +8,14 @@ const NUMBER_OR_LATEST_MESSAGE = `must be a version number (1 to ${MAX_VERSION})
 
 const isVersionNumber = (text: string) => /^[1-9]\d{0,9}$/.test(text) && Number(text) <= MAX_VERSION;
 
+// The document shows what the text stands for, an integer (zod-to-openapi reads `.meta`).
 export const versionNumberText = z
-  .string()
+  .string({ error: NUMBER_MESSAGE })
   .refine(isVersionNumber, NUMBER_MESSAGE)
-  .transform((text) => Number(text));
+  .transform((text) => Number(text))
+  .meta({ type: 'integer', minimum: 1, maximum: MAX_VERSION });
 
 /** A number, or `latest`: the published version. */
-export const versionText = z
-  .string()
-  .refine((text) => text === 'latest' || isVersionNumber(text), NUMBER_OR_LATEST_MESSAGE)
-  .transform((text) => (text === 'latest' ? ('latest' as const) : Number(text)));
+export const versionText = z.union([versionNumberText, z.literal('latest')], {
+  error: NUMBER_OR_LATEST_MESSAGE,
+});

@@ -1,7 +1,5 @@
-import { pino } from 'pino';
 import { startApi } from '../../src/api/start.ts';
-import { parseConfig } from '../../src/config.ts';
-import { REDIS_URL } from './services.ts';
+import { testRuntime } from './runtime.ts';
 
 export type TestApi = Awaited<ReturnType<typeof startTestApi>>;
 /** A parsed JSON body: fields are loosely typed, as each test asserts the shape it expects. */
@@ -14,17 +12,15 @@ export async function startTestApi(
   prefix: string,
   options: { auth?: boolean; rateLimitPerMinute?: number; redisUrl?: string; maxImportBytes?: number } = {},
 ) {
-  const config = parseConfig({
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: options.redisUrl ?? REDIS_URL,
-    ALMANAC_REDIS_PREFIX: prefix,
+  const runtime = testRuntime(databaseUrl, prefix, 'api', {
     ALMANAC_AUTH: options.auth === true ? 'on' : 'off',
     ALMANAC_RATE_LIMIT: String(options.rateLimitPerMinute ?? 0),
     ALMANAC_MAX_IMPORT_BYTES: String(options.maxImportBytes ?? 1024 ** 3),
+    ...(options.redisUrl === undefined ? {} : { REDIS_URL: options.redisUrl }),
   });
-  const api = await startApi(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), {
-    port: 0,
-    host: '127.0.0.1',
+  const api = await startApi(runtime, { port: 0, host: '127.0.0.1' }).catch(async (error: unknown) => {
+    await runtime.close();
+    throw error;
   });
   const request = (path: string, init: RequestInit = {}) => fetch(`${api.url}${path}`, init);
   const json = async (path: string, init: RequestInit = {}) => {
@@ -36,6 +32,7 @@ export async function startTestApi(
   return {
     url: api.url,
     catalog: api.catalog,
+    runtime,
     request,
     json,
     post: (path: string, body: unknown, headers: Record<string, string> = {}) =>
@@ -44,6 +41,9 @@ export async function startTestApi(
         headers: { 'content-type': 'application/json', ...headers },
         body: JSON.stringify(body),
       }),
-    close: api.close,
+    close: async () => {
+      await api.close();
+      await runtime.close();
+    },
   };
 }

@@ -1,10 +1,19 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
-import { createDb, type Db } from '../../src/db/database.ts';
+import { advanceMarket, seedMarket } from '../../seeds/load-market.ts';
+import type { MarketParams } from '../../seeds/market.ts';
+import type { Db } from '../../src/db/database.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
+import type { Runtime } from '../../src/runtime.ts';
+import { type Pipeline, startPipeline } from './pipeline.ts';
+import { testRuntime } from './runtime.ts';
 import { createDatabase, dropDatabase, dropRedisPrefix, newRedisPrefix } from './services.ts';
+
+/** The prefix of runtimes that only use Postgres: they never connect to Redis. */
+const NO_REDIS = 'almanac-test-postgres-only';
 
 export type TestDatabase = { readonly name: string; readonly url: string };
 
@@ -21,11 +30,11 @@ export function useTestDatabase(label: string, options: { migrate?: boolean } = 
     Object.assign(state, await createDatabase(label));
     process.env.DATABASE_URL = state.url;
     if (options.migrate !== false) {
-      const db = createDb(state.url, { max: 1, applicationName: 'almanac-test-migrate' });
+      const runtime = testRuntime(state.url, NO_REDIS, 'cli');
       try {
-        await migrateToLatest(db);
+        await migrateToLatest(runtime.db);
       } finally {
-        await db.destroy();
+        await runtime.close();
       }
     }
   });
@@ -38,15 +47,69 @@ export function useTestDatabase(label: string, options: { migrate?: boolean } = 
   return state;
 }
 
-/** A kysely handle on the file's database for assertions, closed after the file. */
-export function useDb(database: TestDatabase): () => Db {
-  let db: Db | undefined;
+/**
+ * The file's connections to its database, for setting up and asserting (kysely, and the raw pool
+ * it runs on), opened on first use and closed after the file.
+ */
+export function useConnections(database: TestDatabase): {
+  db: () => Db;
+  pool: () => pg.Pool;
+  /** the runtime they belong to, for what takes one (an import) */
+  runtime: () => Runtime;
+} {
+  let opened: Runtime | undefined;
+  const open = () => {
+    opened ??= testRuntime(database.url, NO_REDIS, 'cli');
+    return opened;
+  };
   afterAll(async () => {
-    await db?.destroy();
+    await opened?.close();
   });
+  return { db: () => open().db, pool: () => open().pool, runtime: open };
+}
+
+/** The demo market (seeds/), seeded once before the file's tests; `advance` appends days to it. */
+export function useMarket(
+  connections: { pool: () => pg.Pool },
+  params: Pick<MarketParams, 'keys' | 'days' | 'seed'> & { start?: string },
+): { advance: (days: number, shockPct?: number) => Promise<void> } {
+  beforeAll(async () => {
+    await seedMarket(connections.pool(), { start: '2026-01-01', ...params });
+  }, 120_000);
+  return {
+    advance: async (days, shockPct) => {
+      await advanceMarket(connections.pool(), days, shockPct);
+    },
+  };
+}
+
+/**
+ * A producer and an in-process worker on the prefix (src/runtime.ts wiring), started before the
+ * file's tests and closed after them, or around each test (`each: true`, with a prefix per test).
+ */
+export function usePipeline(
+  database: TestDatabase,
+  prefix: { readonly current: string },
+  options: { each?: boolean } = {},
+): () => Pipeline {
+  let pipeline: Pipeline | undefined;
+  const start = async () => {
+    pipeline = await startPipeline(database.url, prefix.current);
+  };
+  const stop = async () => {
+    await pipeline?.close();
+    pipeline = undefined;
+  };
+  if (options.each === true) {
+    beforeEach(start);
+    afterEach(stop);
+  } else {
+    beforeAll(start);
+    afterAll(stop);
+  }
   return () => {
-    db ??= createDb(database.url, { max: 2, applicationName: 'almanac-test-assert' });
-    return db;
+    if (pipeline === undefined) throw new Error('the pipeline is not running (outside a test?)');
+    return pipeline;
   };
 }
 

@@ -1,16 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { pino } from 'pino';
-import { createQueue, refreshEnqueuer } from '../../jobs/queue.ts';
-import { createRedis } from '../../jobs/redis.ts';
-import { startWorker, type WorkerDeps } from '../../jobs/worker.ts';
-import { createDb, createPool, type Db } from '../../src/db/database.ts';
+import { startWorker, type WorkerOptionsOf } from '../../jobs/worker.ts';
+import type { Db } from '../../src/db/database.ts';
 import { upsertModel } from '../../src/db/models.ts';
 import { findRun, type Run } from '../../src/db/runs.ts';
 import { validateSpec } from '../../src/model/validate-spec.ts';
-import type { EnqueueRefresh } from '../../src/runs/request.ts';
-import { REDIS_URL } from './services.ts';
+import { requestRefresh } from '../../src/runs/request.ts';
+import { testRuntime } from './runtime.ts';
 
-export const silentLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+export { silentLogger } from './runtime.ts';
 
 const demoModel = JSON.parse(
   readFileSync(new URL('../../seeds/models/nasdaq-close.json', import.meta.url), 'utf8'),
@@ -39,36 +36,48 @@ export async function applySpec(db: Db, spec: unknown): Promise<void> {
   await upsertModel(db, await validateSpec(db, spec));
 }
 
-/** An in-process worker plus a producer on one Redis prefix, closed together. */
-export async function startPipeline(databaseUrl: string, prefix: string, tuning?: WorkerDeps['tuning']) {
-  const db = createDb(databaseUrl, { max: 4, applicationName: 'almanac-test-worker' });
-  const pool = createPool(databaseUrl, { max: 4, applicationName: 'almanac-test-worker' });
-  const running = await startWorker({
-    db,
-    pool,
-    databaseUrl,
-    redisUrl: REDIS_URL,
-    prefix,
-    concurrency: 2,
-    logger: silentLogger,
-    ...(tuning === undefined ? {} : { tuning }),
-  });
-  const producer = createRedis(REDIS_URL, prefix, 'producer');
-  const queue = createQueue(producer, prefix);
-  const enqueue: EnqueueRefresh = refreshEnqueuer(queue, producer);
-  await queue.waitUntilReady();
+export type Pipeline = Awaited<ReturnType<typeof startPipeline>>;
+
+/**
+ * The queue's producer on a Redis prefix and, unless `worker: false`, an in-process worker on it
+ * (with its own runtime, as a worker process has), closed together.
+ */
+export async function startPipeline(
+  databaseUrl: string,
+  prefix: string,
+  options: { worker?: boolean; tuning?: WorkerOptionsOf['tuning'] } = {},
+) {
+  const producerSide = testRuntime(databaseUrl, prefix, 'cli');
+  const workerSide = options.worker === false ? undefined : testRuntime(databaseUrl, prefix, 'worker');
+  const running =
+    workerSide === undefined
+      ? undefined
+      : await startWorker(workerSide, {
+          concurrency: 2,
+          ...(options.tuning === undefined ? {} : { tuning: options.tuning }),
+        });
+  const producer = producerSide.producer();
+  await producer.queue.waitUntilReady();
+  const { db } = producerSide;
   return {
     db,
-    pool,
-    queue,
-    enqueue,
-    worker: running.worker,
+    pool: producerSide.pool,
+    queue: producer.queue,
+    enqueue: producer.enqueueRefresh,
+    worker: running?.worker,
+    /** requests a manual run of `model` (or its `slot`) and waits for it to finish */
+    refresh: async (model: string, slot?: string) => {
+      const { run } = await requestRefresh(db, producer.enqueueRefresh, {
+        model,
+        trigger: 'test',
+        ...(slot === undefined ? {} : { slot }),
+      });
+      return waitForRun(db, run.id);
+    },
     close: async () => {
-      await running.close();
-      await queue.close();
-      producer.disconnect();
-      await db.destroy();
-      await pool.end();
+      await running?.close();
+      await workerSide?.close();
+      await producerSide.close();
     },
   };
 }

@@ -1,27 +1,24 @@
-import { type Request, type Response, Router } from 'express';
-import type pg from 'pg';
 import { z } from 'zod';
 import { NotFoundError } from '../../errors.ts';
-import type { Catalog } from '../catalog.ts';
 import {
   estimateBody,
-  estimateCacheControl,
   estimateEtag,
   matchesEtag,
   missingKeyDetail,
   readEstimate,
   readEstimates,
 } from '../estimate-answer.ts';
-import type { EstimateCache } from '../estimate-cache.ts';
-import type { Metrics } from '../metrics.ts';
+import { cacheControl, ESTIMATE_VERSION } from '../headers.ts';
 import { keyParams, keySchema, modelParam, versionNumber, versionText } from '../params.ts';
-import { requireJson } from '../require-json.ts';
+import { Batch, Estimate, headers, json, problem } from '../responses.ts';
+import { defineRoute } from '../route.ts';
 import { servedVersion } from '../served-version.ts';
-import { parseRequest } from '../validate.ts';
 
 export const MAX_BATCH_KEYS = 10_000;
 
-export const estimateQuery = z.object({ version: versionText.optional() }).strict();
+export const estimateQuery = z
+  .object({ version: versionText.optional().describe('a version number, or "latest" (the default)') })
+  .strict();
 export const batchBody = z
   .object({
     keys: z
@@ -32,53 +29,81 @@ export const batchBody = z
   })
   .strict();
 
-type Deps = { pool: pg.Pool; catalog: Catalog; cache: EstimateCache; metrics: Metrics };
+const answerHeaders = {
+  [ESTIMATE_VERSION]: headers.estimateVersion,
+  'Cache-Control': headers.cacheControl,
+};
 
-export function estimatesRouter(deps: Deps): Router {
-  const router = Router();
-
-  router.get('/v1/models/:model/estimates/:key', async (req, res) => {
-    const { model: name, key } = parseRequest(keyParams, req.params, 'params');
-    const { version: requested = 'latest' } = parseRequest(estimateQuery, req.query, 'query');
-    const { version } = await servedVersion(deps.catalog, name, requested);
-    const etag = estimateEtag(version.id, key);
+/** The single lookup: the Express app's route, and the definition the fast path matches with. */
+export const estimateRoute = defineRoute({
+  method: 'get',
+  path: '/v1/models/{model}/estimates/{key}',
+  operationId: 'getEstimate',
+  summary: 'One estimate, from the published version or a pinned one (`?version=N`)',
+  access: 'read',
+  params: keyParams,
+  query: estimateQuery,
+  headers: z.object({ 'If-None-Match': z.string().optional().describe('an ETag of an earlier answer') }),
+  responses: {
+    200: json(Estimate, 'the estimate', { ...answerHeaders, ETag: headers.etag }),
+    304: {
+      description: 'not modified: the ETag sent still holds',
+      headers: { ...answerHeaders, ETag: headers.etag },
+    },
+    410: problem('the version was pruned by retention'),
+  },
+  handle: async ({ params, query }, { req, res, deps }) => {
+    const requested = query.version ?? 'latest';
+    const { version } = await servedVersion(deps.catalog, params.model, requested);
+    const etag = estimateEtag(version.id, params.key);
     res.set({
-      'Estimate-Version': String(version.number),
+      [ESTIMATE_VERSION]: String(version.number),
       ETag: etag,
-      'Cache-Control': estimateCacheControl(requested !== 'latest'),
+      'Cache-Control': cacheControl(requested !== 'latest'),
     });
     if (matchesEtag(req.get('if-none-match'), etag)) {
-      deps.metrics.lookups.inc({ model: name });
+      deps.metrics.lookups.inc({ model: params.model });
       res.status(304).end();
       return;
     }
-    const row = await readEstimate(deps, name, version.id, key);
+    const row = await readEstimate(deps, params.model, version.id, params.key);
     if (row === null) {
       res.removeHeader('ETag');
-      throw new NotFoundError(missingKeyDetail(name, version.number, key));
+      throw new NotFoundError(missingKeyDetail(params.model, version.number, params.key));
     }
-    res.json(estimateBody(name, version.number, row));
-  });
+    res.json(estimateBody(params.model, version.number, row));
+  },
+});
 
-  router.post('/v1/models/:model/estimates/batch', requireJson, async (req: Request, res: Response) => {
-    const { model: name } = parseRequest(modelParam, req.params, 'params');
-    const body = parseRequest(batchBody, req.body, 'body');
-    const { version } = await servedVersion(deps.catalog, name, body.version ?? 'latest');
-    const found = await readEstimates(deps, name, version.id, body.keys);
-    const estimates = [];
-    const missing = [];
-    for (const key of body.keys) {
-      const row = found.get(key);
-      if (row == null) missing.push(key);
-      else estimates.push(estimateBody(name, version.number, row));
-    }
-    res.set('Estimate-Version', String(version.number));
-    res.set(
-      'Cache-Control',
-      body.version === undefined ? 'no-cache' : 'private, max-age=31536000, immutable',
-    );
-    res.json({ model: name, version: version.number, estimates, missing });
-  });
-
-  return router;
-}
+export const estimateRoutes = [
+  estimateRoute,
+  defineRoute({
+    method: 'post',
+    path: '/v1/models/{model}/estimates/batch',
+    operationId: 'getEstimateBatch',
+    summary: 'Up to 10,000 keys, all from one version, in request order',
+    access: 'read',
+    params: modelParam,
+    body: { type: 'application/json', schema: batchBody, required: true },
+    responses: {
+      200: json(Batch, 'the estimates found, and the keys missing', answerHeaders),
+      410: problem('the version was pruned by retention'),
+    },
+    handle: async ({ params, body }, { res, deps }) => {
+      const { version } = await servedVersion(deps.catalog, params.model, body.version ?? 'latest');
+      const found = await readEstimates(deps, params.model, version.id, body.keys);
+      const estimates = [];
+      const missing = [];
+      for (const key of body.keys) {
+        const row = found.get(key);
+        if (row == null) missing.push(key);
+        else estimates.push(estimateBody(params.model, version.number, row));
+      }
+      res.set({
+        [ESTIMATE_VERSION]: String(version.number),
+        'Cache-Control': cacheControl(body.version !== undefined),
+      });
+      res.json({ model: params.model, version: version.number, estimates, missing });
+    },
+  }),
+];

@@ -1,50 +1,107 @@
-import { Router } from 'express';
-import { sql } from 'kysely';
-import type { Db } from '../../db/database.ts';
+import { z } from 'zod';
+import { databaseAnswers } from '../../db/health.ts';
 import { gateRegistry } from '../../drift/alerts.ts';
 import { within } from '../../within.ts';
-import type { Metrics } from '../metrics.ts';
+import { DOCS_CSP, DOCS_PAGE } from '../docs.ts';
 import { openApiDocument } from '../openapi.ts';
+import { Readiness } from '../responses.ts';
+import { defineRoute } from '../route.ts';
 
-export function healthRouter(deps: { db: Db; metrics: Metrics; redisPing: () => Promise<unknown> }): Router {
-  const router = Router();
+const text = (description: string, type: string) => ({
+  description,
+  content: { [type]: { schema: z.string() } },
+});
 
-  router.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-
-  router.get('/readyz', async (_req, res) => {
-    const check = async (work: () => Promise<unknown>) => {
-      try {
-        await within(2_000, work());
-        return 'ok';
-      } catch (error) {
-        return `down: ${(error as Error).message}`;
-      }
-    };
-    const [postgres, redis] = await Promise.all([
-      check(() => sql`SELECT 1`.execute(deps.db)),
-      check(deps.redisPing),
-    ]);
-    const ready = postgres === 'ok' && redis === 'ok';
-    const down = [postgres === 'ok' ? undefined : 'postgres', redis === 'ok' ? undefined : 'redis'].filter(
-      Boolean,
-    );
-    res.status(ready ? 200 : 503).json({
-      status: ready ? 'ready' : `not ready: ${down.join(' and ')} down`,
-      checks: { postgres, redis },
-    });
-  });
-
-  router.get('/openapi.json', (_req, res) => {
-    res.json(openApiDocument());
-  });
-
-  router.get('/metrics', async (_req, res) => {
-    // The gate's counters live in their own registry: imports through this API count there too.
-    const [own, gate] = await Promise.all([deps.metrics.registry.metrics(), gateRegistry.metrics()]);
-    res.type(deps.metrics.registry.contentType).send(`${own}${gate}`);
-  });
-
-  return router;
-}
+export const healthRoutes = [
+  defineRoute({
+    method: 'get',
+    path: '/healthz',
+    operationId: 'getHealth',
+    summary: 'Liveness: the process answers',
+    access: 'public',
+    responses: {
+      200: {
+        description: 'alive',
+        content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } },
+      },
+    },
+    handle: (_input, { res }) => {
+      res.json({ status: 'ok' });
+    },
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/readyz',
+    operationId: 'getReadiness',
+    summary: 'Readiness: Postgres and Redis answer (each within 2 s)',
+    access: 'public',
+    responses: {
+      200: { description: 'ready', content: { 'application/json': { schema: Readiness } } },
+      503: {
+        description: 'a dependency is down, named in `status`',
+        content: { 'application/json': { schema: Readiness } },
+      },
+    },
+    handle: async (_input, { res, deps }) => {
+      const check = async (work: () => Promise<unknown>) => {
+        try {
+          await within(2_000, work());
+          return 'ok';
+        } catch (error) {
+          return `down: ${(error as Error).message}`;
+        }
+      };
+      const [postgres, redis] = await Promise.all([
+        check(() => databaseAnswers(deps.db)),
+        check(deps.redisPing),
+      ]);
+      const down = [postgres === 'ok' ? undefined : 'postgres', redis === 'ok' ? undefined : 'redis'].filter(
+        (name) => name !== undefined,
+      );
+      res.status(down.length === 0 ? 200 : 503).json({
+        status: down.length === 0 ? 'ready' : `not ready: ${down.join(' and ')} down`,
+        checks: { postgres, redis },
+      });
+    },
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/metrics',
+    operationId: 'getMetrics',
+    summary: 'Prometheus metrics of this API process (and the drift gate of the imports it ran)',
+    access: 'public',
+    responses: { 200: text('text exposition format', 'text/plain') },
+    handle: async (_input, { res, deps }) => {
+      // The gate's counters live in their own registry: imports through this API count there too.
+      const [own, gate] = await Promise.all([deps.metrics.registry.metrics(), gateRegistry.metrics()]);
+      res.type(deps.metrics.registry.contentType).send(`${own}${gate}`);
+    },
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/openapi.json',
+    operationId: 'getOpenApiDocument',
+    summary: 'This document: OpenAPI 3.1',
+    access: 'public',
+    responses: {
+      200: {
+        description: 'the document',
+        content: { 'application/json': { schema: z.looseObject({ openapi: z.string() }) } },
+      },
+    },
+    handle: (_input, { res }) => {
+      res.json(openApiDocument());
+    },
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/docs',
+    operationId: 'getApiReference',
+    summary: 'The API reference, a page rendering this document (no network beyond this server)',
+    access: 'public',
+    responses: { 200: text('the page', 'text/html') },
+    handle: (_input, { res }) => {
+      res.set({ 'Content-Security-Policy': DOCS_CSP }).type('html').send(DOCS_PAGE);
+    },
+  }),
+];

@@ -1,57 +1,68 @@
-import { Router } from 'express';
-import type { Db } from '../../db/database.ts';
+import { z } from 'zod';
 import { findModel, listModels, upsertModel } from '../../db/models.ts';
 import { findPublishedVersion } from '../../db/versions.ts';
 import { NotFoundError, ValidationError } from '../../errors.ts';
+import { modelSpecSchema } from '../../model/spec.ts';
 import { validateSpec } from '../../model/validate-spec.ts';
-import { requireScope } from '../auth.ts';
-import type { Catalog } from '../catalog.ts';
 import { modelParam } from '../params.ts';
-import { requireJson } from '../require-json.ts';
-import { parseRequest } from '../validate.ts';
-import { modelView } from '../views.ts';
+import { json, Model, ModelListItem } from '../responses.ts';
+import { defineRoute } from '../route.ts';
+import { modelListItem, modelView } from '../views.ts';
 
-export function modelsRouter(deps: { db: Db; catalog: Catalog }): Router {
-  const router = Router();
-
-  router.get('/v1/models', requireScope('read'), async (_req, res) => {
-    const models = await listModels(deps.db);
-    res.json({
-      items: models.map((model) => ({
-        name: model.name,
-        description: model.spec.description,
-        estimator: model.spec.estimator,
-        publishedVersion: model.publishedVersion,
-        schedule: model.spec.schedule,
-        updatedAt: model.updatedAt.toISOString(),
-      })),
-    });
-  });
-
-  router.get('/v1/models/:model', requireScope('read'), async (req, res) => {
-    const { model: name } = parseRequest(modelParam, req.params, 'params');
-    const model = await findModel(deps.db, name);
-    if (model === undefined) throw new NotFoundError(`model "${name}" does not exist`);
-    res.json(modelView(model, await findPublishedVersion(deps.db, name)));
-  });
-
-  router.put('/v1/models/:model', requireScope('admin'), requireJson, async (req, res) => {
-    const { model: name } = parseRequest(modelParam, req.params, 'params');
-    const body: unknown = req.body;
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new ValidationError([{ path: 'body', message: 'must be a model spec (a JSON object)' }]);
-    }
-    const input = { name, ...body } as Record<string, unknown>;
-    if (input.name !== name) {
-      throw new ValidationError([{ path: 'body.name', message: `must be "${name}", the model in the URL` }]);
-    }
-    const spec = await validateSpec(deps.db, input);
-    const { created } = await upsertModel(deps.db, spec);
-    await deps.catalog.reload(name);
-    const model = await findModel(deps.db, name);
-    if (model === undefined) throw new NotFoundError(`model "${name}" vanished`);
-    res.status(created ? 201 : 200).json(modelView(model, await findPublishedVersion(deps.db, name)));
-  });
-
-  return router;
-}
+export const modelRoutes = [
+  defineRoute({
+    method: 'get',
+    path: '/v1/models',
+    operationId: 'listModels',
+    summary: 'Models, each with its published version',
+    access: 'read',
+    responses: { 200: json(z.object({ items: z.array(ModelListItem) }), 'the models') },
+    handle: async (_input, { res, deps }) => {
+      res.json({ items: (await listModels(deps.db)).map(modelListItem) });
+    },
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/v1/models/{model}',
+    operationId: 'getModel',
+    summary: 'A model: its spec and published version',
+    access: 'read',
+    params: modelParam,
+    responses: { 200: json(Model, 'the model') },
+    handle: async ({ params }, { res, deps }) => {
+      const model = await findModel(deps.db, params.model);
+      if (model === undefined) throw new NotFoundError(`model "${params.model}" does not exist`);
+      res.json(modelView(model, await findPublishedVersion(deps.db, params.model)));
+    },
+  }),
+  defineRoute({
+    method: 'put',
+    path: '/v1/models/{model}',
+    operationId: 'putModel',
+    summary: 'Create or update a model spec, validated in full against the database (every problem at once)',
+    access: 'admin',
+    params: modelParam,
+    body: { type: 'application/json', schema: modelSpecSchema, required: true, checkedByHandler: true },
+    responses: { 200: json(Model, 'updated'), 201: json(Model, 'created') },
+    handle: async ({ params }, { req, res, deps }) => {
+      const { model: name } = params;
+      // modelSpecSchema, and the database, by validateSpec: every problem at once
+      const body: unknown = req.body;
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+        throw new ValidationError([{ path: 'body', message: 'must be a model spec (a JSON object)' }]);
+      }
+      const input = { name, ...body };
+      if (input.name !== name) {
+        throw new ValidationError([
+          { path: 'body.name', message: `must be "${name}", the model in the URL` },
+        ]);
+      }
+      const spec = await validateSpec(deps.db, input);
+      const { created } = await upsertModel(deps.db, spec);
+      await deps.catalog.reload(name);
+      const model = await findModel(deps.db, name);
+      if (model === undefined) throw new NotFoundError(`model "${name}" vanished`);
+      res.status(created ? 201 : 200).json(modelView(model, await findPublishedVersion(deps.db, name)));
+    },
+  }),
+];

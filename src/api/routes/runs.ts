@@ -1,14 +1,12 @@
-import { Router } from 'express';
 import { z } from 'zod';
-import type { Db } from '../../db/database.ts';
 import { findRun, listRuns } from '../../db/runs.ts';
 import { NotFoundError, UnavailableError } from '../../errors.ts';
-import { type EnqueueRefresh, requestRefresh } from '../../runs/request.ts';
+import { requestRefresh } from '../../runs/request.ts';
 import { requireModel } from '../../versions/resolve.ts';
-import { requireScope } from '../auth.ts';
 import { page } from '../page.ts';
 import { limitQuery, modelParam } from '../params.ts';
-import { parseRequest } from '../validate.ts';
+import { headers, json, page as pageOf, problem, Run, RunQueued } from '../responses.ts';
+import { defineRoute } from '../route.ts';
 import { runView } from '../views.ts';
 
 const CURSOR = 'must be the nextCursor of a previous page';
@@ -34,48 +32,72 @@ export const runListQuery = z
 
 export const runParams = z.object({ runId: z.uuid('must be a run id (a UUID)') });
 
-/** The queue as the API needs it: enqueue (fails fast when Redis is down) and whether it is up. */
-export type QueueAccess = { enqueue: EnqueueRefresh; ready: () => boolean };
-
-export function runsRouter(deps: { db: Db; queue: QueueAccess }): Router {
-  const router = Router();
-
-  router.get('/v1/models/:model/runs', requireScope('read'), async (req, res) => {
-    const { model } = parseRequest(modelParam, req.params, 'params');
-    const query = parseRequest(runListQuery, req.query, 'query');
-    await requireModel(deps.db, model);
-    res.json(
-      await page(
-        query.limit ?? 100,
-        (rows) =>
-          listRuns(deps.db, model, {
-            limit: rows,
-            ...(query.cursor === undefined ? {} : { before: query.cursor }),
-          }),
-        runView,
-        (last) => Buffer.from(`${last.createdAt.toISOString()}|${last.id}`).toString('base64url'),
-      ),
-    );
-  });
-
-  router.post('/v1/models/:model/runs', requireScope('admin'), async (req, res) => {
-    const { model } = parseRequest(modelParam, req.params, 'params');
-    // Checked first, so that no run is created for a queue that is down.
-    if (!deps.queue.ready())
-      throw new UnavailableError('the job queue (Redis) is not reachable; try again shortly');
-    const { run } = await requestRefresh(deps.db, deps.queue.enqueue, {
-      model,
-      trigger: req.caller?.actor ?? 'api',
-    });
-    res.status(202).location(`/v1/runs/${run.id}`).json({ runId: run.id, slot: run.slot, state: run.state });
-  });
-
-  router.get('/v1/runs/:runId', requireScope('read'), async (req, res) => {
-    const { runId } = parseRequest(runParams, req.params, 'params');
-    const run = await findRun(deps.db, runId);
-    if (run === undefined) throw new NotFoundError(`run ${runId} does not exist`);
-    res.json(runView(run));
-  });
-
-  return router;
-}
+export const runRoutes = [
+  defineRoute({
+    method: 'get',
+    path: '/v1/models/{model}/runs',
+    operationId: 'listRuns',
+    summary: 'Runs, newest first',
+    access: 'read',
+    params: modelParam,
+    query: runListQuery,
+    responses: { 200: json(pageOf(Run), 'a page of runs') },
+    handle: async ({ params, query }, { res, deps }) => {
+      await requireModel(deps.db, params.model);
+      res.json(
+        await page(
+          query.limit ?? 100,
+          (rows) =>
+            listRuns(deps.db, params.model, {
+              limit: rows,
+              ...(query.cursor === undefined ? {} : { before: query.cursor }),
+            }),
+          runView,
+          (last) => Buffer.from(`${last.createdAt.toISOString()}|${last.id}`).toString('base64url'),
+        ),
+      );
+    },
+  }),
+  defineRoute({
+    method: 'post',
+    path: '/v1/models/{model}/runs',
+    operationId: 'requestRun',
+    summary: 'Request a refresh now; a worker runs it',
+    access: 'admin',
+    params: modelParam,
+    responses: {
+      202: json(RunQueued, 'queued; follow it at the Location', {
+        Location: { description: 'the run: /v1/runs/{runId}', schema: { type: 'string' } },
+      }),
+      409: problem('an external model: its versions are imported, not refreshed'),
+      503: problem('the job queue (Redis) is not reachable', { 'Retry-After': headers.retryAfter }),
+    },
+    handle: async ({ params }, { req, res, deps }) => {
+      // Checked first, so that no run is created for a queue that is down.
+      if (!deps.queue.ready())
+        throw new UnavailableError('the job queue (Redis) is not reachable; try again shortly');
+      const { run } = await requestRefresh(deps.db, deps.queue.enqueue, {
+        model: params.model,
+        trigger: req.caller?.actor ?? 'api',
+      });
+      res
+        .status(202)
+        .location(`/v1/runs/${run.id}`)
+        .json({ runId: run.id, slot: run.slot, state: run.state });
+    },
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/v1/runs/{runId}',
+    operationId: 'getRun',
+    summary: 'A run: state, phase, progress, the version it produced',
+    access: 'read',
+    params: runParams,
+    responses: { 200: json(Run, 'the run') },
+    handle: async ({ params }, { res, deps }) => {
+      const run = await findRun(deps.db, params.runId);
+      if (run === undefined) throw new NotFoundError(`run ${params.runId} does not exist`);
+      res.json(runView(run));
+    },
+  }),
+];

@@ -1,35 +1,56 @@
-import { Router } from 'express';
-import type pg from 'pg';
 import { z } from 'zod';
 import { contentTypes, snapshotFormat, writeSnapshot } from '../../snapshots/write-snapshot.ts';
-import { requireScope } from '../auth.ts';
-import type { Catalog } from '../catalog.ts';
+import { versionWithRows } from '../../versions/resolve.ts';
 import { streamFromConnection } from '../copy-response.ts';
-import type { Metrics } from '../metrics.ts';
+import { cacheControl, ESTIMATE_VERSION } from '../headers.ts';
 import { versionParams } from '../params.ts';
-import { servedVersion } from '../served-version.ts';
-import { parseRequest } from '../validate.ts';
+import { headers, problem } from '../responses.ts';
+import { defineRoute } from '../route.ts';
 
-export const snapshotQuery = z.object({ format: snapshotFormat.optional() }).strict();
+export const snapshotQuery = z
+  .object({ format: snapshotFormat.optional().describe('csv (the default), ndjson or parquet') })
+  .strict();
 
 /** A whole version streamed straight to the socket, with backpressure. */
-export function snapshotsRouter(deps: { pool: pg.Pool; catalog: Catalog; metrics: Metrics }): Router {
-  const router = Router();
-  router.get('/v1/models/:model/versions/:version/snapshot', requireScope('read'), async (req, res) => {
-    const { model, version: requested } = parseRequest(versionParams, req.params, 'params');
-    const { format = 'csv' } = parseRequest(snapshotQuery, req.query, 'query');
-    const { version } = await servedVersion(deps.catalog, model, requested);
-    res.set({
-      'Content-Type': contentTypes[format],
-      'Content-Disposition': `attachment; filename="${model}-v${version.number}.${format}"`,
-      'Estimate-Version': String(version.number),
-      'Cache-Control': requested === 'latest' ? 'no-cache' : 'public, max-age=31536000, immutable',
-    });
-    await streamFromConnection(deps.pool, res, (client) =>
-      writeSnapshot(client, version.id, format, res, (bytes) =>
-        deps.metrics.snapshotBytes.inc({ model, format }, bytes),
-      ),
-    );
-  });
-  return router;
-}
+export const snapshotRoutes = [
+  defineRoute({
+    method: 'get',
+    path: '/v1/models/{model}/versions/{version}/snapshot',
+    operationId: 'getSnapshot',
+    summary: 'A whole version in key order, streamed as CSV, NDJSON or Parquet (held and rejected ones too)',
+    access: 'read',
+    params: versionParams,
+    query: snapshotQuery,
+    responses: {
+      200: {
+        description: 'every row, in key order; `as_of` is ISO 8601 UTC (Parquet: a UTC-adjusted timestamp)',
+        headers: { [ESTIMATE_VERSION]: headers.estimateVersion, 'Cache-Control': headers.cacheControl },
+        content: {
+          'text/csv': { schema: z.string().describe('key,value,lower,upper,as_of') },
+          'application/x-ndjson': {
+            schema: z.string().describe('one {key, value, lower, upper, asOf} a line'),
+          },
+          'application/vnd.apache.parquet': {
+            schema: z.string().describe('key-value metadata: model, version, checksum, created, lineage'),
+          },
+        },
+      },
+      410: problem('the version was pruned by retention'),
+    },
+    handle: async ({ params, query }, { res, deps }) => {
+      const format = query.format ?? 'csv';
+      const version = await versionWithRows(deps.db, params.model, params.version);
+      res.set({
+        'Content-Type': contentTypes[format],
+        'Content-Disposition': `attachment; filename="${params.model}-v${version.number}.${format}"`,
+        [ESTIMATE_VERSION]: String(version.number),
+        'Cache-Control': cacheControl(params.version !== 'latest'),
+      });
+      await streamFromConnection(deps.pool, res, (client) =>
+        writeSnapshot(client, version, format, res, (bytes) =>
+          deps.metrics.snapshotBytes.inc({ model: params.model, format }, bytes),
+        ),
+      );
+    },
+  }),
+];

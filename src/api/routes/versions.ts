@@ -1,20 +1,17 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { type Request, Router } from 'express';
-import type pg from 'pg';
+import type { Request } from 'express';
 import { z } from 'zod';
-import type { Db } from '../../db/database.ts';
 import { VERSION_STATES } from '../../db/types.ts';
 import { listVersions } from '../../db/versions.ts';
+import { HttpError } from '../../errors.ts';
 import { ImportRejectedError, importCsv } from '../../imports/import-csv.ts';
 import { decisionReason, publishVersion, rejectVersion } from '../../versions/publish.ts';
 import { requireModel, resolveVersion } from '../../versions/resolve.ts';
-import { requireScope } from '../auth.ts';
-import type { Catalog } from '../catalog.ts';
 import { page } from '../page.ts';
 import { limitQuery, modelParam, versionNumberParams, versionParams } from '../params.ts';
-import { HttpError, sendProblem } from '../problem.ts';
-import { optionalJson, requireCsv } from '../require-json.ts';
-import { parseRequest } from '../validate.ts';
+import { sendProblem } from '../problem.ts';
+import { json, page as pageOf, problem, VersionDetail, VersionSummary } from '../responses.ts';
+import { defineRoute } from '../route.ts';
 import { versionDetail, versionSummary } from '../views.ts';
 
 export const versionListQuery = z
@@ -31,90 +28,120 @@ export const versionListQuery = z
 
 export const decisionBody = z.object({ reason: decisionReason.optional() }).strict();
 
-type Deps = { db: Db; pool: pg.Pool; catalog: Catalog; maxImportBytes: number };
-
-export function versionsRouter(deps: Deps): Router {
-  const router = Router();
-
-  router.get('/v1/models/:model/versions', requireScope('read'), async (req, res) => {
-    const { model } = parseRequest(modelParam, req.params, 'params');
-    const query = parseRequest(versionListQuery, req.query, 'query');
-    await requireModel(deps.db, model);
-    res.json(
-      await page(
-        query.limit ?? 100,
-        (rows) =>
-          listVersions(deps.db, model, {
-            limit: rows,
-            ...(query.state === undefined ? {} : { states: [query.state] }),
-            ...(query.cursor === undefined ? {} : { belowNumber: query.cursor }),
-          }),
-        versionSummary,
-        (last) => String(last.number),
-      ),
-    );
-  });
-
-  router.get('/v1/models/:model/versions/:version', requireScope('read'), async (req, res) => {
-    const { model, version } = parseRequest(versionParams, req.params, 'params');
-    res.json(versionDetail(await resolveVersion(deps.db, model, version)));
-  });
-
-  router.post('/v1/models/:model/versions', requireScope('admin'), requireCsv, async (req, res) => {
-    const { model } = parseRequest(modelParam, req.params, 'params');
-    const declared = Number(req.get('content-length') ?? Number.NaN);
-    if (declared > deps.maxImportBytes) {
-      throw new HttpError(
-        413,
-        `the CSV is ${declared} bytes; the limit is ${deps.maxImportBytes} (ALMANAC_MAX_IMPORT_BYTES)`,
+const decisions = (['publish', 'reject'] as const).map((action) =>
+  defineRoute({
+    method: 'post',
+    path: `/v1/models/{model}/versions/{version}/${action}`,
+    operationId: `${action}Version`,
+    summary:
+      action === 'publish'
+        ? 'Approve a held version or roll back to a superseded one (retention then runs, as after any publish)'
+        : 'Reject a held version: it will never be published',
+    access: 'admin',
+    params: versionNumberParams,
+    body: { type: 'application/json', schema: decisionBody, required: false },
+    responses: {
+      200: json(VersionSummary, 'done'),
+      409: problem('the version is not in a state this applies to'),
+      410: problem('the version was pruned by retention'),
+    },
+    handle: async ({ params, body }, { req, res, deps }) => {
+      const act = action === 'publish' ? publishVersion : rejectVersion;
+      const done = await act(
+        { db: deps.db, pool: deps.pool, logger: deps.logger },
+        params.model,
+        params.version,
+        { actor: req.caller?.actor ?? 'api', reason: body.reason },
       );
-    }
-    try {
-      const outcome = await importCsv(
-        { db: deps.db, pool: deps.pool },
-        model,
-        limitedBody(req, deps.maxImportBytes),
-        req.caller?.actor ?? 'api',
+      await deps.catalog.reload(params.model);
+      res.json(versionSummary(done));
+    },
+  }),
+);
+
+export const versionRoutes = [
+  defineRoute({
+    method: 'get',
+    path: '/v1/models/{model}/versions',
+    operationId: 'listVersions',
+    summary: 'Versions, newest first',
+    access: 'read',
+    params: modelParam,
+    query: versionListQuery,
+    responses: { 200: json(pageOf(VersionSummary), 'a page of versions') },
+    handle: async ({ params, query }, { res, deps }) => {
+      await requireModel(deps.db, params.model);
+      res.json(
+        await page(
+          query.limit ?? 100,
+          (rows) =>
+            listVersions(deps.db, params.model, {
+              limit: rows,
+              ...(query.state === undefined ? {} : { states: [query.state] }),
+              ...(query.cursor === undefined ? {} : { belowNumber: query.cursor }),
+            }),
+          versionSummary,
+          (last) => String(last.number),
+        ),
       );
-      await deps.catalog.reload(model);
-      res.status(201).json(versionSummary(outcome.version));
-    } catch (error) {
-      if (error instanceof ImportRejectedError) {
+    },
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/v1/models/{model}/versions/{version}',
+    operationId: 'getVersion',
+    summary: 'One version with its whole lineage; `version` is a number or "latest"',
+    access: 'read',
+    params: versionParams,
+    responses: { 200: json(VersionDetail, 'the version') },
+    handle: async ({ params }, { res, deps }) => {
+      res.json(versionDetail(await resolveVersion(deps.db, params.model, params.version)));
+    },
+  }),
+  defineRoute({
+    method: 'post',
+    path: '/v1/models/{model}/versions',
+    operationId: 'importVersion',
+    summary:
+      'Import a version of an external model from a CSV body (`key,value[,lower,upper][,as_of]` with a header)',
+    access: 'admin',
+    params: modelParam,
+    body: { type: 'text/csv', required: true },
+    responses: {
+      201: json(VersionSummary, 'imported: published, or held by the drift gate'),
+      409: problem('not an external model'),
+      413: problem('larger than ALMANAC_MAX_IMPORT_BYTES'),
+    },
+    handle: async ({ params }, { req, res, deps }) => {
+      const declared = Number(req.get('content-length') ?? Number.NaN);
+      if (declared > deps.maxImportBytes) {
+        throw new HttpError(
+          413,
+          `the CSV is ${declared} bytes; the limit is ${deps.maxImportBytes} (ALMANAC_MAX_IMPORT_BYTES)`,
+        );
+      }
+      try {
+        const outcome = await importCsv(
+          { db: deps.db, pool: deps.pool, logger: deps.logger },
+          params.model,
+          limitedBody(req, deps.maxImportBytes),
+          req.caller?.actor ?? 'api',
+        );
+        await deps.catalog.reload(params.model);
+        res.status(201).json(versionSummary(outcome.version));
+      } catch (error) {
+        if (!(error instanceof ImportRejectedError)) throw error;
         sendProblem(res, 400, `the CSV was rejected: ${error.total} problem(s)`, {
           errors: error.problems.map((p) => ({
             path: `line ${p.line}${p.field === '' ? '' : `.${p.field}`}`,
             ...p,
           })),
         });
-        return;
       }
-      throw error;
-    }
-  });
-
-  for (const [action, act] of [
-    ['publish', publishVersion],
-    ['reject', rejectVersion],
-  ] as const) {
-    router.post(
-      `/v1/models/:model/versions/:version/${action}`,
-      requireScope('admin'),
-      optionalJson,
-      async (req, res) => {
-        const params = parseRequest(versionNumberParams, req.params, 'params');
-        const body = parseRequest(decisionBody, req.body ?? {}, 'body');
-        const done = await act(deps.db, params.model, params.version, {
-          actor: req.caller?.actor ?? 'api',
-          reason: body.reason,
-        });
-        await deps.catalog.reload(params.model);
-        res.json(versionSummary(done));
-      },
-    );
-  }
-
-  return router;
-}
+    },
+  }),
+  ...decisions,
+];
 
 /**
  * The request body as a stream that fails (413) past `limit` bytes, whatever Content-Length

@@ -1,133 +1,173 @@
 import type { Command } from 'commander';
-import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import { z } from 'zod';
 import { startScheduler } from '../../../jobs/scheduler.ts';
 import { startWorker } from '../../../jobs/worker.ts';
 import { demoSpecFiles } from '../../../seeds/demo-specs.ts';
-import { advanceMarket, currentMarket, seedMarket } from '../../../seeds/load-market.ts';
+import { advanceMarket, currentMarket, dropMarket, seedMarket } from '../../../seeds/load-market.ts';
 import { startApi } from '../../api/start.ts';
-import { getConfig } from '../../config.ts';
-import { deleteApiKey } from '../../db/api-keys.ts';
-import type { RealizedAccuracy } from '../../db/realized.ts';
+import { deleteApiKey, listApiKeys } from '../../db/api-keys.ts';
+import { firstKey } from '../../db/estimates.ts';
+import { findModel } from '../../db/models.ts';
 import { listVersions } from '../../db/versions.ts';
 import { createApiKey } from '../../keys/api-keys.ts';
-import { getLogger } from '../../logger.ts';
 import { evaluateModel } from '../../pipeline/evaluate.ts';
 import { requestRefresh } from '../../runs/request.ts';
+import { deleteModel } from '../../versions/delete-model.ts';
 import { cliActor } from '../arguments.ts';
 import type { CliContext } from '../context.ts';
-import { ExitCode } from '../describe-error.ts';
+import { ExitCode } from '../exit-code.ts';
+import { parseOptions } from '../options.ts';
 import { startProgress } from '../progress.ts';
 import { migrate } from './migrate.ts';
 import { applySpecFiles } from './models.ts';
-import { untilStopped } from './processes.ts';
+import { runProcess } from './processes.ts';
 import { follow } from './runs.ts';
 import { seedDefaults } from './seed.ts';
 
 const MODELS = ['nasdaq-close', 'nasdaq-naive'] as const;
+const KEY_NAME = 'demo';
+/** The demo serves an admin key: on this machine only, whatever HOST says. */
+const DEMO_HOST = '127.0.0.1';
 
 export function registerDemo(program: Command, ctx: CliContext): void {
   program
     .command('demo')
     .description(
-      'run the demo end to end on local Postgres and Redis, then serve it until Ctrl-C (a second run reuses the data)',
+      'run the demo end to end on local Postgres and Redis, then serve it until Ctrl-C; a second run serves what the first made',
     )
-    .action(async () => {
+    .option('--fresh', "start over: delete the demo's models, its key and its market, then run it all again")
+    .action(async (raw: Record<string, unknown>) => {
+      const options = parseOptions(z.object({ fresh: z.boolean().optional() }).strict(), raw);
       ctx.print('1/6 migrating the database');
       await migrate(ctx);
-
-      const market = await currentMarket(ctx.pool());
-      if (market === undefined) {
-        ctx.print(`2/6 seeding the demo market (${seedDefaults.keys} tickers × ${seedDefaults.days} days)`);
-        const progress = startProgress(ctx.io, 'seed', 'rows');
-        try {
-          await seedMarket(ctx.pool(), seedDefaults, progress.update);
-        } finally {
-          progress.stop();
-        }
-      } else {
-        ctx.print(
-          `2/6 reusing the demo market (${market.keys} tickers × ${market.days} days, seed ${market.seed})`,
-        );
-      }
-
-      ctx.print('3/6 applying the demo model specs');
-      await applySpecFiles(ctx, await demoSpecFiles());
-
-      const config = getConfig();
-      const quiet = getLogger().child({}, { level: 'warn' });
-      const worker = await startWorker({
-        db: ctx.db(),
-        pool: ctx.pool(),
-        databaseUrl: config.databaseUrl,
-        redisUrl: config.redisUrl,
-        prefix: config.redisPrefix,
-        concurrency: config.workerConcurrency,
-        // the demo's own output tells the story; the processes only speak up when something is wrong
-        logger: quiet,
-      });
-      const stops: (() => Promise<void>)[] = [worker.close];
-      try {
-        ctx.print('4/6 refreshing both models (a worker runs in this process)');
-        for (const model of MODELS) await refresh(ctx, model);
-
-        ctx.print('5/6 a new day of prices arrives: advancing the market and refreshing again');
-        await advanceMarket(ctx.pool(), 1, undefined);
-        for (const model of MODELS) await refresh(ctx, model);
-        // The advance brought yesterday's actuals: how did the estimates served yesterday fare?
-        for (const model of MODELS) {
-          // (the worker may have measured it first: its evaluate job follows every refresh)
-          await evaluateModel(ctx.db(), model, quiet);
-          const versions = await listVersions(ctx.db(), model, { limit: 10 });
-          const last = versions.find((v) => ((v.realized as RealizedAccuracy | null)?.rows ?? 0) > 0);
-          if (last === undefined) continue;
-          const { rows, mae, naiveMae } = last.realized as RealizedAccuracy;
-          ctx.print(
-            `  ${model} v${last.number} against the ${rows} actuals that arrived: MAE ${mae?.toFixed(3)}, naive's ${naiveMae?.toFixed(3)}`,
-          );
-        }
-        ctx.print('6/6 starting the API and the scheduler');
-        const api = await startApi(config, quiet);
-        stops.unshift(api.close);
-        const scheduler = await startScheduler({ db: ctx.db(), enqueue: await ctx.enqueue(), logger: quiet });
-        stops.unshift(scheduler.close);
-        const key = await demoKey(ctx);
-        const { rows } = await sql<{
-          key: string;
-        }>`SELECT min(key) AS key FROM latest_estimates WHERE model = 'nasdaq-close'`.execute(ctx.db());
-        const ticker = rows[0]?.key ?? 'AACHQ';
-        const auth = config.auth ? ` -H "Authorization: Bearer ${key}"` : '';
-        ctx.print('');
-        ctx.print(`The API is up at ${api.url}, with an admin key for this demo:`);
-        ctx.print(`  export ALMANAC_KEY=${key}`);
-        ctx.print('Try:');
-        ctx.print(`  curl -s${auth} ${api.url}/v1/models/nasdaq-close/estimates/${ticker}`);
-        ctx.print(
-          `  curl -s${auth} -X POST ${api.url}/v1/models/nasdaq-close/estimates/batch -H 'Content-Type: application/json' -d '{"keys": ["${ticker}", "NOPE"]}'`,
-        );
-        ctx.print(`  curl -s${auth} "${api.url}/v1/models/nasdaq-close/versions?limit=3"`);
-        ctx.print(
-          `  curl -s${auth} "${api.url}/v1/models/nasdaq-close/diff?from=1&to=latest&format=csv" | head`,
-        );
-        ctx.print(
-          `Also: npx almanac diff nasdaq-close 1 latest, npx almanac evaluate nasdaq-close, ${api.url}/openapi.json, ${api.url}/metrics`,
-        );
-        ctx.print('Press Ctrl-C to stop.');
-        const signal = await untilStopped(ctx.io.stop);
-        ctx.print(`${signal}: stopping the API, the scheduler and the worker`);
-      } finally {
-        for (const stop of stops) await stop();
-      }
+      if (options.fresh) await startOver(ctx);
+      const runtime = ctx.runtime('demo');
+      const present = await Promise.all(MODELS.map((name) => findModel(runtime.db, name)));
+      const firstRun = present.every((model) => model === undefined);
+      // the demo's own output tells the story; the processes only speak up when something is wrong
+      const quiet = runtime.logger.child({}, { level: 'warn' });
+      await runProcess(ctx, 'demo', [
+        async () => {
+          const worker = await startWorker(runtime, { logger: quiet });
+          return worker.close;
+        },
+        async () => {
+          if (firstRun) await setUp(ctx, quiet);
+          else ctx.print('2/6 to 5/6 were done by an earlier run: serving what it made, as it is');
+          ctx.print('6/6 starting the API and the scheduler');
+          return async () => {};
+        },
+        async () => {
+          const scheduler = await startScheduler({
+            db: runtime.db,
+            enqueue: runtime.producer().enqueueRefresh,
+            logger: quiet,
+          });
+          return scheduler.close;
+        },
+        async () => {
+          const api = await startApi({ ...runtime, logger: quiet }, { host: DEMO_HOST });
+          await explain(ctx, api.url, firstRun);
+          return async () => {
+            ctx.print('stopping the API, the scheduler and the worker');
+            await api.close();
+          };
+        },
+      ]);
     });
 }
 
-/** A fresh admin key named "demo" (the previous run's is replaced: keys are shown only once). */
-async function demoKey(ctx: CliContext): Promise<string> {
-  await deleteApiKey(ctx.db(), 'demo');
-  return createApiKey(ctx.db(), 'demo', 'admin');
+/** Seeds the market, applies the specs, refreshes, advances a day and refreshes again (a worker runs). */
+async function setUp(ctx: CliContext, quiet: Logger): Promise<void> {
+  const { pool, db } = ctx.runtime('demo');
+  if ((await currentMarket(pool)) === undefined) {
+    ctx.print(`2/6 seeding the demo market (${seedDefaults.keys} tickers × ${seedDefaults.days} days)`);
+    const progress = startProgress(ctx.io, 'seed', 'rows');
+    try {
+      await seedMarket(pool, seedDefaults, progress.update);
+    } finally {
+      progress.stop();
+    }
+  } else {
+    ctx.print('2/6 reusing the demo market already in the database');
+  }
+  ctx.print('3/6 applying the demo model specs');
+  await applySpecFiles(ctx, await demoSpecFiles());
+
+  ctx.print('4/6 refreshing both models (a worker runs in this process)');
+  for (const model of MODELS) await refresh(ctx, model);
+  ctx.print('5/6 a new day of prices arrives: advancing the market and refreshing again');
+  await advanceMarket(pool, 1, undefined);
+  for (const model of MODELS) await refresh(ctx, model);
+  // The advance brought yesterday's actuals: how did the estimates served yesterday fare?
+  for (const model of MODELS) {
+    // (the worker may have measured it first: its evaluate job follows every refresh)
+    await evaluateModel(db, model, quiet);
+    const versions = await listVersions(db, model, { limit: 10 });
+    const last = versions.find((v) => (v.realized?.rows ?? 0) > 0);
+    if (last?.realized == null) continue;
+    const { rows, mae, naiveMae } = last.realized;
+    ctx.print(
+      `  ${model} v${last.number} against the ${rows} actuals that arrived: MAE ${mae?.toFixed(3)}, naive's ${naiveMae?.toFixed(3)}`,
+    );
+  }
+}
+
+async function explain(ctx: CliContext, url: string, firstRun: boolean): Promise<void> {
+  const { db, config } = ctx.runtime();
+  const key = await demoKey(ctx);
+  const ticker = (await firstKey(db, 'nasdaq-close')) ?? 'AACHQ';
+  const auth = config.auth ? ' -H "Authorization: Bearer $ALMANAC_KEY"' : '';
+  ctx.print('');
+  ctx.print(`Almanac is up: ${url}/docs (the API reference)`);
+  if (!config.auth) ctx.print('Auth is off (ALMANAC_AUTH=off): no key needed.');
+  else if (key !== undefined) ctx.print(`An admin key for this demo (shown once): export ALMANAC_KEY=${key}`);
+  else {
+    ctx.print(
+      `The admin key "${KEY_NAME}" made by the first run still works (keys are shown once); lost it? ` +
+        '`npx almanac keys create --name me --scope admin` makes another.',
+    );
+  }
+  ctx.print('Try:');
+  ctx.print(`  curl -s${auth} ${url}/v1/models/nasdaq-close/estimates/${ticker}`);
+  ctx.print(
+    `  curl -s${auth} -X POST ${url}/v1/models/nasdaq-close/estimates/batch -H 'Content-Type: application/json' -d '{"keys": ["${ticker}", "NOPE"]}'`,
+  );
+  ctx.print(`  curl -s${auth} "${url}/v1/models/nasdaq-close/versions?limit=3"`);
+  ctx.print(`  curl -s${auth} "${url}/v1/models/nasdaq-close/diff?from=1&to=latest&format=csv" | head`);
+  ctx.print(
+    `Also: npx almanac diff nasdaq-close 1 latest, npx almanac evaluate nasdaq-close, ${url}/openapi.json, ${url}/metrics`,
+  );
+  if (!firstRun)
+    ctx.print('This is the demo an earlier run made; `npx almanac demo --fresh` starts it over.');
+  ctx.print(`Press Ctrl-C to stop. ${url}/docs`);
+}
+
+/** A new admin key named "demo" when there is none; an existing one is left alone (it may be in use). */
+async function demoKey(ctx: CliContext): Promise<string | undefined> {
+  const { db, config } = ctx.runtime();
+  if (!config.auth) return undefined;
+  const keys = await listApiKeys(db);
+  const existing = keys.find((key) => key.name === KEY_NAME);
+  if (existing !== undefined && existing.revokedAt === null) return undefined;
+  if (existing !== undefined) await deleteApiKey(db, KEY_NAME);
+  return createApiKey(db, KEY_NAME, 'admin');
+}
+
+/** `--fresh`: the demo's models, its key and its market go. */
+async function startOver(ctx: CliContext): Promise<void> {
+  const { db, pool } = ctx.runtime('demo');
+  ctx.print('   --fresh: deleting the demo models, the demo key and the demo market');
+  for (const model of MODELS)
+    if ((await findModel(db, model)) !== undefined) await deleteModel(db, pool, model);
+  await deleteApiKey(db, KEY_NAME);
+  await dropMarket(pool);
 }
 
 async function refresh(ctx: CliContext, model: string): Promise<void> {
-  const { run } = await requestRefresh(ctx.db(), await ctx.enqueue(), { model, trigger: cliActor() });
+  const producer = await ctx.producer();
+  const { run } = await requestRefresh(ctx.db(), producer.enqueueRefresh, { model, trigger: cliActor() });
   const code = await follow(ctx, run, 600_000);
   if (code === ExitCode.failure)
     throw new Error(`the refresh of ${model} failed; see \`almanac runs ${model}\``);

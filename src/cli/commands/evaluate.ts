@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import type { RealizedAccuracy } from '../../db/realized.ts';
 import { listVersions } from '../../db/versions.ts';
 import { getLogger } from '../../logger.ts';
 import { evaluateModel } from '../../pipeline/evaluate.ts';
@@ -32,7 +31,7 @@ export function registerEvaluate(program: Command, ctx: CliContext): void {
         return;
       }
       const versions = await listVersions(ctx.db(), options.MODEL, { limit: 50 });
-      const measured = versions.filter((v) => v.realized !== null);
+      const measured = versions.flatMap((v) => (v.realized === null ? [] : [{ ...v, realized: v.realized }]));
       if (measured.length === 0) {
         ctx.print(`no version of ${options.MODEL} has been measured yet`);
       } else {
@@ -50,7 +49,7 @@ export function registerEvaluate(program: Command, ctx: CliContext): void {
               'MAE / NAIVE',
             ],
             ...measured.map((v) => {
-              const r = v.realized as RealizedAccuracy;
+              const r = v.realized;
               return [
                 `v${v.number}`,
                 v.state,

@@ -1,9 +1,10 @@
 import { createWriteStream } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { hasSqlState, PgError } from '../../db/pg-errors.ts';
 import { snapshotFormat, writeSnapshot } from '../../snapshots/write-snapshot.ts';
-import { resolveVersion } from '../../versions/resolve.ts';
-import { requireReadable, SERVED_STATES } from '../../versions/states.ts';
+import { versionWithRows } from '../../versions/resolve.ts';
+import { prunedError } from '../../versions/states.ts';
 import { modelArgument, versionArgument } from '../arguments.ts';
 import type { CliContext } from '../context.ts';
 import { parseOptions } from '../options.ts';
@@ -14,9 +15,13 @@ export function registerExport(program: Command, ctx: CliContext): void {
     .command('export')
     .description('write a whole version (default: the published one) as CSV, NDJSON or Parquet')
     .argument('<model>', 'model name')
-    .option('--version <n>', 'version number, or "latest" (default)')
+    .option('--version <n>', 'version number, or "latest" (default); held and rejected versions too')
     .option('--format <format>', 'csv (default), ndjson or parquet')
     .option('--out <file>', 'write to a file instead of stdout')
+    .addHelpText(
+      'after',
+      '\nThe same bytes as GET /v1/models/MODEL/versions/N/snapshot. A pruned version exits 1 saying so.',
+    )
     .action(async (model: string, raw: Record<string, unknown>) => {
       const options = parseOptions(
         z.object({
@@ -27,27 +32,46 @@ export function registerExport(program: Command, ctx: CliContext): void {
         }),
         { MODEL: model, ...raw },
       );
-      const version = await resolveVersion(ctx.db(), options.MODEL, options.version ?? 'latest');
-      requireReadable(model, version, SERVED_STATES, 'it has no rows to export');
+      const version = await versionWithRows(ctx.db(), options.MODEL, options.version ?? 'latest');
       const format = options.format ?? 'csv';
       const out = options.out === undefined ? ctx.io.stdout : createWriteStream(options.out);
-      const progress = startProgress(ctx.io, `export ${model} v${version.number}`, 'bytes');
-      let written = 0;
+      const rowsTotal = version.rowCount ?? 0;
+      const progress = startProgress(ctx.io, `export ${model} v${version.number}`, 'rows');
+      let bytes = 0;
+      let rows = 0;
       const client = await ctx.pool().connect();
       try {
-        await writeSnapshot(client, version.id, format, out, (bytes) => {
-          written += bytes;
-          // the size is not known in advance: about 60 bytes a row in CSV is the guess
-          progress.update(written, Math.max(written, (version.rowCount ?? 0) * 60));
+        await writeSnapshot(client, version, format, out, (written, rowsWritten) => {
+          bytes += written;
+          rows = Math.min(rowsTotal, rows + rowsWritten);
+          progress.update(rows, rowsTotal, formatBytes(bytes));
         });
+        progress.update(rowsTotal, rowsTotal, formatBytes(bytes));
+      } catch (error) {
+        // retention may drop the version's rows while they are read
+        if (hasSqlState(error, PgError.undefinedTable)) throw prunedError(model, version.number);
+        throw error;
       } finally {
         client.release();
         progress.stop();
       }
       if (options.out !== undefined) {
         ctx.io.stderr.write(
-          `wrote ${version.rowCount ?? 0} rows of ${model} v${version.number} to ${options.out} (${written} bytes)\n`,
+          `wrote ${rowsTotal} rows of ${model} v${version.number} to ${options.out} (${bytes} bytes)\n`,
         );
       }
     });
+}
+
+/** Bytes as a person reads them: 812 B, 3.4 MB. */
+function formatBytes(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let value = bytes / 1000;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
 }

@@ -7,8 +7,8 @@ import { ValidationError } from '../../errors.ts';
 import { importCsv } from '../../imports/import-csv.ts';
 import { cliActor, modelArgument } from '../arguments.ts';
 import type { CliContext } from '../context.ts';
-import { ExitCode } from '../describe-error.ts';
 import { printHeld } from '../drift-text.ts';
+import { ExitCode } from '../exit-code.ts';
 import { parseOptions } from '../options.ts';
 
 export function registerImport(program: Command, ctx: CliContext): void {
@@ -41,12 +41,7 @@ export function registerImport(program: Command, ctx: CliContext): void {
           { path: args.FILE, message: `is ${size} bytes; the limit is ${limit} (ALMANAC_MAX_IMPORT_BYTES)` },
         ]);
       }
-      const outcome = await importCsv(
-        { db: ctx.db(), pool: ctx.pool() },
-        args.MODEL,
-        createReadStream(args.FILE),
-        cliActor(),
-      );
+      const outcome = await importCsv(ctx.runtime(), args.MODEL, createReadStream(args.FILE), cliActor());
       const { version } = outcome;
       if (outcome.state === 'held') {
         printHeld(ctx, version);

@@ -1,13 +1,9 @@
 import type { Command } from 'commander';
-import { serveWorkerMetrics } from '../../../jobs/metrics.ts';
-import { createQueue, refreshEnqueuer } from '../../../jobs/queue.ts';
-import { createRedis } from '../../../jobs/redis.ts';
+import { reportNextRuns, schedulerRegistry, serveMetrics, workerMetrics } from '../../../jobs/metrics.ts';
 import { startScheduler } from '../../../jobs/scheduler.ts';
 import { startWorker } from '../../../jobs/worker.ts';
 import { startApi } from '../../api/start.ts';
-import { getConfig } from '../../config.ts';
-import { createDb, createPool } from '../../db/database.ts';
-import { getLogger } from '../../logger.ts';
+import type { Role, Runtime } from '../../runtime.ts';
 import type { CliContext } from '../context.ts';
 
 /**
@@ -31,82 +27,94 @@ export function untilStopped(abort?: AbortSignal): Promise<string> {
   });
 }
 
+/**
+ * A long-running process: opens the runtime in its role, starts the parts (each returns how to
+ * stop it), waits for a signal, then stops the parts in reverse order; the runtime's connections
+ * close when the command ends. A part that fails to start stops the ones started before it.
+ */
+export async function runProcess(
+  ctx: CliContext,
+  role: Role,
+  parts: ((runtime: Runtime) => Promise<() => Promise<void>>)[],
+): Promise<void> {
+  const runtime = ctx.runtime(role);
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    for (const start of parts) stops.unshift(await start(runtime));
+    const signal = await untilStopped(ctx.io.stop);
+    runtime.logger.info({ signal }, `${role} stopping`);
+  } finally {
+    for (const stop of stops) await stop();
+  }
+}
+
+/** The worker's or scheduler's `/metrics` and `/healthz`, when its port is configured. */
+const metricsPart =
+  (
+    port: (runtime: Runtime) => number | undefined,
+    registries: Parameters<typeof serveMetrics>[0],
+    prefix: string,
+  ) =>
+  async (runtime: Runtime) => {
+    const chosen = port(runtime);
+    if (chosen === undefined) return async () => {};
+    const served = await serveMetrics(registries, { port: chosen, host: runtime.config.host, prefix });
+    runtime.logger.info({ url: `${served.url}/metrics` }, 'metrics served');
+    return served.close;
+  };
+
 export function registerProcesses(program: Command, ctx: CliContext): void {
   program
     .command('serve')
-    .description('run the HTTP API on PORT; SIGTERM stops accepting and finishes the requests in flight')
-    .action(async () => {
-      const config = getConfig();
-      const logger = getLogger();
-      const api = await startApi(config, logger);
-      logger.info({ url: api.url, auth: config.auth }, 'API listening');
-      ctx.print(`Almanac API listening on ${api.url}`);
-      const signal = await untilStopped(ctx.io.stop);
-      logger.info({ signal }, 'API draining');
-      await api.close();
-    });
+    .description('run the HTTP API on HOST:PORT; SIGTERM stops accepting and finishes the requests in flight')
+    .action(() =>
+      runProcess(ctx, 'api', [
+        async (runtime) => {
+          const api = await startApi(runtime);
+          runtime.logger.info({ url: api.url, auth: runtime.config.auth }, 'API listening');
+          ctx.print(`Almanac API listening on ${api.url} (reference: ${api.url}/docs)`);
+          return api.close;
+        },
+      ]),
+    );
 
   program
     .command('worker')
     .description('run the job worker (refreshes); SIGTERM lets the jobs in hand finish, then exits')
-    .action(async () => {
-      const config = getConfig();
-      const logger = getLogger();
-      // Listening first: a port in use fails the start before any job is taken.
-      const metrics =
-        config.workerMetricsPort === undefined
-          ? undefined
-          : await serveWorkerMetrics(config.workerMetricsPort);
-      const db = createDb(config.databaseUrl, {
-        max: config.workerConcurrency * 2 + 2,
-        applicationName: 'almanac-worker',
-      });
-      const pool = createPool(config.databaseUrl, {
-        max: config.workerConcurrency * 2 + 2,
-        applicationName: 'almanac-worker',
-      });
-      try {
-        if (metrics !== undefined) logger.info({ url: `${metrics.url}/metrics` }, 'worker metrics served');
-        const worker = await startWorker({
-          db,
-          pool,
-          databaseUrl: config.databaseUrl,
-          redisUrl: config.redisUrl,
-          prefix: config.redisPrefix,
-          concurrency: config.workerConcurrency,
-          logger,
-          tuning: { lockDuration: config.jobLockMs, stalledInterval: config.jobLockMs },
-        });
-        const signal = await untilStopped(ctx.io.stop);
-        logger.info({ signal }, 'worker stopping: finishing the jobs in hand');
-        await worker.close();
-        logger.info('worker stopped');
-      } finally {
-        await metrics?.close();
-        await db.destroy();
-        await pool.end();
-      }
-    });
+    .action(() =>
+      runProcess(ctx, 'worker', [
+        // listening first: a port in use fails the start before any job is taken
+        metricsPart((runtime) => runtime.config.workerMetricsPort, workerMetrics, 'almanac_worker_'),
+        async (runtime) => {
+          const worker = await startWorker(runtime);
+          return async () => {
+            runtime.logger.info('worker stopping: finishing the jobs in hand');
+            await worker.close();
+            runtime.logger.info('worker stopped');
+          };
+        },
+      ]),
+    );
 
   program
     .command('scheduler')
     .description("run the scheduler: fires every model's cron and requests its slot (any number may run)")
-    .action(async () => {
-      const config = getConfig();
-      const logger = getLogger();
-      const db = createDb(config.databaseUrl, { max: 2, applicationName: 'almanac-scheduler' });
-      const redis = createRedis(config.redisUrl, config.redisPrefix, 'scheduler');
-      const queue = createQueue(redis, config.redisPrefix);
-      try {
-        await queue.waitUntilReady();
-        const scheduler = await startScheduler({ db, enqueue: refreshEnqueuer(queue, redis), logger });
-        const signal = await untilStopped(ctx.io.stop);
-        logger.info({ signal }, 'scheduler stopping');
-        await scheduler.close();
-      } finally {
-        await queue.close();
-        redis.disconnect();
-        await db.destroy();
-      }
-    });
+    .action(() =>
+      runProcess(ctx, 'scheduler', [
+        metricsPart(
+          (runtime) => runtime.config.schedulerMetricsPort,
+          [schedulerRegistry],
+          'almanac_scheduler_',
+        ),
+        async (runtime) => {
+          const scheduler = await startScheduler({
+            db: runtime.db,
+            enqueue: runtime.producer().enqueueRefresh,
+            logger: runtime.logger,
+          });
+          reportNextRuns(scheduler.nextRuns);
+          return scheduler.close;
+        },
+      ]),
+    );
 }

@@ -6,8 +6,8 @@ import { requestRefresh } from '../../runs/request.ts';
 import { requireModel } from '../../versions/resolve.ts';
 import { cliActor, limitOption, modelArgument } from '../arguments.ts';
 import type { CliContext } from '../context.ts';
-import { ExitCode } from '../describe-error.ts';
 import { printHeld } from '../drift-text.ts';
+import { ExitCode } from '../exit-code.ts';
 import { parseOptions } from '../options.ts';
 import { startProgress } from '../progress.ts';
 import { formatTable, formatTime } from '../table.ts';
@@ -30,7 +30,8 @@ export function registerRuns(program: Command, ctx: CliContext): void {
     .option('--timeout <seconds>', 'with --wait: give up waiting after this long (default 3600)')
     .action(async (model: string, raw: Record<string, unknown>) => {
       const options = parseOptions(runOptions, { MODEL: model, ...raw });
-      const { run } = await requestRefresh(ctx.db(), await ctx.enqueue(), {
+      const producer = await ctx.producer();
+      const { run } = await requestRefresh(ctx.db(), producer.enqueueRefresh, {
         model: options.MODEL,
         trigger: cliActor(),
       });
@@ -85,12 +86,21 @@ export function registerRuns(program: Command, ctx: CliContext): void {
     });
 }
 
-/** Polls the run with a progress bar through its phases; the exit code says how it ended. */
+/**
+ * Polls the run with a progress bar through its phases; the exit code says how it ended. When no
+ * worker is connected to the queue, says so at once, with how to start one, and keeps waiting
+ * (a worker may be starting).
+ */
 export async function follow(ctx: CliContext, queued: Run, timeoutMs: number): Promise<number> {
-  const progress = startProgress(ctx.io, `run ${queued.model}`, '%');
   const deadline = Date.now() + timeoutMs;
-  const waitingSince = Date.now();
-  let hinted = false;
+  const producer = await ctx.producer();
+  const workers = await producer.queue.getWorkersCount().catch(() => undefined);
+  if (workers === 0 && queued.state === 'queued') {
+    ctx.io.stderr.write(
+      `no worker is connected to the queue (prefix "${ctx.runtime().config.redisPrefix}"); start one with \`npx almanac worker\` — waiting for it\n`,
+    );
+  }
+  const progress = startProgress(ctx.io, `run ${queued.model}`, '%');
   let run: Run | undefined = queued;
   try {
     while (run !== undefined && run.state !== 'succeeded' && run.state !== 'failed') {
@@ -100,10 +110,6 @@ export async function follow(ctx: CliContext, queued: Run, timeoutMs: number): P
           `gave up waiting after ${timeoutMs / 1000} s; run ${queued.id} goes on: \`almanac runs ${queued.model}\`\n`,
         );
         return ExitCode.failure;
-      }
-      if (!hinted && run.state === 'queued' && Date.now() - waitingSince > 10_000) {
-        hinted = true;
-        ctx.io.stderr.write('still queued: is a worker running? (`almanac worker`)\n');
       }
       progress.update(Math.round(run.progress * 100), 100, run.phase);
       await new Promise((resolve) => setTimeout(resolve, 250));

@@ -52,21 +52,15 @@ export function registerVersions(program: Command, ctx: CliContext): void {
       ctx.print(
         formatTable([
           ['VERSION', 'STATE', 'KEYS', 'HOLDOUT MAE', 'NAIVE MAE', 'CREATED', 'PUBLISHED'],
-          ...versions.map((v) => {
-            const metrics = v.metrics as {
-              holdout?: { mae?: number | null };
-              naive?: { mae?: number | null };
-            } | null;
-            return [
-              `v${v.number}`,
-              v.state,
-              v.rowCount === null ? '-' : String(v.rowCount),
-              formatNumber(metrics?.holdout?.mae),
-              formatNumber(metrics?.naive?.mae),
-              formatTime(v.createdAt),
-              formatTime(v.publishedAt),
-            ];
-          }),
+          ...versions.map((v) => [
+            `v${v.number}`,
+            v.state,
+            v.rowCount === null ? '-' : String(v.rowCount),
+            formatNumber(v.metrics?.holdout.mae),
+            formatNumber(v.metrics?.naive.mae),
+            formatTime(v.createdAt),
+            formatTime(v.publishedAt),
+          ]),
         ]),
       );
     });
@@ -106,7 +100,8 @@ export function registerVersions(program: Command, ctx: CliContext): void {
           }),
           { MODEL: model, VERSION: version, ...raw },
         );
-        const done = await act(ctx.db(), args.MODEL, args.VERSION, {
+        const { db, pool, logger } = ctx.runtime();
+        const done = await act({ db, pool, logger }, args.MODEL, args.VERSION, {
           actor: cliActor(),
           reason: args.reason,
         });

@@ -1,0 +1,160 @@
+import type { ResponseConfig } from '@asteasolutions/zod-to-openapi';
+import { RUN_PHASES, RUN_STATES, VERSION_STATES } from '../db/types.ts';
+import { z } from '../zod-openapi.ts';
+
+/**
+ * The JSON the API answers with, as zod schemas: views (src/api/views.ts) are typed by them, and
+ * the OpenAPI document describes them, so a field cannot be added to one and not the other.
+ */
+
+const timestamp = z.string().describe('ISO 8601 time, UTC, ending in Z');
+const nullableNumber = z.number().nullable();
+
+export const Problem = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    errors: z
+      .array(z.looseObject({ path: z.string(), message: z.string() }))
+      .optional()
+      .describe('every bad field, named by its path (`query.version`, `body.keys.3`, `line 4.value`)'),
+  })
+  .openapi('Problem', { description: 'RFC 9457 problem details' });
+
+export const Estimate = z
+  .object({
+    model: z.string(),
+    version: z.number().int(),
+    key: z.string(),
+    value: z.number(),
+    lower: nullableNumber,
+    upper: nullableNumber,
+    asOf: timestamp.nullable().describe('the source time of the row the estimate scored'),
+  })
+  .openapi('Estimate');
+
+export const Batch = z
+  .object({
+    model: z.string(),
+    version: z.number().int(),
+    estimates: z.array(Estimate).describe('in request order, found keys only'),
+    missing: z.array(z.string()),
+  })
+  .openapi('EstimateBatch');
+
+export const VersionSummary = z
+  .object({
+    model: z.string(),
+    version: z.number().int(),
+    state: z.enum(VERSION_STATES),
+    rowCount: z.number().int().nullable(),
+    checksum: z.string().nullable(),
+    createdAt: timestamp,
+    publishedAt: timestamp.nullable(),
+    metrics: z.record(z.string(), z.unknown()).nullable().describe('holdout metrics; null for imports'),
+  })
+  .openapi('VersionSummary');
+
+export const VersionDetail = VersionSummary.extend({
+  lineage: z.record(z.string(), z.unknown()),
+  drift: z.record(z.string(), z.unknown()).nullable(),
+  realized: z.record(z.string(), z.unknown()).nullable(),
+}).openapi('VersionDetail');
+
+export const Run = z
+  .object({
+    id: z.string(),
+    model: z.string(),
+    slot: z.string(),
+    trigger: z.string(),
+    jobId: z.string().nullable(),
+    state: z.enum(RUN_STATES),
+    phase: z.enum(RUN_PHASES),
+    progress: z.number(),
+    version: z.number().int().nullable(),
+    error: z.string().nullable(),
+    attempts: z.number().int(),
+    createdAt: timestamp,
+    startedAt: timestamp.nullable(),
+    finishedAt: timestamp.nullable(),
+  })
+  .openapi('Run');
+
+const schedule = z.object({ cron: z.string(), timezone: z.string(), paused: z.boolean() });
+
+export const ModelListItem = z
+  .object({
+    name: z.string(),
+    description: z.string(),
+    estimator: z.string(),
+    publishedVersion: z.number().int().nullable(),
+    schedule,
+    updatedAt: timestamp,
+  })
+  .openapi('ModelListItem');
+
+export const Model = z
+  .object({
+    name: z.string(),
+    description: z.string(),
+    estimator: z.string(),
+    publishedVersion: z.number().int().nullable(),
+    // a union, not .nullable(): the null must not leak into VersionSummary's own component
+    published: z.union([VersionSummary, z.null()]),
+    spec: z.record(z.string(), z.unknown()),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .openapi('Model');
+
+export const page = <T extends z.ZodType>(item: T) =>
+  z.object({
+    items: z.array(item),
+    nextCursor: z.string().nullable().describe('pass as `cursor` for the next page; null on the last'),
+  });
+
+export const RunQueued = z.object({ runId: z.string(), slot: z.string(), state: z.enum(RUN_STATES) });
+
+const readiness = z.object({
+  status: z.string(),
+  checks: z.object({ postgres: z.string(), redis: z.string() }),
+});
+export const Readiness = readiness.openapi('Readiness');
+
+/** Headers the document names and answers carry. */
+export const headers = {
+  retryAfter: {
+    description: 'seconds to wait before trying again',
+    schema: { type: 'integer' as const, minimum: 1 },
+  },
+  etag: {
+    description: 'a strong validator of the answer; send it back as If-None-Match',
+    schema: { type: 'string' as const },
+  },
+  estimateVersion: {
+    description: 'the version the answer comes from (the per-model number)',
+    schema: { type: 'integer' as const, minimum: 1 },
+  },
+  cacheControl: {
+    description: '`public, max-age=31536000, immutable` for a pinned version, `no-cache` for latest',
+    schema: { type: 'string' as const },
+  },
+  requestId: {
+    description: 'the id of the request, in its log line (sent back when given)',
+    schema: { type: 'string' as const },
+  },
+};
+
+export function json(
+  schema: z.ZodType,
+  description: string,
+  withHeaders: ResponseConfig['headers'] = {},
+): ResponseConfig {
+  return { description, headers: withHeaders, content: { 'application/json': { schema } } };
+}
+
+export function problem(description: string, withHeaders: ResponseConfig['headers'] = {}): ResponseConfig {
+  return { description, headers: withHeaders, content: { 'application/problem+json': { schema: Problem } } };
+}

@@ -1,0 +1,121 @@
+import type { ResponseConfig } from '@asteasolutions/zod-to-openapi';
+import type { Express, Request, RequestHandler, Response } from 'express';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { ZodObject, ZodPipe, z } from 'zod';
+import type { Db } from '../db/database.ts';
+import type { EnqueueRefresh } from '../runs/request.ts';
+import { requireScope } from './auth.ts';
+import type { Catalog } from './catalog.ts';
+import type { EstimateCache } from './estimate-cache.ts';
+import type { Metrics } from './metrics.ts';
+import type { ReportCache } from './report-cache.ts';
+import { optionalJson, requireCsv, requireJson } from './require-json.ts';
+import { parseRequest } from './validate.ts';
+
+/**
+ * One definition of each route: its path, who may call it, the zod schemas of its params, query
+ * and body, its answers, and its handler. The Express app mounts these definitions (validating
+ * with those schemas), the OpenAPI document is generated from them (src/api/openapi.ts), and the
+ * lookup fast path matches and validates with the estimate route's own (src/api/fast-lookup.ts).
+ */
+
+/** Who may call a route: anyone, or an API key with this scope. */
+export type Access = 'public' | 'read' | 'admin';
+
+/** The queue as the API needs it: enqueue (fails fast when Redis is down) and whether it is up. */
+export type QueueAccess = { enqueue: EnqueueRefresh; ready: () => boolean };
+
+/** What handlers work with: the process's connections and the API's own state. */
+export type ApiDeps = {
+  db: Db;
+  pool: pg.Pool;
+  catalog: Catalog;
+  cache: EstimateCache;
+  metrics: Metrics;
+  queue: QueueAccess;
+  redisPing: () => Promise<unknown>;
+  reports: ReportCache;
+  logger: Logger;
+  maxImportBytes: number;
+};
+
+type Shape = ZodObject | ZodPipe;
+type Parsed<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+export type RouteBody<B extends z.ZodType | undefined> =
+  | {
+      type: 'application/json';
+      schema: B;
+      required: boolean;
+      /**
+       * the handler checks the body with this schema itself, with more than its shape (a model
+       * spec against the database), naming fields as the spec does (`schedule.cron`)
+       */
+      checkedByHandler?: true;
+    }
+  /** the handler streams the body itself */
+  | { type: 'text/csv'; schema?: undefined; required: true };
+
+export type Route<
+  P extends Shape | undefined = Shape | undefined,
+  Q extends Shape | undefined = Shape | undefined,
+  B extends z.ZodType | undefined = z.ZodType | undefined,
+> = {
+  method: 'get' | 'post' | 'put' | 'delete';
+  /** OpenAPI style: `/v1/models/{model}` */
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  access: Access;
+  params?: P;
+  query?: Q;
+  body?: RouteBody<B>;
+  /** request headers it reads, for the document */
+  headers?: ZodObject;
+  /**
+   * Its own answers. The errors any route of its kind can give (400, 401, 403, 404, 413, 415,
+   * 429, 503) are added from its definition (src/api/openapi.ts).
+   */
+  responses: Record<number, ResponseConfig>;
+  handle: (
+    input: { params: Parsed<P>; query: Parsed<Q>; body: Parsed<B> },
+    http: { req: Request; res: Response; deps: ApiDeps },
+  ) => Promise<void> | void;
+};
+
+/** A route, with its handler's input typed from its schemas. */
+export function defineRoute<
+  P extends Shape | undefined = undefined,
+  Q extends Shape | undefined = undefined,
+  B extends z.ZodType | undefined = undefined,
+>(route: Route<P, Q, B>): Route {
+  return route as unknown as Route;
+}
+
+/** `/v1/models/{model}` as Express writes it: `/v1/models/:model`. */
+export function expressPath(path: string): string {
+  return path.replaceAll(/\{(\w+)\}/g, ':$1');
+}
+
+/** Mounts each route: its scope, its body's content type, then its validated input to its handler. */
+export function mountRoutes(app: Express, routes: readonly Route[], deps: ApiDeps): void {
+  for (const route of routes) {
+    const steps: RequestHandler[] = [];
+    if (route.access !== 'public') steps.push(requireScope(route.access));
+    if (route.body?.type === 'application/json') steps.push(route.body.required ? requireJson : optionalJson);
+    if (route.body?.type === 'text/csv') steps.push(requireCsv);
+    app[route.method](expressPath(route.path), ...steps, async (req: Request, res: Response) => {
+      const input = {
+        params: route.params === undefined ? undefined : parseRequest(route.params, req.params, 'params'),
+        query: route.query === undefined ? undefined : parseRequest(route.query, req.query, 'query'),
+        body:
+          route.body?.schema === undefined || route.body.checkedByHandler
+            ? undefined
+            : parseRequest(route.body.schema, req.body ?? {}, 'body'),
+      };
+      await route.handle(input, { req, res, deps });
+    });
+  }
+}

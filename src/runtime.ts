@@ -1,0 +1,137 @@
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { type AlmanacQueue, addWithin, createQueue, type JobName, type JobPayload } from '../jobs/queue.ts';
+import { createRedis } from '../jobs/redis.ts';
+import type { Config } from './config.ts';
+import { type Db, openDatabase } from './db/database.ts';
+import { UnavailableError } from './errors.ts';
+import { createLogger } from './logger.ts';
+import type { EnqueueRefresh } from './runs/request.ts';
+
+/**
+ * The one wiring of a process: its config, logger, the one Postgres pool (kysely and the raw work
+ * share it), and its Redis connections, opened here and closed here, in order. The API, the
+ * worker, the scheduler, the demo, the CLI, tests and benchmarks all start from `openRuntime`.
+ */
+
+export type Role = 'api' | 'worker' | 'scheduler' | 'demo' | 'cli';
+
+/** Putting jobs on the queue, failing fast when Redis is down (src/runs/request.ts relies on it). */
+export type Producer = {
+  queue: AlmanacQueue;
+  /** whether its Redis connection is up right now */
+  ready: () => boolean;
+  /** a round trip to Redis (fails at once while it is down) */
+  ping: () => Promise<unknown>;
+  /** waits until Redis answers, up to `ms`; false when it did not */
+  connected: (ms: number) => Promise<boolean>;
+  add: <N extends JobName>(name: N, payload: JobPayload<N>, jobId: string) => Promise<void>;
+  enqueueRefresh: EnqueueRefresh;
+};
+
+export type Runtime = {
+  role: Role;
+  config: Config;
+  logger: Logger;
+  db: Db;
+  pool: pg.Pool;
+  /** the process's producer on the job queue, connected on first use */
+  producer: () => Producer;
+  /** a Redis connection of its own (a worker's blocking one), closed with the runtime */
+  redis: (purpose: string) => Redis;
+  close: () => Promise<void>;
+};
+
+/** Connections each kind of process uses at once: its work, plus a drift report's two. */
+function poolSize(role: Role, config: Config): number {
+  const worker = config.workerConcurrency * 3 + 2;
+  switch (role) {
+    case 'api':
+      return 16;
+    case 'worker':
+      return worker;
+    case 'demo':
+      return 16 + worker;
+    case 'scheduler':
+      return 2;
+    case 'cli':
+      return 4;
+  }
+}
+
+export function openRuntime(config: Config, role: Role, options: { logger?: Logger } = {}): Runtime {
+  const logger = options.logger ?? createLogger(config);
+  const {
+    db,
+    pool,
+    close: closeDatabase,
+  } = openDatabase(config.databaseUrl, {
+    max: poolSize(role, config),
+    applicationName: `almanac-${role}`,
+  });
+  const connections: Redis[] = [];
+  let producer: Producer | undefined;
+  const redis = (purpose: string, failFast = false) => {
+    const connection = createRedis(config.redisUrl, config.redisPrefix, `${role}-${purpose}`, { failFast });
+    connections.push(connection);
+    return connection;
+  };
+  return {
+    role,
+    config,
+    logger,
+    db,
+    pool,
+    producer: () => {
+      producer ??= createProducer(redis('producer', true), config.redisPrefix, logger);
+      return producer;
+    },
+    redis: (purpose) => redis(purpose),
+    close: async () => {
+      await producer?.queue.close().catch(() => {});
+      for (const connection of connections) connection.disconnect();
+      await closeDatabase();
+    },
+  };
+}
+
+function createProducer(connection: Redis, prefix: string, logger: Logger): Producer {
+  const queue = createQueue(connection, prefix);
+  queue.on('error', (error) => logger.debug({ err: error }, 'job queue connection error'));
+  const add: Producer['add'] = (name, payload, jobId) => addWithin(queue, connection, name, payload, jobId);
+  return {
+    queue,
+    ready: () => connection.status === 'ready',
+    ping: () => connection.ping(),
+    connected: (ms) =>
+      new Promise((resolve) => {
+        if (connection.status === 'ready') {
+          resolve(true);
+          return;
+        }
+        const timer = setTimeout(() => {
+          connection.off('ready', onReady);
+          resolve(false);
+        }, ms);
+        const onReady = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+        connection.once('ready', onReady);
+      }),
+    add,
+    enqueueRefresh: (jobId, payload) => add('refresh', payload, jobId),
+  };
+}
+
+/** The producer, once Redis answers; an UnavailableError naming REDIS_URL when it does not within `ms`. */
+export async function connectedProducer(runtime: Runtime, ms = 2_000): Promise<Producer> {
+  const producer = runtime.producer();
+  if (!(await producer.connected(ms))) {
+    throw new UnavailableError(
+      `cannot reach Redis at ${new URL(runtime.config.redisUrl).host} (REDIS_URL); is it running?`,
+    );
+  }
+  return producer;
+}

@@ -1,0 +1,78 @@
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { Db } from '../db/database.ts';
+import type { Lineage } from '../db/json-columns.ts';
+import { finishRun } from '../db/runs.ts';
+import { findVersionById, mergeLineage, transitionVersion, type Version } from '../db/versions.ts';
+import { type AlertOptions, announceHeld } from '../drift/alerts.ts';
+import { gateCandidate } from '../drift/gate.ts';
+import type { DriftReport } from '../drift/report.ts';
+import type { ModelSpec } from '../model/spec.ts';
+import { publishInTransaction } from './publish.ts';
+import { retainAfterPublish } from './retention.ts';
+
+/**
+ * The one way a new version ends, whether a refresh computed it or an import brought it: the
+ * drift report against the published version and the gate's verdict (in the caller's
+ * transaction, under the model's lock), then publish or hold, the lineage's last entries and the
+ * run closed; once that has committed, retention after a publish, the alert after a hold.
+ */
+
+export type Candidate = {
+  spec: ModelSpec;
+  versionId: string;
+  runId: string;
+  /** who made the version, recorded as its publisher when the gate lets it through */
+  actor: string;
+  /** why it was published (`refresh <slot> passed the drift gate`) */
+  reason: string;
+  /** what the lineage gains at the end: times per phase, what was scored or imported */
+  lineage: Lineage;
+  /** a report computed before the model's lock; kept when its baseline is still the published version */
+  early?: DriftReport | undefined;
+  /** called when the gate has passed, before the pointer moves (a refresh enters its last phase) */
+  onPublishing?: () => Promise<void>;
+};
+
+export type Decision = { state: 'published' | 'held'; version: Version; report: DriftReport };
+
+/** The gate and its consequence, inside the caller's transaction (which then commits it). */
+export async function decideInTransaction(trx: Db, candidate: Candidate): Promise<Decision> {
+  const { report, candidate: version } = await gateCandidate(
+    trx,
+    candidate.versionId,
+    candidate.spec.drift,
+    candidate.early,
+  );
+  let state: Decision['state'] = 'held';
+  if (report.verdict.passed) {
+    await candidate.onPublishing?.();
+    await publishInTransaction(trx, version, { actor: candidate.actor, reason: candidate.reason });
+    state = 'published';
+  } else {
+    await transitionVersion(trx, version.id, ['running'], 'held');
+  }
+  await mergeLineage(trx, version.id, candidate.lineage);
+  await finishRun(trx, candidate.runId, { state: 'succeeded' });
+  const concluded = await findVersionById(trx, version.id);
+  if (concluded === undefined) throw new Error(`version ${version.id} vanished as it was concluded`);
+  return { state, version: concluded, report };
+}
+
+export type AfterDeps = { db: Db; pool: pg.Pool; logger: Logger; alerts?: AlertOptions | undefined };
+
+/**
+ * What follows a decision once it has committed: after a publish, retention (a failure there is
+ * logged and tried again after the next publish); after a hold, the alert.
+ */
+export async function afterDecision(deps: AfterDeps, spec: ModelSpec, decision: Decision): Promise<void> {
+  if (decision.state === 'held') {
+    await announceHeld(deps.logger, spec, decision.report, deps.alerts);
+    return;
+  }
+  deps.logger.info(
+    { model: spec.name, version: decision.version.number, rows: decision.version.rowCount },
+    `published version ${decision.version.number}`,
+  );
+  await retainAfterPublish(deps, spec.name, spec.retention.keepVersions);
+}
