@@ -16,7 +16,8 @@ const url = (protocols: string[]) =>
     },
     { error: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
   );
-const port = wholeNumber(1, 65535);
+// 0: any free port (its URL is logged)
+const port = wholeNumber(0, 65535);
 
 const envSchema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/almanac'),

@@ -24,7 +24,7 @@ export type Producer = {
   ready: () => boolean;
   /** a round trip to Redis (fails at once while it is down) */
   ping: () => Promise<unknown>;
-  /** waits until Redis answers, up to `ms`; false when it did not */
+  /** waits until Redis answers, up to `ms`; false when it did not, or refused the connection */
   connected: (ms: number) => Promise<boolean>;
   add: <N extends JobName>(name: N, payload: JobPayload<N>, jobId: string) => Promise<void>;
   enqueueRefresh: EnqueueRefresh;
@@ -110,15 +110,18 @@ function createProducer(connection: Redis, prefix: string, logger: Logger): Prod
           resolve(true);
           return;
         }
-        const timer = setTimeout(() => {
-          connection.off('ready', onReady);
-          resolve(false);
-        }, ms);
-        const onReady = () => {
+        const settle = (up: boolean) => {
           clearTimeout(timer);
-          resolve(true);
+          connection.off('ready', onReady);
+          connection.off('error', onError);
+          resolve(up);
         };
+        const onReady = () => settle(true);
+        // a refused or unreachable server answers at once: no need to wait out the time
+        const onError = () => settle(false);
+        const timer = setTimeout(() => settle(false), ms);
         connection.once('ready', onReady);
+        connection.once('error', onError);
       }),
     add,
     enqueueRefresh: (jobId, payload) => add('refresh', payload, jobId),

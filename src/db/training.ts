@@ -7,6 +7,22 @@ import { finite, quote, type SourceRef, usableRow } from './source.ts';
  * training rows and the error statistics of a prediction over the holdout rows.
  */
 
+/**
+ * Runs training's queries in one transaction whose scans are serial and start at the table's first
+ * block: no parallel workers (whose partial sums meet in whatever order they finish) and no
+ * synchronized scans (which start wherever another scan of the table is). Float sums then add the
+ * rows in the same order every time, so the same source data gives bit-identical models, estimates
+ * and checksums.
+ */
+export async function inStableOrder<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
+  return db.transaction().execute(async (trx) => {
+    await sql`
+      SELECT set_config('max_parallel_workers_per_gather', '0', true),
+             set_config('synchronize_seqscans', 'off', true)`.execute(trx);
+    return work(trx);
+  });
+}
+
 /** Days counted back from the anchor: rows with anchor − from < time ≤ anchor − to. */
 export type DayRange = { anchor: string; fromDaysBack: number; toDaysBack: number };
 
@@ -59,7 +75,8 @@ export async function dailyMoments(db: Db, source: SourceRef, range: DayRange): 
       FROM ${sql.raw(source.table)}
       WHERE ${rangePredicate(source, range)} AND ${sql.raw(quote(source.target))} IS NOT NULL
     ) r
-    GROUP BY days_back, usable`.execute(db);
+    GROUP BY days_back, usable
+    ORDER BY days_back, usable`.execute(db);
   return result.rows.map((row) => {
     const num = (name: string) => Number(row[name] ?? 0);
     return {

@@ -1,7 +1,13 @@
 import type { Db } from '../db/database.ts';
 import type { Metrics } from '../db/json-columns.ts';
 import type { SourceRef } from '../db/source.ts';
-import { type DayRange, dailyMoments, predictionErrors, trainingAnchor } from '../db/training.ts';
+import {
+  type DayRange,
+  dailyMoments,
+  inStableOrder,
+  predictionErrors,
+  trainingAnchor,
+} from '../db/training.ts';
 import { PermanentError } from '../errors.ts';
 import { naive } from './estimators/naive.ts';
 import { estimatorFor } from './estimators/registry.ts';
@@ -26,7 +32,11 @@ export type Training = {
  * measure on those days beside naive, then refit on the whole window for the artifact, whose
  * interval is the 5th–95th percentile of the holdout residuals.
  */
-export async function train(db: Db, spec: ModelSpec, source: SourceRef): Promise<Training> {
+export function train(db: Db, spec: ModelSpec, source: SourceRef): Promise<Training> {
+  return inStableOrder(db, (trx) => trainInOrder(trx, spec, source));
+}
+
+async function trainInOrder(db: Db, spec: ModelSpec, source: SourceRef): Promise<Training> {
   const anchor = await trainingAnchor(db, source);
   if (anchor === null) {
     throw new SourceDataError(

@@ -20,8 +20,8 @@ export type TestDatabase = { readonly name: string; readonly url: string };
 /**
  * A fresh Postgres database for this test file, migrated unless `migrate: false`, and made the
  * process's DATABASE_URL (vitest isolates each file, so the config read from it is this file's).
- * Dropped after the file, unless a test failed: then it is kept for inspection (the next run's
- * global setup drops it).
+ * Dropped after the file, unless a test failed: then it is kept for inspection, and named
+ * (`npm run test:clean` drops such databases).
  */
 export function useTestDatabase(label: string, options: { migrate?: boolean } = {}): TestDatabase {
   const state = { name: '', url: '' };
@@ -42,7 +42,9 @@ export function useTestDatabase(label: string, options: { migrate?: boolean } = 
     if (task.result?.state === 'fail') failed = true;
   });
   afterAll(async () => {
-    if (state.name !== '' && !failed) await dropDatabase(state.name);
+    if (state.name === '') return;
+    if (!failed) await dropDatabase(state.name);
+    else console.warn(`kept the database ${state.name} of a failed test; \`npm run test:clean\` drops it`);
   });
   return state;
 }

@@ -33,7 +33,6 @@ export async function createDatabase(label: string): Promise<{ name: string; url
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '_')
     .slice(0, 24);
-  // the creation time in the name (base 36) lets a later run tell a stale database from a running one
   const name = `${TEST_DATABASE_PREFIX}${slug}_${Date.now().toString(36)}_${randomUUID().slice(0, 8)}`;
   await withAdmin((client) => client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`));
   return { name, url: databaseUrl(name) };
@@ -70,20 +69,19 @@ export async function dropDatabase(name: string): Promise<void> {
 }
 
 /**
- * Drops test databases that earlier runs kept (a failed file keeps its database for inspection),
- * once they are two hours old: a test run going on at the same time keeps its own.
+ * Drops every test database (almanac_test_*): those that failed files kept for inspection. Only
+ * on request (`npm run test:clean`), never by the suite, which drops the databases it made.
  */
-export async function dropStaleDatabases(maxAgeMs = 2 * 3600 * 1000): Promise<void> {
-  await withAdmin(async (client) => {
+export async function dropKeptDatabases(): Promise<string[]> {
+  return withAdmin(async (client) => {
     const { rows } = await client.query<{ datname: string }>(
       'SELECT datname FROM pg_database WHERE starts_with(datname, $1)',
       [TEST_DATABASE_PREFIX],
     );
     for (const { datname } of rows) {
-      const created = Number.parseInt(/_([0-9a-z]+)_[0-9a-f]{8}$/.exec(datname)?.[1] ?? '0', 36);
-      if (Date.now() - created < maxAgeMs) continue;
       await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
     }
+    return rows.map((row) => row.datname);
   });
 }
 
