@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
-import { parquetReadObjects } from 'hyparquet';
+import { readFile, stat } from 'node:fs/promises';
+import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importCsv, readableOf } from '../src/imports/import-csv.ts';
 import { startTestApi, type TestApi } from './helpers/api.ts';
 import { runCli } from './helpers/cli.ts';
-import { useConnections, useFileRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
+import { useConnections, useFileRedisPrefix, useTempFiles, useTestDatabase } from './helpers/hooks.ts';
 import { applySpec } from './helpers/pipeline.ts';
 import { BIN } from './helpers/spawn.ts';
 import { waitFor } from './helpers/worker-process.ts';
@@ -15,6 +16,7 @@ const { db, runtime } = useConnections(database);
 // one Redis prefix for the file, also the CLI's (ALMANAC_REDIS_PREFIX)
 const prefix = useFileRedisPrefix().current;
 const BIG = 300_000;
+const files = useTempFiles('snapshots');
 let api: TestApi;
 
 beforeAll(async () => {
@@ -107,6 +109,91 @@ describe('almanac export', () => {
     expect(run.stdout).toBe('key,value,lower,upper,as_of\nZürich,-3,-4,-2,\n"a,1",1.5,,,\nb\\x,2,1,3,\n');
     expect((await runCli('export', 'small', '--format', 'xml')).code).toBe(2);
     expect((await runCli('export', 'ghost')).code).toBe(1);
+  });
+});
+
+describe('every export of a version', () => {
+  const timed =
+    'key,value,lower,upper,as_of\nA,1,0,2,2026-05-01\nB,2.5,,,2026-05-01T16:30:00.123+02:00\nC,3,2,4,\n';
+  const instants = ['2026-05-01T00:00:00.000Z', '2026-05-01T14:30:00.123Z', null];
+
+  it('writes as_of as ISO 8601 UTC with a Z, in JSON, NDJSON, CSV and Parquet alike', async () => {
+    await applySpec(db(), { name: 'timed', estimator: 'external' });
+    await importCsv(runtime(), 'timed', readableOf(timed), 'test');
+    const lookups = await Promise.all(
+      ['A', 'B', 'C'].map((key) => api.json(`/v1/models/timed/estimates/${key}`)),
+    );
+    expect(lookups.map((res) => res.body.asOf)).toEqual(instants);
+    const batch = await api.post('/v1/models/timed/estimates/batch', { keys: ['A', 'B', 'C'] });
+    expect(batch.body.estimates.map((e: { asOf: string | null }) => e.asOf)).toEqual(instants);
+    const csv = await (await api.request('/v1/models/timed/versions/1/snapshot')).text();
+    expect(csv).toBe(
+      'key,value,lower,upper,as_of\nA,1,0,2,2026-05-01T00:00:00.000Z\nB,2.5,,,2026-05-01T14:30:00.123Z\nC,3,2,4,\n',
+    );
+    const ndjson = await (await api.request('/v1/models/timed/versions/1/snapshot?format=ndjson')).text();
+    expect(
+      ndjson
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).asOf),
+    ).toEqual(instants);
+
+    const parquet = await (
+      await api.request('/v1/models/timed/versions/1/snapshot?format=parquet')
+    ).arrayBuffer();
+    const metadata = parquetMetadata(parquet);
+    expect(metadata.schema.find((element) => element.name === 'as_of')).toMatchObject({
+      type: 'INT64',
+      logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' },
+    });
+    const kv = Object.fromEntries((metadata.key_value_metadata ?? []).map(({ key, value }) => [key, value]));
+    const detail = (await api.json('/v1/models/timed/versions/1')).body;
+    expect(kv).toMatchObject({
+      model: 'timed',
+      version: '1',
+      checksum: detail.checksum,
+      created: detail.createdAt,
+    });
+    expect(JSON.parse(kv.lineage ?? '{}')).toMatchObject({ import: { rows: 3, asOf: true } });
+    const rows = (await parquetReadObjects({ file: parquet })) as { as_of: Date | null }[];
+    expect(rows.map((row) => row.as_of?.toISOString() ?? null)).toEqual(instants);
+  });
+
+  it('gives the same bytes from the CLI as from the API (CSV, NDJSON, Parquet), counting them truly', async () => {
+    for (const format of ['csv', 'ndjson', 'parquet']) {
+      const out = await files.write(`timed.${format}`, '');
+      const run = await runCli('export', 'timed', '--version', '1', '--format', format, '--out', out);
+      expect(run.code).toBe(0);
+      const written = await readFile(out);
+      const served = Buffer.from(
+        await (await api.request(`/v1/models/timed/versions/1/snapshot?format=${format}`)).arrayBuffer(),
+      );
+      expect(written.equals(served), format).toBe(true);
+      const { size } = await stat(out);
+      expect(run.stderr).toContain(`wrote 3 rows of timed v1 to ${out} (${size} bytes)`);
+      expect(run.stderr).toMatch(/export timed v1: 100% \(3\/3 rows\)/);
+    }
+  });
+
+  it('exports held and rejected versions, and says so when a version was pruned', async () => {
+    await applySpec(db(), { name: 'kept', estimator: 'external', retention: { keepVersions: 1 } });
+    await importCsv(runtime(), 'kept', readableOf('key,value\nA,1\nB,2\n'), 'test');
+    // everything moved: the gate holds it
+    const held = await importCsv(runtime(), 'kept', readableOf('key,value\nA,100\nB,200\n'), 'test');
+    expect(held.state).toBe('held');
+    const heldCsv = await runCli('export', 'kept', '--version', '2');
+    expect(heldCsv).toMatchObject({ code: 0, stdout: 'key,value,lower,upper,as_of\nA,100,,,\nB,200,,,\n' });
+    expect((await runCli('reject', 'kept', '2')).code).toBe(0);
+    expect((await runCli('export', 'kept', '--version', '2')).stdout).toBe(heldCsv.stdout);
+    expect(await (await api.request('/v1/models/kept/versions/2/snapshot')).text()).toBe(heldCsv.stdout);
+    // retention after an import's publish: keep 1, so version 1 is pruned once 3 is published
+    const third = await importCsv(runtime(), 'kept', readableOf('key,value\nA,1\nB,2\n'), 'test');
+    expect(third.state).toBe('published');
+    expect((await api.json('/v1/models/kept/versions/1')).body.state).toBe('pruned');
+    const gone = await runCli('export', 'kept', '--version', '1');
+    expect(gone).toMatchObject({ code: 1, stdout: '' });
+    expect(gone.stderr).toBe('version 1 of "kept" was pruned by retention; its estimates are gone\n');
+    expect((await api.json('/v1/models/kept/versions/1/snapshot')).status).toBe(410);
   });
 });
 

@@ -134,6 +134,33 @@ describe('almanac import', () => {
       [{ line: 2, field: 'key', message: 'key contains control characters' }],
     ],
     [
+      'a byte-order mark inside a data row (two files joined), and other invisible characters',
+      '\ufeffkey,value\n\ufeffAAPL,1\nMS\u200bFT,2\nGOOG\u2060,3\n',
+      [
+        { line: 2, field: 'key', message: 'key contains an invisible character (U+FEFF)' },
+        { line: 3, field: 'key', message: 'key contains an invisible character (U+200B)' },
+        { line: 4, field: 'key', message: 'key contains an invisible character (U+2060)' },
+      ],
+    ],
+    [
+      'an as_of that is not a time, not a real date, or has no offset',
+      'key,value,as_of\nA,1,yesterday\nB,1,2026-02-30\nC,1,2026-05-01T10:00:00\nD,1,2026-05-01T25:00Z\n',
+      [
+        {
+          line: 2,
+          field: 'as_of',
+          message: 'not a time: yesterday (use ISO 8601, e.g. 2026-05-01 or 2026-05-01T16:00:00Z)',
+        },
+        { line: 3, field: 'as_of', message: 'not a real date: 2026-02-30' },
+        {
+          line: 4,
+          field: 'as_of',
+          message: '2026-05-01T10:00:00 has no offset; add Z (UTC) or one like +02:00',
+        },
+        { line: 5, field: 'as_of', message: 'not a real time of day: 2026-05-01T25:00Z' },
+      ],
+    ],
+    [
       'a wrong field count',
       'key,value\nA,1,2\n',
       [{ line: 2, field: '', message: 'expected 2 fields (key,value), got 3' }],
@@ -141,13 +168,25 @@ describe('almanac import', () => {
     [
       'an unknown column',
       'key,estimate\nA,1\n',
-      [{ line: 1, field: 'header', message: 'unknown column "estimate"; expected key,value[,lower,upper]' }],
+      [
+        {
+          line: 1,
+          field: 'header',
+          message: 'unknown column "estimate"; expected key,value[,lower,upper][,as_of]',
+        },
+      ],
     ],
     ['no rows', 'key,value\n', [{ line: 2, field: '', message: 'the file has a header but no rows' }]],
     [
       'an empty file',
       '',
-      [{ line: 1, field: 'header', message: 'the file is empty; expected a header key,value[,lower,upper]' }],
+      [
+        {
+          line: 1,
+          field: 'header',
+          message: 'the file is empty; expected a header key,value[,lower,upper][,as_of]',
+        },
+      ],
     ],
     [
       'a broken quote',
@@ -160,6 +199,36 @@ describe('almanac import', () => {
     expect(await leftovers()).toEqual({ versions: '0', tables: expect.any(String) });
     const { rows } = await sql`SELECT 1 FROM pg_class WHERE relname = 'almanac_import_staging'`.execute(db());
     expect(rows).toEqual([]);
+  });
+
+  it('takes an optional as_of column: a date, or a date-time with its offset, stored as the instant', async () => {
+    await applySpec(db(), { name: 'dated', estimator: 'external' });
+    const rows = [
+      'as_of,key,value',
+      '2026-05-01,A,1',
+      '2026-05-01T16:30:00.123456+02:00,B,2',
+      '2026-05-01 09:00Z,C,3',
+      ',D,4',
+      '2026-05-02,\ufeffE,5',
+    ];
+    // E's line is fine but for its key: the whole file is refused, naming it
+    const refused = await runCli('import', 'dated', await file('dated-bad.csv', `${rows.join('\n')}\n`));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('line 6, key: key contains an invisible character (U+FEFF)');
+    const good = await runCli('import', 'dated', await file('dated.csv', `${rows.slice(0, 5).join('\n')}\n`));
+    expect(good).toMatchObject({ code: 0, stdout: 'published version 1 of dated (4 keys)\n' });
+    const { rows: stored } = await sql<{ key: string; as_of: string | null }>`
+      SELECT key, to_char(as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS as_of
+      FROM latest_estimates WHERE model = 'dated' ORDER BY key`.execute(db());
+    expect(stored).toEqual([
+      { key: 'A', as_of: '2026-05-01T00:00:00.000000' },
+      { key: 'B', as_of: '2026-05-01T14:30:00.123456' },
+      { key: 'C', as_of: '2026-05-01T09:00:00.000000' },
+      { key: 'D', as_of: null },
+    ]);
+    const { rows: lineage } = await sql<{ import: unknown }>`
+      SELECT lineage->'import' AS import FROM versions WHERE model = 'dated'`.execute(db());
+    expect(lineage).toEqual([{ import: { rows: 4, asOf: true } }]);
   });
 
   it('lists every problem of a file at once, in line order, up to 100', async () => {

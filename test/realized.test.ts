@@ -90,6 +90,22 @@ describe('realized accuracy', () => {
     expect((await realizedOf('acc', 1))?.evaluatedAt).toBe(before?.evaluatedAt);
   });
 
+  it('measures an imported version too, when its rows carry as_of and the model names its source', async () => {
+    await applySpec(db(), { name: 'ext-acc', estimator: 'external', source: demoSpec().source });
+    // a spreadsheet's forecast: tomorrow's close is today's (what naive says), for the newest day with actuals
+    const { rows } = await sql<{ ticker: string; close: number; day: string }>`
+      SELECT ticker, close, day::text AS day FROM demo.daily_prices
+      WHERE day = (SELECT max(day) FROM demo.daily_prices WHERE close_next IS NOT NULL)`.execute(db());
+    const csv = ['key,value,as_of', ...rows.map((r) => `${r.ticker},${r.close},${r.day}`)].join('\n');
+    await importCsv(runtime(), 'ext-acc', readableOf(`${csv}\n`), 'test');
+    const evaluated = await runCli('evaluate', 'ext-acc', '--json');
+    expect(evaluated.code).toBe(0);
+    const realized = await realizedOf('ext-acc', 1);
+    expect(realized).toMatchObject({ rows: rows.length, keys: rows.length, naiveFeature: 'close' });
+    expect(realized?.mae).toBeGreaterThan(0);
+    expect(realized?.mae).toBeCloseTo(realized?.naiveMae ?? Number.NaN, 9);
+  });
+
   it('says so for a model without a source, and refuses an unknown model', async () => {
     await applySpec(db(), { name: 'outside', estimator: 'external' });
     await importCsv(runtime(), 'outside', readableOf('key,value\nA,1\n'), 'test');

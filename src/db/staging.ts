@@ -15,14 +15,15 @@ const STAGING = 'almanac_import_staging';
 
 export async function createStaging(client: pg.PoolClient): Promise<void> {
   await client.query(
-    `CREATE TEMP TABLE ${STAGING} (line bigint NOT NULL, key text COLLATE "C", value float8, lower float8, upper float8)
+    `CREATE TEMP TABLE ${STAGING} (line bigint NOT NULL, key text COLLATE "C", value float8, lower float8,
+       upper float8, as_of timestamptz)
      ON COMMIT DROP`,
   );
 }
 
 /**
  * Streams a source through its transforms into the staging table; the last transform yields COPY
- * text lines (`line\tkey\tvalue\tlower\tupper`). An error anywhere aborts the COPY.
+ * text lines (`line\tkey\tvalue\tlower\tupper\tas_of`). An error anywhere aborts the COPY.
  */
 export async function copyIntoStaging(
   client: pg.PoolClient,
@@ -32,7 +33,7 @@ export async function copyIntoStaging(
   await pipeline([
     source,
     ...transforms,
-    client.query(copyFrom(`COPY ${STAGING} (line, key, value, lower, upper) FROM STDIN`)),
+    client.query(copyFrom(`COPY ${STAGING} (line, key, value, lower, upper, as_of) FROM STDIN`)),
   ]);
 }
 
@@ -62,7 +63,7 @@ export async function duplicateKeys(
 /** Moves the checked rows into a version's standalone table. */
 export async function insertStagedRows(client: pg.PoolClient, table: string): Promise<number> {
   const result = await client.query(
-    `INSERT INTO ${table} (key, value, lower, upper) SELECT key, value, lower, upper FROM ${STAGING}`,
+    `INSERT INTO ${table} (key, value, lower, upper, as_of) SELECT key, value, lower, upper, as_of FROM ${STAGING}`,
   );
   return result.rowCount ?? 0;
 }

@@ -28,7 +28,7 @@ import type { ModelSpec } from '../model/spec.ts';
 import { packageVersion as codeVersion } from '../package-info.ts';
 import { afterDecision, type Decision, decideInTransaction } from '../versions/conclude.ts';
 import { requireModel } from '../versions/resolve.ts';
-import { parseNumberField } from './field-checks.ts';
+import { parseNumberField, parseTimeField } from './field-checks.ts';
 
 export const MAX_LISTED_PROBLEMS = 100;
 
@@ -55,13 +55,15 @@ export class ImportRejectedError extends ValidationError {
 
 export type ImportOutcome = Pick<Decision, 'state' | 'version'>;
 
-const COLUMNS = ['key', 'value', 'lower', 'upper'] as const;
+const COLUMNS = ['key', 'value', 'lower', 'upper', 'as_of'] as const;
+const EXPECTED = 'key,value[,lower,upper][,as_of]';
 const BATCH_CHARS = 64 * 1024;
 type Column = (typeof COLUMNS)[number];
 
 /**
- * Imports a CSV (`key,value[,lower,upper]` with a header) as a new version of an `external`
- * model. The file is parsed in Node, streamed with line numbers into a staging table by COPY,
+ * Imports a CSV (`key,value[,lower,upper][,as_of]` with a header, in any order) as a new version
+ * of an `external` model; `as_of`, the source time each estimate is for, lets realized accuracy
+ * measure it once actuals arrive (a model with a `source`). The file is parsed in Node, streamed with line numbers into a staging table by COPY,
  * and checked in SQL; a file with any problem is rejected whole. A good file becomes a version
  * that is indexed, attached, gated and published (or held) like a computed one, all in one
  * transaction: nothing of a failed import is left behind.
@@ -108,7 +110,7 @@ async function importInTransaction(
   }
   if (parsing.header === undefined) {
     throw new ImportRejectedError(
-      [{ line: 1, field: 'header', message: 'the file is empty; expected a header key,value[,lower,upper]' }],
+      [{ line: 1, field: 'header', message: `the file is empty; expected a header ${EXPECTED}` }],
       1,
     );
   }
@@ -152,7 +154,7 @@ async function importInTransaction(
     actor,
     reason: 'import passed the drift gate',
     early,
-    lineage: { import: { rows: parsing.rows, asOf: false } },
+    lineage: { import: { rows: parsing.rows, asOf: parsing.header?.includes('as_of') === true } },
   });
 }
 
@@ -222,11 +224,19 @@ class CsvToStaging extends Transform {
     const value = number('value');
     const lower = number('lower');
     const upper = number('upper');
+    // as_of may be left empty: the estimate then has no source time to be measured against
+    const asOfText = at('as_of');
+    let asOf = '\\N';
+    if (asOfText !== undefined && asOfText.trim() !== '') {
+      const parsed = parseTimeField(asOfText);
+      if ('value' in parsed) asOf = parsed.value;
+      else this.problem({ line, field: 'as_of', message: parsed.problem });
+    }
     // Lines go out in batches: one COPY message per row would cost a socket write per row.
     // A key with a problem is staged as null: it cannot be a duplicate, and bytes such as NUL
     // must not reach COPY.
     const stagedKey = keyIssue === undefined ? escapeCopy(key) : '\\N';
-    this.batch += `${line}\t${stagedKey}\t${value}\t${lower}\t${upper}\n`;
+    this.batch += `${line}\t${stagedKey}\t${value}\t${lower}\t${upper}\t${asOf}\n`;
     this.rows += 1;
     if (this.batch.length < BATCH_CHARS) {
       done();
@@ -245,10 +255,10 @@ class CsvToStaging extends Transform {
     const names = record.map((name) => name.trim().toLowerCase());
     const unknown = names.filter((name) => !(COLUMNS as readonly string[]).includes(name));
     if (unknown.length > 0)
-      return `unknown column ${unknown.map((n) => `"${n}"`).join(', ')}; expected key,value[,lower,upper]`;
+      return `unknown column ${unknown.map((n) => `"${n}"`).join(', ')}; expected ${EXPECTED}`;
     if (new Set(names).size !== names.length) return 'a column is named twice';
     if (!names.includes('key') || !names.includes('value'))
-      return 'the header must name key and value (key,value[,lower,upper])';
+      return `the header must name key and value (${EXPECTED})`;
     this.header = names as Column[];
     this.positions = Object.fromEntries(this.header.map((name, i) => [name, i]));
     return undefined;

@@ -1,30 +1,70 @@
 import { z } from 'zod';
 
-/** Keys are 1 to 256 characters of any Unicode except control characters. */
+/**
+ * Keys are 1 to 256 characters of any Unicode except control characters and invisible ones: a
+ * byte-order mark, zero-width spaces and joiners of words, bidirectional marks and embeddings,
+ * soft hyphens, line and paragraph separators. Such a character would make two keys that look the
+ * same differ (a U+FEFF pasted before a ticker), so a key holding one is refused everywhere: in an
+ * import, in a lookup, and skipped when a refresh scores its source. The zero-width joiners of
+ * emoji and scripts (U+200C, U+200D) and emoji tags are allowed: they are part of what is seen.
+ */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what keys may not hold
 const controlCharacter = /[\u0000-\u001f\u007f-\u009f]/;
+const invisibleCharacter =
+  /[\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2028\u2029\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]/;
 
-export function isValidKey(key: unknown): key is string {
+const codePoint = (character: string) =>
+  `U+${(character.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+
+type KeyFault =
+  | { kind: 'empty' }
+  | { kind: 'long'; length: number }
+  | { kind: 'control' }
+  | { kind: 'invisible'; codePoint: string };
+
+function keyFault(key: string): KeyFault | undefined {
+  if (key === '') return { kind: 'empty' };
   // .length counts UTF-16 units, never fewer than characters: count characters only when it must.
-  return (
-    typeof key === 'string' &&
-    key.length >= 1 &&
-    (key.length <= 256 || [...key].length <= 256) &&
-    !controlCharacter.test(key)
-  );
-}
-
-export const keySchema = z
-  .string()
-  .min(1, 'must be 1 to 256 characters')
-  .refine((key) => [...key].length <= 256, 'must be 1 to 256 characters')
-  .refine((key) => !controlCharacter.test(key), 'must not contain control characters');
-
-/** Why a key cannot be served, or undefined when it can. */
-export function keyProblem(key: string): string | undefined {
-  if (key === '') return 'missing key';
   const length = key.length <= 256 ? key.length : [...key].length;
-  if (length > 256) return `key is ${length} characters long; at most 256`;
-  if (controlCharacter.test(key)) return 'key contains control characters';
+  if (length > 256) return { kind: 'long', length };
+  if (controlCharacter.test(key)) return { kind: 'control' };
+  const invisible = invisibleCharacter.exec(key)?.[0];
+  if (invisible !== undefined) return { kind: 'invisible', codePoint: codePoint(invisible) };
   return undefined;
 }
+
+/** Why a key cannot be served, in an import's words, or undefined when it can. */
+export function keyProblem(key: string): string | undefined {
+  const fault = keyFault(key);
+  switch (fault?.kind) {
+    case undefined:
+      return undefined;
+    case 'empty':
+      return 'missing key';
+    case 'long':
+      return `key is ${fault.length} characters long; at most 256`;
+    case 'control':
+      return 'key contains control characters';
+    case 'invisible':
+      return `key contains an invisible character (${fault.codePoint})`;
+  }
+}
+
+export function isValidKey(key: unknown): key is string {
+  return typeof key === 'string' && keyFault(key) === undefined;
+}
+
+/** A key in a request (a path, a batch body). */
+export const keySchema = z.string().superRefine((key, ctx) => {
+  const fault = keyFault(key);
+  if (fault === undefined) return;
+  ctx.addIssue({
+    code: 'custom',
+    message:
+      fault.kind === 'control'
+        ? 'must not contain control characters'
+        : fault.kind === 'invisible'
+          ? `must not contain an invisible character (${fault.codePoint})`
+          : 'must be 1 to 256 characters',
+  });
+});

@@ -14,7 +14,9 @@ import { parseOptions } from '../options.ts';
 export function registerImport(program: Command, ctx: CliContext): void {
   program
     .command('import')
-    .description('import a CSV (key,value[,lower,upper] with a header) as a new version of an external model')
+    .description(
+      'import a CSV (key,value[,lower,upper][,as_of] with a header) as a new version of an external model',
+    )
     .argument('<model>', 'an external model')
     .argument('<file>', 'the CSV file')
     .addHelpText(
