@@ -8,11 +8,11 @@ import { importCsv, readableOf } from '../src/imports/import-csv.ts';
 import { createApiKey } from '../src/keys/api-keys.ts';
 import { validateSpec } from '../src/model/validate-spec.ts';
 import { printTable, withScratchDatabase } from './scratch.ts';
+import { BIN } from './worker-process.ts';
 
 const KEYS = 1_000_000;
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 32;
-const BIN = fileURLToPath(new URL('../bin/almanac.js', import.meta.url));
 const BASELINE = fileURLToPath(new URL('./baseline-server.ts', import.meta.url));
 const keyOf = (i: number) => `key-${String(i).padStart(7, '0')}`;
 const randomKey = () => keyOf(Math.floor(Math.random() * KEYS));

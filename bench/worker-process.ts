@@ -2,11 +2,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
-const BIN = fileURLToPath(new URL('../bin/almanac.js', import.meta.url));
+/** The installed command (`npm run bench` builds it first). */
+export const BIN = fileURLToPath(new URL('../bin/almanac.js', import.meta.url));
 
 /** A real `almanac worker` process whose peak memory can be read. */
 export function spawnWorker(env: Record<string, string>): { child: ChildProcess; stop: () => Promise<void> } {
-  const child = spawn(BIN, ['worker'], {
+  const child = spawn(process.execPath, [BIN, 'worker'], {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

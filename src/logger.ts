@@ -9,13 +9,19 @@ import { type Config, getConfig } from './config.ts';
  */
 export function createLogger(
   config: Pick<Config, 'logLevel' | 'logFormat'>,
-  terminal = process.stderr.isTTY === true,
+  options: { terminal?: boolean; destination?: NodeJS.WritableStream } = {},
 ): Logger {
+  const terminal = options.terminal ?? process.stderr.isTTY === true;
   const format = config.logFormat ?? (terminal ? 'pretty' : 'json');
   const destination: DestinationStream =
     format === 'pretty'
-      ? pretty({ destination: 2, sync: true, colorize: terminal, ignore: 'pid,hostname,service' })
-      : pino.destination(2);
+      ? pretty({
+          destination: options.destination ?? 2,
+          sync: true,
+          colorize: terminal && options.destination === undefined,
+          ignore: 'pid,hostname,service',
+        })
+      : ((options.destination as DestinationStream | undefined) ?? pino.destination(2));
   return pino(
     {
       level: config.logLevel,

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { sql } from 'kysely';
@@ -8,7 +7,7 @@ import { startTestApi, type TestApi } from './helpers/api.ts';
 import { runCli } from './helpers/cli.ts';
 import { useConnections, useFileRedisPrefix, useTempFiles, useTestDatabase } from './helpers/hooks.ts';
 import { applySpec } from './helpers/pipeline.ts';
-import { BIN } from './helpers/spawn.ts';
+import { startBin } from './helpers/spawn.ts';
 import { waitFor } from './helpers/worker-process.ts';
 
 const database = useTestDatabase('api_snapshots');
@@ -199,31 +198,22 @@ describe('every export of a version', () => {
 
 describe('almanac serve', () => {
   it('drains on SIGTERM: the request in flight completes, then the process exits 0', async () => {
-    const server = spawn(process.execPath, [BIN, 'serve'], {
-      env: {
-        ...process.env,
-        DATABASE_URL: database.url,
-        PORT: '0',
-        ALMANAC_AUTH: 'off',
-        ALMANAC_REDIS_PREFIX: prefix,
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const server = startBin(['serve'], {
+      DATABASE_URL: database.url,
+      PORT: '0',
+      ALMANAC_AUTH: 'off',
+      ALMANAC_REDIS_PREFIX: prefix,
+      LOG_LEVEL: 'warn',
     });
-    let output = '';
-    server.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => server.on('exit', resolve));
     const url = await waitFor(
-      async () => /listening on (http:\/\/\S+)/.exec(output)?.[1],
+      async () => /listening on (http:\/\/\S+)/.exec(server.stdout())?.[1],
       20_000,
       'the API to listen',
       50,
     );
     const response = await fetch(`${url}/v1/models/big/versions/1/snapshot?format=ndjson`);
     expect(response.status).toBe(200);
-    server.kill('SIGTERM');
+    const exited = server.stop();
     const body = await response.text();
     expect(body.trim().split('\n')).toHaveLength(BIG);
     expect(await exited).toBe(0);

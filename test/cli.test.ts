@@ -51,6 +51,10 @@ describe('exit codes', () => {
     const verbose = await runCli('--verbose', 'keys', 'revoke', 'nobody');
     expect(verbose.code).toBe(1);
     expect(verbose.stderr).toMatch(/\n\s+at /);
+    // after a command too
+    const after = await runCli('keys', 'revoke', 'nobody', '--verbose');
+    expect(after.code).toBe(1);
+    expect(after.stderr).toMatch(/^no live API key named "nobody".*\n\s+at /s);
   });
 });
 
@@ -173,5 +177,26 @@ describe('the almanac executable', () => {
     });
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^alm_\S{43}\n$/);
+  });
+});
+
+describe('--version', () => {
+  it('is a flag of the program alone: before a command it prints the package version', async () => {
+    for (const flag of ['--version', '-V']) {
+      expect(await runCli(flag)).toEqual({ code: 0, stdout: '0.1.0\n', stderr: '' });
+    }
+  });
+
+  it("after a command keeps that command's meaning: export --version 3 is version 3", async () => {
+    await runCli('models', 'apply', await specFile('ext.json', { name: 'ext', estimator: 'external' }));
+    for (const rows of ['A,1', 'A,1', 'A,1\nB,2']) {
+      expect((await runCli('import', 'ext', await specFile('v.csv', `key,value\n${rows}\n`))).code).not.toBe(
+        1,
+      );
+    }
+    const third = await runCli('export', 'ext', '--version', '3', '--verbose');
+    expect(third).toMatchObject({ code: 0, stdout: 'key,value,lower,upper,as_of\nA,1,,,\nB,2,,,\n' });
+    const missing = await runCli('export', 'ext', '--version', '9');
+    expect(missing).toMatchObject({ code: 1, stderr: 'model "ext" has no version 9\n' });
   });
 });

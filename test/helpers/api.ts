@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { startApi } from '../../src/api/start.ts';
 import { testRuntime } from './runtime.ts';
 
@@ -10,14 +11,26 @@ type Body = Record<string, any>;
 export async function startTestApi(
   databaseUrl: string,
   prefix: string,
-  options: { auth?: boolean; rateLimitPerMinute?: number; redisUrl?: string; maxImportBytes?: number } = {},
+  options: {
+    auth?: boolean;
+    rateLimitPerMinute?: number;
+    redisUrl?: string;
+    maxImportBytes?: number;
+    logger?: Logger;
+  } = {},
 ) {
-  const runtime = testRuntime(databaseUrl, prefix, 'api', {
-    ALMANAC_AUTH: options.auth === true ? 'on' : 'off',
-    ALMANAC_RATE_LIMIT: String(options.rateLimitPerMinute ?? 0),
-    ALMANAC_MAX_IMPORT_BYTES: String(options.maxImportBytes ?? 1024 ** 3),
-    ...(options.redisUrl === undefined ? {} : { REDIS_URL: options.redisUrl }),
-  });
+  const runtime = testRuntime(
+    databaseUrl,
+    prefix,
+    'api',
+    {
+      ALMANAC_AUTH: options.auth === true ? 'on' : 'off',
+      ALMANAC_RATE_LIMIT: String(options.rateLimitPerMinute ?? 0),
+      ALMANAC_MAX_IMPORT_BYTES: String(options.maxImportBytes ?? 1024 ** 3),
+      ...(options.redisUrl === undefined ? {} : { REDIS_URL: options.redisUrl }),
+    },
+    options.logger,
+  );
   const api = await startApi(runtime, { port: 0, host: '127.0.0.1' }).catch(async (error: unknown) => {
     await runtime.close();
     throw error;

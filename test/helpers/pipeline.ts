@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
 import { startWorker, type WorkerOptionsOf } from '../../jobs/worker.ts';
 import type { Db } from '../../src/db/database.ts';
 import { upsertModel } from '../../src/db/models.ts';
@@ -45,10 +46,11 @@ export type Pipeline = Awaited<ReturnType<typeof startPipeline>>;
 export async function startPipeline(
   databaseUrl: string,
   prefix: string,
-  options: { worker?: boolean; tuning?: WorkerOptionsOf['tuning'] } = {},
+  options: { worker?: boolean; tuning?: WorkerOptionsOf['tuning']; logger?: Logger } = {},
 ) {
-  const producerSide = testRuntime(databaseUrl, prefix, 'cli');
-  const workerSide = options.worker === false ? undefined : testRuntime(databaseUrl, prefix, 'worker');
+  const producerSide = testRuntime(databaseUrl, prefix, 'cli', {}, options.logger);
+  const workerSide =
+    options.worker === false ? undefined : testRuntime(databaseUrl, prefix, 'worker', {}, options.logger);
   const running =
     workerSide === undefined
       ? undefined

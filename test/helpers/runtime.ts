@@ -31,6 +31,7 @@ export function testRuntime(
   prefix: string,
   role: Role,
   env: Record<string, string> = {},
+  logger: Logger = silentLogger,
 ): Runtime {
-  return openRuntime(testConfig(databaseUrl, prefix, env), role, { logger: silentLogger });
+  return openRuntime(testConfig(databaseUrl, prefix, env), role, { logger });
 }

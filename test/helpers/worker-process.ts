@@ -1,25 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { BIN } from './spawn.ts';
+import { type RunningBin, startBin } from './spawn.ts';
 
 /** A real `almanac worker` process, for tests that kill, stop and resume workers. */
-export function spawnWorker(env: Record<string, string>): {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-} {
-  const child = spawn(process.execPath, [BIN, 'worker'], {
-    env: { ...process.env, LOG_LEVEL: 'info', ALMANAC_JOB_LOCK_MS: '2000', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString('utf8');
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString('utf8');
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
+export function spawnWorker(env: Record<string, string>): RunningBin {
+  return startBin(['worker'], { LOG_LEVEL: 'info', ALMANAC_JOB_LOCK_MS: '2000', ...env });
 }
 
 export async function waitFor<T>(
