@@ -146,6 +146,34 @@ describe('GET /v1/models/:model/estimates/:key', () => {
     expect(Object.values(security(fast)).every((value) => value !== null)).toBe(true);
   });
 
+  it('gives every answer a request id, echoing a well-formed one, on either path', async () => {
+    const fast = await api.request(`/v1/models/px/estimates/${someKey}`);
+    const slow = await api.request('/v1/models/px/estimates/%01');
+    for (const res of [fast, slow]) expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    const echoed = await api.request(`/v1/models/px/estimates/${someKey}`, {
+      headers: { 'x-request-id': 'client-42.a' },
+    });
+    expect(echoed.headers.get('x-request-id')).toBe('client-42.a');
+    const refused = await api.request(`/v1/models/px/estimates/${someKey}`, {
+      headers: { 'x-request-id': 'no spaces <here>' },
+    });
+    expect(refused.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('answers malformed percent-encoding in any part of a path with 400, never 500', async () => {
+    for (const path of [
+      '/v1/models/px/estimates/%E0%A4%A',
+      '/v1/runs/%C0%AF',
+      '/v1/models/px/versions/%/drift',
+      '/v1/models/%ZZ',
+    ]) {
+      const res = await api.json(path);
+      expect(res.status, path).toBe(400);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(res.body.detail).toMatch(/percent-encoding/);
+    }
+  });
+
   it('takes unicode and SQL in keys as plain keys', async () => {
     const unicode = await api.json(`/v1/models/px/estimates/${encodeURIComponent('Zürich 日本')}`);
     expect(unicode).toMatchObject({ status: 404, body: { detail: expect.stringContaining('Zürich 日本') } });

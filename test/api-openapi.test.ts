@@ -1,3 +1,4 @@
+import { createConfig, lintFromString } from '@redocly/openapi-core';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importCsv, readableOf } from '../src/imports/import-csv.ts';
@@ -10,9 +11,19 @@ const { db, runtime } = useConnections(database);
 // one Redis prefix for the file, also the CLI's (ALMANAC_REDIS_PREFIX)
 const prefix = useFileRedisPrefix().current;
 let api: TestApi;
-let doc: {
-  paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>>;
+type Operation = {
+  operationId?: string;
+  security?: unknown[];
+  parameters?: { name: string; in: string; schema: { type?: string; anyOf?: { type?: string }[] } }[];
+  responses: Record<string, { content?: Record<string, unknown> }>;
 };
+let doc: {
+  servers?: unknown[];
+  info: { license?: unknown };
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, { type?: unknown }> };
+};
+const PUBLIC = ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs'];
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 
 beforeAll(async () => {
@@ -68,6 +79,80 @@ describe('GET /openapi.json', () => {
     ]) {
       expect(Object.keys(doc.paths)).toContain(path);
     }
+  });
+
+  it('has no problem by an independent validator (Redocly, recommended rules)', async () => {
+    const config = await createConfig({
+      extends: ['recommended'],
+      // the public probes (liveness, metrics, this document, the page) have no 4xx answer, by design
+      rules: { 'operation-4xx-response': 'off' },
+    });
+    const problems = await lintFromString({
+      source: JSON.stringify(doc),
+      absoluteRef: 'openapi.json',
+      config,
+    });
+    expect(problems.map((p) => `${p.severity} ${p.ruleId} ${p.location[0]?.pointer}: ${p.message}`)).toEqual(
+      [],
+    );
+  });
+
+  it('names every operation once, secures all but the public routes, and says where it is served', () => {
+    const operations = Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.entries(item).map(([method, operation]) => ({ path, method, operation })),
+    );
+    for (const { path, method, operation } of operations) {
+      expect(operation.operationId, `${method} ${path}`).toMatch(/^[a-z][A-Za-z]+$/);
+      expect(operation.security, `${method} ${path}`).toEqual(PUBLIC.includes(path) ? [] : [{ bearer: [] }]);
+      if (!PUBLIC.includes(path)) {
+        expect(Object.keys(operation.responses), `${method} ${path}`).toEqual(
+          expect.arrayContaining(['401', '429', '503']),
+        );
+      }
+    }
+    expect(new Set(operations.map(({ operation }) => operation.operationId)).size).toBe(operations.length);
+    expect(doc.paths['/v1/models/{model}']?.put?.responses).toHaveProperty('403');
+    expect(doc.servers).toEqual([{ url: '/', description: expect.any(String) }]);
+    expect(doc.info.license).toEqual({ name: 'MIT', identifier: 'MIT' });
+  });
+
+  it('types numbers sent as text as integers, and makes nothing nullable that is never null', () => {
+    const parameter = (path: string, method: string, name: string) =>
+      doc.paths[path]?.[method]?.parameters?.find((p) => p.name === name)?.schema;
+    expect(parameter('/v1/models/{model}/versions', 'get', 'limit')).toMatchObject({
+      type: 'integer',
+      minimum: 1,
+      maximum: 1000,
+    });
+    expect(parameter('/v1/models/{model}/versions/{version}/publish', 'post', 'version')).toMatchObject({
+      type: 'integer',
+      minimum: 1,
+    });
+    expect(parameter('/v1/models/{model}/estimates/{key}', 'get', 'version')?.anyOf).toEqual([
+      expect.objectContaining({ type: 'integer' }),
+      expect.objectContaining({ type: 'string', enum: ['latest'] }),
+    ]);
+    for (const [name, schema] of Object.entries(doc.components.schemas)) {
+      expect([schema.type].flat(), name).not.toContain('null');
+    }
+  });
+
+  it('is rendered at /docs by a page served from this server alone', async () => {
+    const page = await api.request('/docs');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(page.headers.get('content-security-policy')).toMatch(/^default-src 'self'/);
+    const html = await page.text();
+    const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1] ?? '');
+    expect(assets.length).toBeGreaterThan(2);
+    for (const asset of assets) {
+      expect(asset).toMatch(/^\/docs\//);
+      const res = await api.request(asset);
+      expect(res.status, asset).toBe(200);
+      await res.arrayBuffer();
+    }
+    expect(await (await api.request('/docs/init.js')).text()).toContain("url: '/openapi.json'");
+    expect((await api.request('/docs/assets/index.html')).status).toBe(404);
   });
 
   it('describes real answers, successes and problems alike', async () => {

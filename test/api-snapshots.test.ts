@@ -96,6 +96,11 @@ describe('GET /v1/models/:model/versions/:version/snapshot', () => {
     expect(await copying()).toBe('1');
     controller.abort();
     await waitFor(async () => ((await copying()) === '0' ? true : undefined), 5_000, 'the COPY to end');
+    // and it is counted
+    const metrics = await (await api.request('/metrics')).text();
+    expect(metrics).toMatch(
+      /almanac_http_requests_aborted_total\{method="GET",route="\/v1\/models\/:model\/versions\/:version\/snapshot"\} 1/,
+    );
     // and the API still answers
     expect((await api.request('/v1/models/small/versions/1/snapshot')).status).toBe(200);
   });

@@ -1,5 +1,4 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig } from '@asteasolutions/zod-to-openapi';
-import { driftReportSchema, lineageSchema, metricsSchema, realizedSchema } from '../db/json-columns.ts';
 import { packageVersion } from '../package-info.ts';
 import { headers, problem } from './responses.ts';
 import type { Route } from './route.ts';
@@ -48,10 +47,6 @@ export function openApiDocument(): object {
       scheme: 'bearer',
       description: 'an API key: `almanac keys create --name NAME --scope read|admin`',
     });
-    registry.register('DriftReport', driftReportSchema);
-    registry.register('Lineage', lineageSchema);
-    registry.register('Metrics', metricsSchema);
-    registry.register('RealizedAccuracy', realizedSchema);
     for (const route of routes) {
       registry.registerPath({
         method: route.method,

@@ -1,4 +1,5 @@
 import type { ResponseConfig } from '@asteasolutions/zod-to-openapi';
+import { driftReportSchema, lineageSchema, metricsSchema, realizedSchema } from '../db/json-columns.ts';
 import { RUN_PHASES, RUN_STATES, VERSION_STATES } from '../db/types.ts';
 import { z } from '../zod-openapi.ts';
 
@@ -53,14 +54,15 @@ export const VersionSummary = z
     checksum: z.string().nullable(),
     createdAt: timestamp,
     publishedAt: timestamp.nullable(),
-    metrics: z.record(z.string(), z.unknown()).nullable().describe('holdout metrics; null for imports'),
+    // unions with null, not .nullable(): the null must not leak into the named component
+    metrics: z.union([metricsSchema, z.null()]).describe('holdout metrics; null for imports'),
   })
   .openapi('VersionSummary');
 
 export const VersionDetail = VersionSummary.extend({
-  lineage: z.record(z.string(), z.unknown()),
-  drift: z.record(z.string(), z.unknown()).nullable(),
-  realized: z.record(z.string(), z.unknown()).nullable(),
+  lineage: lineageSchema,
+  drift: z.union([driftReportSchema, z.null()]).describe('the report the drift gate judged it by'),
+  realized: z.union([realizedSchema, z.null()]).describe('how its estimates fared against the actuals'),
 }).openapi('VersionDetail');
 
 export const Run = z

@@ -25,51 +25,55 @@ export const artifactSchema = z.looseObject({
   interval: z.object({ lower: z.number(), upper: z.number() }),
 });
 
-export const lineageSchema = z.looseObject({
-  /** the model spec as it was when the version was made */
-  spec: z.record(z.string(), z.unknown()).optional(),
-  estimator: z.string().optional(),
-  params: z.record(z.string(), z.unknown()).optional(),
-  /** `cron`, `cli:<user>`, `api:<key name>` */
-  trigger: z.string().optional(),
-  slot: z.string().optional(),
-  runId: z.string().optional(),
-  jobId: z.string().optional(),
-  attempts: z.number().int().optional(),
-  codeVersion: z.string().optional(),
-  training: z
-    .looseObject({
-      window: z.looseObject({ anchor: z.string(), trainWindowDays: z.number(), holdoutDays: z.number() }),
-      rows: z.looseObject({ train: z.number(), holdout: z.number(), skipped: z.number() }),
-    })
-    .optional(),
-  artifact: artifactSchema.optional(),
-  /** milliseconds each phase took, and finer steps inside them */
-  phasesMs: numberRecord.optional(),
-  stepsMs: numberRecord.optional(),
-  scoring: z.looseObject({ rows: z.number(), skippedRows: z.number(), skippedKeys: z.number() }).optional(),
-  /** an import's file: rows read and whether it carried `as_of` */
-  import: z.looseObject({ rows: z.number(), asOf: z.boolean() }).optional(),
-  /** why the run failed for good */
-  error: z.string().optional(),
-  published: decisionRecordSchema.optional(),
-  rejected: decisionRecordSchema.optional(),
-});
+export const lineageSchema = z
+  .looseObject({
+    /** the model spec as it was when the version was made */
+    spec: z.record(z.string(), z.unknown()).optional(),
+    estimator: z.string().optional(),
+    params: z.record(z.string(), z.unknown()).optional(),
+    /** `cron`, `cli:<user>`, `api:<key name>` */
+    trigger: z.string().optional(),
+    slot: z.string().optional(),
+    runId: z.string().optional(),
+    jobId: z.string().optional(),
+    attempts: z.number().int().optional(),
+    codeVersion: z.string().optional(),
+    training: z
+      .looseObject({
+        window: z.looseObject({ anchor: z.string(), trainWindowDays: z.number(), holdoutDays: z.number() }),
+        rows: z.looseObject({ train: z.number(), holdout: z.number(), skipped: z.number() }),
+      })
+      .optional(),
+    artifact: artifactSchema.optional(),
+    /** milliseconds each phase took, and finer steps inside them */
+    phasesMs: numberRecord.optional(),
+    stepsMs: numberRecord.optional(),
+    scoring: z.looseObject({ rows: z.number(), skippedRows: z.number(), skippedKeys: z.number() }).optional(),
+    /** an import's file: rows read and whether it carried `as_of` */
+    import: z.looseObject({ rows: z.number(), asOf: z.boolean() }).optional(),
+    /** why the run failed for good */
+    error: z.string().optional(),
+    published: decisionRecordSchema.optional(),
+    rejected: decisionRecordSchema.optional(),
+  })
+  .openapi('Lineage');
 
 const errorFigures = z.looseObject({ mae: nullableNumber, rmse: nullableNumber, bias: nullableNumber });
 
 /** Holdout metrics of a computed version, beside naive's on the same rows. */
-export const metricsSchema = z.looseObject({
-  holdout: errorFigures.extend({
-    rows: z.number(),
-    /** true when there was no holdout and the figures are measured on the training rows */
-    inSample: z.boolean(),
-  }),
-  /** the naive forecast (last value of one feature) on the same rows: the floor to beat */
-  naive: errorFigures.extend({ feature: z.string() }),
-  /** mae / naive.mae: below 1 beats naive */
-  maeRatioToNaive: nullableNumber,
-});
+export const metricsSchema = z
+  .looseObject({
+    holdout: errorFigures.extend({
+      rows: z.number(),
+      /** true when there was no holdout and the figures are measured on the training rows */
+      inSample: z.boolean(),
+    }),
+    /** the naive forecast (last value of one feature) on the same rows: the floor to beat */
+    naive: errorFigures.extend({ feature: z.string() }),
+    /** mae / naive.mae: below 1 beats naive */
+    maeRatioToNaive: nullableNumber,
+  })
+  .openapi('Metrics');
 
 const versionRef = z.object({ model: z.string(), version: z.number().int() });
 const side = z.object({
@@ -91,50 +95,54 @@ const pair = <T extends z.ZodType>(schema: T) =>
   z.object({ baseline: schema.nullable(), candidate: schema.nullable() });
 
 /** The drift report of a candidate B against a baseline A (the figures are test/fixtures/README.md's). */
-export const driftReportSchema = z.looseObject({
-  psi: nullableNumber,
-  psiEdges: z.array(z.number()),
-  ksStatistic: nullableNumber,
-  ksPValue: nullableNumber,
-  wasserstein: nullableNumber,
-  wassersteinNorm: nullableNumber,
-  meanAbsChange: nullableNumber,
-  medianAbsRelChange: nullableNumber,
-  changedShare: nullableNumber,
-  spearman: nullableNumber,
-  coverage: z.object({ both: z.number().int(), removed: z.number().int(), added: z.number().int() }),
-  a: side,
-  b: side,
-  baseline: versionRef.nullable().describe('null for a first version: nothing to compare with'),
-  candidate: versionRef,
-  topMovers: z.object({ up: z.array(mover), down: z.array(mover) }),
-  artifact: pair(z.unknown()),
-  metrics: pair(z.record(z.string(), z.unknown())).extend({ delta: numberRecord }),
-  policy: driftPolicy,
-  verdict: z.object({ passed: z.boolean(), checks: z.array(check) }),
-  computedAt: z.string().describe('ISO 8601 time, UTC'),
-});
+export const driftReportSchema = z
+  .looseObject({
+    psi: nullableNumber,
+    psiEdges: z.array(z.number()),
+    ksStatistic: nullableNumber,
+    ksPValue: nullableNumber,
+    wasserstein: nullableNumber,
+    wassersteinNorm: nullableNumber,
+    meanAbsChange: nullableNumber,
+    medianAbsRelChange: nullableNumber,
+    changedShare: nullableNumber,
+    spearman: nullableNumber,
+    coverage: z.object({ both: z.number().int(), removed: z.number().int(), added: z.number().int() }),
+    a: side,
+    b: side,
+    baseline: versionRef.nullable().describe('null for a first version: nothing to compare with'),
+    candidate: versionRef,
+    topMovers: z.object({ up: z.array(mover), down: z.array(mover) }),
+    artifact: pair(z.unknown()),
+    metrics: pair(z.record(z.string(), z.unknown())).extend({ delta: numberRecord }),
+    policy: driftPolicy,
+    verdict: z.object({ passed: z.boolean(), checks: z.array(check) }),
+    computedAt: z.string().describe('ISO 8601 time, UTC'),
+  })
+  .openapi('DriftReport');
 
 /** How a version's estimates fared against the actuals that arrived after it was scored. */
-export const realizedSchema = z.looseObject({
-  /** estimates whose source row (key, as_of) now has a finite target */
-  rows: z.number().int(),
-  /** the version's keys, for the share of it that has been measured */
-  keys: z.number().int(),
-  mae: nullableNumber,
-  rmse: nullableNumber,
-  /** mean of actual − estimate: positive when the estimates ran low (training's convention) */
-  bias: nullableNumber,
-  /** share of measured rows with an interval whose actual fell within [lower, upper] */
-  intervalCoverage: nullableNumber,
-  intervalRows: z.number().int(),
-  /** naive (the last value of one feature) on the same rows: the floor to beat */
-  naiveFeature: z.string().nullable(),
-  naiveMae: nullableNumber,
-  maeRatioToNaive: nullableNumber,
-  asOf: z.object({ from: z.string().nullable(), to: z.string().nullable() }),
-  evaluatedAt: z.string(),
-});
+export const realizedSchema = z
+  .looseObject({
+    /** estimates whose source row (key, as_of) now has a finite target */
+    rows: z.number().int(),
+    /** the version's keys, for the share of it that has been measured */
+    keys: z.number().int(),
+    mae: nullableNumber,
+    rmse: nullableNumber,
+    /** mean of actual − estimate: positive when the estimates ran low (training's convention) */
+    bias: nullableNumber,
+    /** share of measured rows with an interval whose actual fell within [lower, upper] */
+    intervalCoverage: nullableNumber,
+    intervalRows: z.number().int(),
+    /** naive (the last value of one feature) on the same rows: the floor to beat */
+    naiveFeature: z.string().nullable(),
+    naiveMae: nullableNumber,
+    maeRatioToNaive: nullableNumber,
+    asOf: z.object({ from: z.string().nullable(), to: z.string().nullable() }),
+    evaluatedAt: z.string(),
+  })
+  .openapi('RealizedAccuracy');
 
 const realizedFigures = realizedSchema.omit({ keys: true, evaluatedAt: true });
 
