@@ -1,7 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 
 // Frozen in time: this file never imports from src/ and never changes once released.
-// The schema is a public interface (analysts read it directly), so names follow DESIGN.md exactly.
+// The schema is a public interface (analysts read it directly): README.md (Schema) lists its names.
 
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`

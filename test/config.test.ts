@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../src/config.ts';
 
 describe('configuration', () => {
-  it('fills every default from DESIGN.md and freezes the result', () => {
+  it('fills every default the README lists and freezes the result', () => {
     const config = parseConfig({});
     expect(config).toEqual({
       databaseUrl: 'postgres://postgres@127.0.0.1:5432/almanac',

@@ -19,7 +19,7 @@ async function sqlState(promise: Promise<unknown>): Promise<string | undefined> 
 }
 
 describe('migrations', () => {
-  it('create the public schema of DESIGN.md on an empty database', async () => {
+  it('create the public schema of README.md on an empty database', async () => {
     const outcome = await migrateToLatest(db());
     expect(outcome.applied).toEqual(['0001_initial', '0002_change_notifications']);
     await expect(dumpSchema(db())).resolves.toMatchFileSnapshot('./fixtures/schema.txt');
@@ -55,7 +55,7 @@ describe('migrations', () => {
       expect(await sqlState(duplicate)).toBe(PgError.uniqueViolation);
     });
 
-    it("limit states and phases to DESIGN.md's", async () => {
+    it("limit states and phases to the lifecycle's", async () => {
       expect(
         await sqlState(
           sql`INSERT INTO versions (model, number, state) VALUES ('m', 9, 'live')`.execute(db()),

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { listModelStates } from '../db/catalog-state.ts';
+import { CHANGES_CHANNEL, type Change, listenForChanges } from '../db/changes.ts';
 import type { Db } from '../db/database.ts';
 import { createClient } from '../db/database.ts';
 import type { VersionState } from '../db/types.ts';
@@ -13,8 +14,6 @@ export type ModelEntry = {
   published: VersionEntry | undefined;
   versions: Map<number, VersionEntry>;
 };
-
-export const CHANGES_CHANNEL = 'almanac_changes';
 
 /**
  * Every model's state and versions, held in memory so that a lookup of "latest" costs no query.
@@ -56,7 +55,7 @@ export async function createCatalog(db: Db, databaseUrl: string, logger: Logger)
     const client = createClient(databaseUrl, 'almanac-api-listen');
     client.on('notification', (message) => {
       if (message.channel !== CHANGES_CHANNEL) return;
-      const change = JSON.parse(message.payload ?? '{}') as { table?: string; model?: string | null };
+      const change = JSON.parse(message.payload ?? '{}') as Change;
       if (change.table === 'api_keys') {
         for (const notify of keyListeners) notify();
       } else if (typeof change.model === 'string') {
@@ -72,7 +71,7 @@ export async function createCatalog(db: Db, databaseUrl: string, logger: Logger)
       scheduleReconnect();
     });
     await client.connect();
-    await client.query(`LISTEN ${CHANGES_CHANNEL}`);
+    await listenForChanges(client);
     listener = client;
     // Changes made while not listening are caught by reloading everything once listening.
     await reload();

@@ -1,5 +1,6 @@
 import type { ModelSpec } from '../model/spec.ts';
 import type { Db } from './database.ts';
+import { storedSpec } from './json-columns.ts';
 import type { VersionState } from './types.ts';
 
 export type ModelState = {
@@ -21,7 +22,7 @@ export async function listModelStates(db: Db, name?: string): Promise<ModelState
     versions.orderBy('number').execute(),
   ]);
   const byModel = new Map<string, ModelState>(
-    modelRows.map((row) => [row.name, { name: row.name, spec: row.spec as ModelSpec, versions: [] }]),
+    modelRows.map((row) => [row.name, { name: row.name, spec: storedSpec(row.spec), versions: [] }]),
   );
   for (const row of versionRows) {
     byModel

@@ -30,11 +30,36 @@ export type SideSummary = {
  * parallel workers; and the joins on key go through the partitions' primary keys (a merge join,
  * twice as fast as hashing a million keys).
  */
-export async function applyStatisticsSettings(trx: Db): Promise<void> {
+async function applyStatisticsSettings(trx: Db): Promise<void> {
   await sql`
     SELECT set_config('work_mem', '256MB', true), set_config('jit', 'off', true),
            set_config('max_parallel_workers_per_gather', '0', true),
            set_config('enable_hashjoin', 'off', true)`.execute(trx);
+}
+
+/**
+ * Runs statistics' queries under those settings: in a transaction of their own, or, when `db` is
+ * a transaction its caller goes on with (the publish gate's), in a savepoint whose rollback keeps
+ * the answers (the queries only read) and undoes the settings, which must not outlive them.
+ */
+export async function withStatisticsSettings<T>(
+  db: Db,
+  callersTransaction: boolean,
+  work: (db: Db) => Promise<T>,
+): Promise<T> {
+  if (!callersTransaction) {
+    return db.transaction().execute(async (trx) => {
+      await applyStatisticsSettings(trx);
+      return work(trx);
+    });
+  }
+  await sql`SAVEPOINT drift_statistics`.execute(db);
+  try {
+    await applyStatisticsSettings(db);
+    return await work(db);
+  } finally {
+    await sql`ROLLBACK TO SAVEPOINT drift_statistics`.execute(db);
+  }
 }
 
 export type Distributions = {

@@ -1,5 +1,15 @@
-import { driftPolicy } from '../model/spec.ts';
+import type { ModelSpec } from '../model/spec.ts';
+import { driftPolicy, sourceSchema } from '../model/spec.ts';
 import { z } from '../zod-openapi.ts';
+
+/**
+ * A stored spec (`models.spec`). It was parsed in full (validateSpec) before it was stored, with
+ * every default filled in; it is not judged again on the way out, so that rules made stricter
+ * later cannot make a model unreadable (a changed spec is checked when it is applied).
+ */
+export function storedSpec(value: unknown): ModelSpec {
+  return value as ModelSpec;
+}
 
 /**
  * The JSON columns of `versions`, one schema each: `lineage`, `metrics`, `drift` and `realized`.
@@ -25,10 +35,18 @@ export const artifactSchema = z.looseObject({
   interval: z.object({ lower: z.number(), upper: z.number() }),
 });
 
+/** What lineage says of the spec a version was made with (the whole spec, as it was, is there). */
+const recordedSpec = z.looseObject({
+  name: z.string(),
+  estimator: z.string(),
+  params: z.record(z.string(), z.unknown()).optional(),
+  source: sourceSchema.optional(),
+});
+
 export const lineageSchema = z
   .looseObject({
     /** the model spec as it was when the version was made */
-    spec: z.record(z.string(), z.unknown()).optional(),
+    spec: recordedSpec.optional(),
     estimator: z.string().optional(),
     params: z.record(z.string(), z.unknown()).optional(),
     /** `cron`, `cli:<user>`, `api:<key name>` */

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { ModelSpec } from '../model/spec.ts';
 import type { Db } from './database.ts';
+import { storedSpec } from './json-columns.ts';
 
 export type Model = {
   name: string;
@@ -39,7 +40,7 @@ type ModelSelection = Awaited<ReturnType<ReturnType<typeof selectModels>['execut
 function toModel(row: ModelSelection): Model {
   return {
     name: row.name,
-    spec: row.spec as ModelSpec,
+    spec: storedSpec(row.spec),
     publishedVersion: row.published_number ?? null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

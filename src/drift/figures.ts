@@ -1,7 +1,5 @@
-import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import {
-  applyStatisticsSettings,
   type Distributions,
   distributions,
   type KeyChanges,
@@ -11,6 +9,7 @@ import {
   type TopMovers,
   topMovers,
   versionSummary,
+  withStatisticsSettings,
 } from '../db/drift-stats.ts';
 import { ksPValue } from './kolmogorov.ts';
 
@@ -25,7 +24,7 @@ type Side = {
   quantiles: Record<string, number | null>;
 };
 
-/** The figures of a drift report, under the names of fixtures/README.md, at its top level. */
+/** The figures of a drift report, under the names of test/fixtures/README.md, at its top level. */
 export type DriftFigures = {
   psi: number | null;
   psiEdges: number[];
@@ -70,25 +69,14 @@ export async function driftFigures(
   const limit = options.topMovers ?? 0;
   let results: [Distributions, KeyChanges, TopMovers];
   if (options.inTransaction === true) {
-    // The queries only read: rolling back to the savepoint keeps their answers and undoes their
-    // settings, which must not outlive them in the caller's transaction.
-    await sql`SAVEPOINT drift_statistics`.execute(db);
-    try {
-      await applyStatisticsSettings(db);
-      results = [
-        await distributions(db, a, b),
-        await keyChanges(db, a, b, changeTolerance),
-        await topMovers(db, a, b, limit),
-      ];
-    } finally {
-      await sql`ROLLBACK TO SAVEPOINT drift_statistics`.execute(db);
-    }
+    // one connection: the queries one after the other
+    results = await withStatisticsSettings(db, true, async (trx) => [
+      await distributions(trx, a, b),
+      await keyChanges(trx, a, b, changeTolerance),
+      await topMovers(trx, a, b, limit),
+    ]);
   } else {
-    const tuned = <T>(work: (trx: Db) => Promise<T>) =>
-      db.transaction().execute(async (trx) => {
-        await applyStatisticsSettings(trx);
-        return work(trx);
-      });
+    const tuned = <T>(work: (trx: Db) => Promise<T>) => withStatisticsSettings(db, false, work);
     const [changes, [sides, movers]] = await Promise.all([
       tuned((trx) => keyChanges(trx, a, b, changeTolerance)),
       tuned(async (trx) => [await distributions(trx, a, b), await topMovers(trx, a, b, limit)] as const),

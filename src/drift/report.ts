@@ -58,7 +58,7 @@ export function refOf(version: Pick<Version, 'model' | 'number'>): VersionRef {
   return { model: version.model, version: version.number };
 }
 
-/** The model's policy against the figures, in the order DESIGN.md lists its thresholds. */
+/** The model's policy against the figures, in the order README.md (Drift) lists its thresholds. */
 function policyChecks(figures: DriftFigures, hasBaseline: boolean, policy: DriftPolicy): Check[] {
   const checks = [minCheck('minRows', policy.minRows, figures.b.count)];
   if (!hasBaseline) return checks;

@@ -107,12 +107,11 @@ async function trainInOrder(db: Db, spec: ModelSpec, source: SourceRef): Promise
 
 /** The feature naive repeats: a naive model's own, else the first; what every model is measured against. */
 export function naiveFeatureOf(
-  spec: Pick<ModelSpec, 'estimator' | 'params'>,
+  spec: { estimator: string; params: Record<string, unknown> },
   features: string[],
 ): string | undefined {
-  return spec.estimator === 'naive'
-    ? ((spec.params as { feature?: string }).feature ?? features[0])
-    : features[0];
+  const own = spec.params.feature;
+  return spec.estimator === 'naive' && typeof own === 'string' ? own : features[0];
 }
 
 const emptyStats = { n: 0, featureMeans: [], featureCov: [], targetMean: 0, featureTargetCov: [] };

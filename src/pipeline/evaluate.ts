@@ -91,8 +91,8 @@ export async function evaluateModel(db: Db, model: string, logger: Logger): Prom
 function scoredWith(
   version: Version,
   spec: ModelSpec,
-): Pick<ModelSpec, 'estimator' | 'params'> & { source?: SourceSpec } {
-  const own = version.lineage.spec as Partial<ModelSpec> | undefined;
+): { estimator: string; params: Record<string, unknown>; source?: SourceSpec } {
+  const own = version.lineage.spec;
   const source = own?.source ?? spec.source;
   return {
     estimator: own?.estimator ?? spec.estimator,

@@ -79,7 +79,7 @@ const phaseSpan: Record<RunPhase, [number, number]> = {
 };
 
 /**
- * One attempt at a refresh run, through the phases of DESIGN.md. The run's version is created
+ * One attempt at a refresh run, through the phases README.md lists (How a refresh works). The run's version is created
  * once; the attempt holds that version's advisory lock on a connection of its own for its whole
  * life and writes only through it, so an attempt that lost the lock (a stalled worker whose job
  * was handed to another) can change nothing. A failure on the last attempt leaves the version
