@@ -3,22 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_SECURITY_HEADERS } from '../src/api/headers.ts';
 import { publishVersion } from '../src/versions/publish.ts';
 import { startTestApi, type TestApi } from './helpers/api.ts';
-import {
-  useConnections,
-  useFileRedisPrefix,
-  useMarket,
-  usePipeline,
-  useTestDatabase,
-} from './helpers/hooks.ts';
+import { useTestSetup } from './helpers/hooks.ts';
 import { applySpec, demoSpec, silentLogger } from './helpers/pipeline.ts';
 
-const database = useTestDatabase('api_lookups');
-const { db, pool } = useConnections(database);
 // one Redis prefix for the file, also the CLI's (ALMANAC_REDIS_PREFIX)
-const filePrefix = useFileRedisPrefix();
-const prefix = filePrefix.current;
-const market = useMarket({ pool }, { keys: 200, days: 30, seed: 4 });
-const pipeline = usePipeline(database, filePrefix);
+const setup = useTestSetup('api_lookups', { market: { keys: 200, days: 30, seed: 4 }, pipeline: true });
+const { database, db, pool, pipeline, advance } = setup;
+const prefix = setup.prefix.current;
 const refresh = (model: string) => pipeline().refresh(model);
 const operator = () => ({ db: db(), pool: pool(), logger: silentLogger });
 let api: TestApi;
@@ -27,7 +18,7 @@ let someKey = '';
 beforeAll(async () => {
   await applySpec(db(), demoSpec({ name: 'px', retention: { keepVersions: 2 } }));
   await refresh('px'); // v1
-  await market.advance(1);
+  await advance(1);
   await refresh('px'); // v2
   await refresh('px'); // v3 published; v1 pruned (keep 2)
   await applySpec(

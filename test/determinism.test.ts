@@ -1,20 +1,13 @@
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { findVersion } from '../src/db/versions.ts';
-import {
-  useConnections,
-  useFileRedisPrefix,
-  useMarket,
-  usePipeline,
-  useTestDatabase,
-} from './helpers/hooks.ts';
+import { useTestSetup } from './helpers/hooks.ts';
 import { applySpec, demoSpec } from './helpers/pipeline.ts';
 
-const database = useTestDatabase('determinism');
-const { db, pool } = useConnections(database);
-const prefix = useFileRedisPrefix();
-useMarket({ pool }, { keys: 2000, days: 40, seed: 9 });
-const pipeline = usePipeline(database, prefix);
+const { database, db, pipeline } = useTestSetup('determinism', {
+  market: { keys: 2000, days: 40, seed: 9 },
+  pipeline: true,
+});
 const MODELS = ['twin-a', 'twin-b', 'twin-c'];
 
 beforeAll(async () => {

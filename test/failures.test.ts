@@ -2,14 +2,14 @@ import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { findVersion } from '../src/db/versions.ts';
 import { requestRefresh } from '../src/runs/request.ts';
-import { useConnections, useMarket, usePipeline, useRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
+import { useTestSetup } from './helpers/hooks.ts';
 import { applySpec, demoSpec } from './helpers/pipeline.ts';
 
-const database = useTestDatabase('failures');
-const { db, pool } = useConnections(database);
-const prefix = useRedisPrefix();
-useMarket({ pool }, { keys: 100, days: 30, seed: 5 });
-const pipeline = usePipeline(database, prefix, { each: true });
+const { db, pipeline } = useTestSetup('failures', {
+  market: { keys: 100, days: 30, seed: 5 },
+  pipeline: true,
+  each: true,
+});
 const refresh = (model: string) => pipeline().refresh(model);
 
 beforeAll(async () => {

@@ -4,20 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { listVersions } from '../src/db/versions.ts';
 import { applyRetention } from '../src/versions/retention.ts';
 import { runCli } from './helpers/cli.ts';
-import {
-  useConnections,
-  useFileRedisPrefix,
-  useMarket,
-  usePipeline,
-  useTestDatabase,
-} from './helpers/hooks.ts';
+import { useTestSetup } from './helpers/hooks.ts';
 import { applySpec, demoSpec } from './helpers/pipeline.ts';
 
-const database = useTestDatabase('lifecycle');
-const { db, pool } = useConnections(database);
-const prefix = useFileRedisPrefix();
-const market = useMarket({ pool }, { keys: 500, days: 30, seed: 8 });
-usePipeline(database, prefix);
+const { database, db, pool, advance } = useTestSetup('lifecycle', {
+  market: { keys: 500, days: 30, seed: 8 },
+  pipeline: true,
+});
 
 const states = async (model: string) =>
   (await listVersions(db(), model, { limit: 50 })).map((v) => `v${v.number}:${v.state}`).join(' ');
@@ -82,7 +75,7 @@ describe('rollback and retention', () => {
   it('rolls back by publishing a superseded version, and records the history', async () => {
     await applySpec(db(), demoSpec({ name: 'rb' }));
     expect((await runCli('run', 'rb', '--wait')).code).toBe(0);
-    await market.advance(1);
+    await advance(1);
     expect((await runCli('run', 'rb', '--wait')).code).toBe(0);
     expect(await runCli('publish', 'rb', '1', '--reason', 'v2 looks wrong')).toMatchObject({ code: 0 });
     expect(await states('rb')).toBe('v2:superseded v1:published');

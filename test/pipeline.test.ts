@@ -2,14 +2,14 @@ import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { findVersion, listVersions } from '../src/db/versions.ts';
 import { requestRefresh } from '../src/runs/request.ts';
-import { useConnections, useMarket, usePipeline, useRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
+import { useTestSetup } from './helpers/hooks.ts';
 import { applySpec, demoSpec, waitForRun } from './helpers/pipeline.ts';
 
-const database = useTestDatabase('pipeline');
-const { db, pool } = useConnections(database);
-const prefix = useRedisPrefix();
-const market = useMarket({ pool }, { keys: 300, days: 40, seed: 3 });
-const pipeline = usePipeline(database, prefix, { each: true });
+const { db, pipeline, advance } = useTestSetup('pipeline', {
+  market: { keys: 300, days: 40, seed: 3 },
+  pipeline: true,
+  each: true,
+});
 const refresh = () => pipeline().refresh('prices');
 
 beforeAll(async () => {
@@ -45,7 +45,7 @@ describe('refresh', () => {
   });
 
   it('a second run after new data publishes version 2 and supersedes 1', async () => {
-    await market.advance(1);
+    await advance(1);
     const run = await refresh();
     expect(run.version).toBe(2);
     const versions = await listVersions(db(), 'prices', { limit: 10 });

@@ -4,20 +4,13 @@ import type { RealizedAccuracy } from '../src/db/json-columns.ts';
 import { findVersion } from '../src/db/versions.ts';
 import { importCsv, readableOf } from '../src/imports/import-csv.ts';
 import { runCli } from './helpers/cli.ts';
-import {
-  useConnections,
-  useFileRedisPrefix,
-  useMarket,
-  usePipeline,
-  useTestDatabase,
-} from './helpers/hooks.ts';
+import { useTestSetup } from './helpers/hooks.ts';
 import { applySpec, demoSpec } from './helpers/pipeline.ts';
 
-const database = useTestDatabase('realized');
-const { db, pool, runtime } = useConnections(database);
-const prefix = useFileRedisPrefix();
-const market = useMarket({ pool }, { keys: 1000, days: 60, seed: 3 });
-usePipeline(database, prefix);
+const { db, runtime, advance } = useTestSetup('realized', {
+  market: { keys: 1000, days: 60, seed: 3 },
+  pipeline: true,
+});
 
 const realizedOf = async (model: string, number: number) =>
   (await findVersion(db(), model, number))?.realized;
@@ -49,7 +42,7 @@ describe('realized accuracy', () => {
     // the worker queues an evaluate job after the refresh; the newest day's actuals are not in yet
     await expect.poll(() => realizedOf('acc', 1), { timeout: 20_000 }).toMatchObject({ rows: 0, keys: 1000 });
 
-    await market.advance(1);
+    await advance(1);
     const evaluated = await runCli('evaluate', 'acc');
     expect(evaluated.code).toBe(0);
     expect(evaluated.stdout).toMatch(/^VERSION\s+STATE\s+MEASURED\s+MAE/);

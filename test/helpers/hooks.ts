@@ -155,3 +155,38 @@ export function useTempFiles(label: string): { write: (name: string, content: st
     },
   };
 }
+
+/**
+ * The setup most files need, in one call: a database of the file's own (migrated), connections to
+ * it, a Redis prefix (the file's, or each test's with `each`), the demo market when `market` is
+ * given, and a worker with `pipeline`.
+ */
+export function useTestSetup(
+  label: string,
+  options: {
+    market?: Parameters<typeof useMarket>[1];
+    pipeline?: boolean;
+    /** a Redis prefix, and a pipeline, per test instead of per file */
+    each?: boolean;
+  } = {},
+) {
+  const database = useTestDatabase(label);
+  const connections = useConnections(database);
+  const prefix = options.each === true ? useRedisPrefix() : useFileRedisPrefix();
+  const market = options.market === undefined ? undefined : useMarket(connections, options.market);
+  const pipeline =
+    options.pipeline === true ? usePipeline(database, prefix, { each: options.each === true }) : undefined;
+  return {
+    database,
+    ...connections,
+    prefix,
+    advance: async (days: number, shockPct?: number) => {
+      if (market === undefined) throw new Error('this file has no market');
+      await market.advance(days, shockPct);
+    },
+    pipeline: () => {
+      if (pipeline === undefined) throw new Error('this file has no pipeline');
+      return pipeline();
+    },
+  };
+}
