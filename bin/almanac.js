@@ -9,7 +9,7 @@ const needed = manifest.engines.node;
 const minimum = Number(/\d+/.exec(needed)[0]);
 const major = Number(process.versions.node.split('.')[0]);
 if (major < minimum) {
-  process.stderr.write(`almanac needs Node.js ${needed}; this is ${process.version} (see .nvmrc)\n`);
+  process.stderr.write(`almanac needs Node.js ${needed} (24 LTS is best); this is ${process.version}\n`);
   process.exit(1);
 }
 const entry = new URL('../dist/src/cli/run.js', import.meta.url);

@@ -52,7 +52,12 @@ export async function addWithin<N extends JobName>(
   }
   await within(
     timeoutMs,
-    queue.add(name, payload, { jobId }),
+    queue.add(name, payload, { jobId }).catch((error: unknown) => {
+      // a connection that closed or failed under the add: Redis, not the job, is the trouble
+      throw new UnavailableError('the job queue (Redis) did not accept the job; try again shortly', {
+        cause: error,
+      });
+    }),
     () => new UnavailableError(`the job queue (Redis) did not accept the job within ${timeoutMs} ms`),
   );
 }

@@ -1,3 +1,5 @@
+import { UnrecoverableError } from 'bullmq';
+import { MaxRetriesPerRequestError } from 'ioredis/built/errors/index.js';
 import {
   ConfigError,
   ConflictError,
@@ -13,8 +15,9 @@ import {
 
 /**
  * What an error means at each edge, decided in one place from error classes and codes (SQLSTATEs,
- * Node's system error codes), never from message text: the HTTP status of the API's answer, the
- * CLI's exit code and sentence, and whether a job tries again or fails for good.
+ * Node's system error codes, the HTTP stack's statuses), never from message text: the HTTP status
+ * and detail of the API's answer, the CLI's exit code and sentence, and whether a job tries again
+ * or fails for good.
  */
 
 export type ErrorKind =
@@ -28,6 +31,8 @@ export type ErrorKind =
   /** a dependency does not answer, or is not set up yet: try again shortly */
   | 'unavailable'
   | 'usage'
+  /** a setting that cannot be used */
+  | 'config'
   /** data no retry can fix */
   | 'permanent'
   /** a bug: logged with its stack; the API says no more than that */
@@ -43,8 +48,10 @@ export type ClassifiedError = {
   exitCode: 1 | 2;
   /** false: a job fails for good at once (BullMQ's UnrecoverableError) */
   retry: boolean;
-  /** a plain sentence, or `path: message` lines, for the caller; for `unexpected`, the error's own */
+  /** a plain sentence, or `path: message` lines, for the CLI and the logs */
   message: string;
+  /** what the API tells a client: the message, less what only an operator should see (hosts, settings) */
+  detail: string;
   issues?: readonly FieldIssue[];
 };
 
@@ -73,20 +80,10 @@ const TRANSIENT_STATES = new Set([
   '55P03', // lock_not_available
 ]);
 const TRANSIENT_CLASSES = ['08', '53', '58'];
+/** Integrity violations that another writer getting there first explains: worth a retry. */
+const RACES = new Set(['23505', '23P01']);
 
-const kinds = (
-  kind: ErrorKind,
-  message: string,
-  extra: Partial<Omit<ClassifiedError, 'kind' | 'message'>> = {},
-): ClassifiedError => ({
-  kind,
-  message,
-  status: extra.status ?? statusOf[kind],
-  headers: extra.headers ?? (kind === 'unavailable' ? { 'Retry-After': String(RETRY_AFTER_SECONDS) } : {}),
-  exitCode: extra.exitCode ?? (kind === 'usage' ? 2 : 1),
-  retry: extra.retry ?? (kind === 'unavailable' || kind === 'unexpected'),
-  ...(extra.issues === undefined ? {} : { issues: extra.issues }),
-});
+const NOT_ANSWERING = 'a service this needs does not answer right now; try again shortly';
 
 const statusOf: Record<ErrorKind, number> = {
   invalid: 400,
@@ -96,67 +93,106 @@ const statusOf: Record<ErrorKind, number> = {
   conflict: 409,
   unavailable: 503,
   usage: 400,
+  config: 500,
   permanent: 422,
   unexpected: 500,
 };
 
+const kinds = (
+  kind: ErrorKind,
+  message: string,
+  extra: Partial<Omit<ClassifiedError, 'kind' | 'message'>> = {},
+): ClassifiedError => ({
+  kind,
+  message,
+  detail: extra.detail ?? (kind === 'unexpected' ? 'an unexpected error occurred' : message),
+  status: extra.status ?? statusOf[kind],
+  headers: extra.headers ?? (kind === 'unavailable' ? { 'Retry-After': String(RETRY_AFTER_SECONDS) } : {}),
+  exitCode: extra.exitCode ?? (kind === 'usage' ? 2 : 1),
+  retry: extra.retry ?? (kind === 'unavailable' || kind === 'unexpected'),
+  ...(extra.issues === undefined ? {} : { issues: extra.issues }),
+});
+
 export function classifyError(error: unknown): ClassifiedError {
-  if (error instanceof ValidationError) return kinds('invalid', error.message, { issues: error.issues });
+  if (error instanceof ValidationError) {
+    return kinds('invalid', error.message, {
+      issues: error.issues,
+      detail: error.summary ?? 'the request has invalid fields',
+    });
+  }
   if (error instanceof UsageError) return kinds('usage', error.message);
-  if (error instanceof ConfigError) return kinds('unavailable', error.message, { status: 500, retry: false });
+  if (error instanceof ConfigError) return kinds('config', error.message, { retry: false });
   if (error instanceof NotFoundError) return kinds('not-found', error.message);
   if (error instanceof GoneError) return kinds('gone', error.message);
   if (error instanceof ConflictError) return kinds('conflict', error.message);
-  if (error instanceof UnavailableError) return kinds('unavailable', error.message);
+  if (error instanceof UnavailableError) {
+    return kinds('unavailable', error.message, { detail: error.detail ?? error.message });
+  }
   if (error instanceof HttpError) {
     return kinds(error.status === 503 ? 'unavailable' : 'refused', error.message, {
       status: error.status,
-      headers: error.headers,
+      headers: {
+        ...(error.status === 503 ? { 'Retry-After': String(RETRY_AFTER_SECONDS) } : {}),
+        ...error.headers,
+      },
     });
   }
-  if (error instanceof PermanentError || nameOf(error) === 'UnrecoverableError') {
+  if (error instanceof PermanentError || error instanceof UnrecoverableError) {
     return kinds('permanent', messageOf(error));
   }
-  if (nameOf(error) === 'MaxRetriesPerRequestError') {
-    return kinds('unavailable', 'Redis does not answer right now; try again shortly');
+  if (error instanceof MaxRetriesPerRequestError) {
+    return kinds('unavailable', 'Redis does not answer right now; try again shortly', {
+      detail: NOT_ANSWERING,
+    });
   }
+  // the HTTP stack's own errors first: a client's 4xx stays a 4xx whatever code it also carries
+  const client = clientErrorOf(error);
+  if (client !== undefined) return client;
   const sqlState = sqlStateOf(error);
   if (sqlState !== undefined) return fromSqlState(sqlState, error);
   const system = systemErrorOf(error);
   if (system !== undefined) {
     const where = system.address === undefined ? 'a service' : `${system.address}:${system.port ?? ''}`;
-    return kinds('unavailable', `cannot reach ${where} (${system.code}); is it running?`);
+    return kinds('unavailable', `cannot reach ${where} (${system.code}); is it running?`, {
+      detail: NOT_ANSWERING,
+    });
   }
-  const client = clientErrorOf(error);
-  if (client !== undefined) return client;
   return kinds('unexpected', messageOf(error));
 }
 
 function fromSqlState(state: string, error: unknown): ClassifiedError {
   const message = messageOf(error);
+  const notSetUp = 'the service is not set up to answer this; its operators are told in its log';
   if (state === '42P01') {
     return kinds(
       'unavailable',
       `the database has no Almanac schema yet (${message}); run \`almanac migrate\` first`,
+      {
+        detail: notSetUp,
+      },
     );
   }
-  if (state === '3D000') return kinds('unavailable', `${message}; run \`almanac migrate\` to create it`);
+  if (state === '3D000') {
+    return kinds('unavailable', `${message}; run \`almanac migrate\` to create it`, { detail: notSetUp });
+  }
   if (state.startsWith('28')) {
-    return kinds('unavailable', `Postgres refused the login (${message}); check DATABASE_URL`);
+    return kinds('unavailable', `Postgres refused the login (${message}); check DATABASE_URL`, {
+      detail: notSetUp,
+    });
   }
   if (state === '57014') {
-    return kinds(
-      'unavailable',
-      'the database took too long to answer (statement timeout); try again shortly',
-    );
+    const timedOut = 'the database took too long to answer (statement timeout); try again shortly';
+    return kinds('unavailable', timedOut, { detail: timedOut });
   }
   if (TRANSIENT_STATES.has(state) || TRANSIENT_CLASSES.includes(state.slice(0, 2))) {
-    return kinds('unavailable', `the database cannot do this right now (${message}); try again shortly`);
+    return kinds('unavailable', `the database cannot do this right now (${message}); try again shortly`, {
+      detail: NOT_ANSWERING,
+    });
   }
   // data exceptions (class 22: an overflowing cast, a malformed value): the data will not change
   if (state.startsWith('22')) return kinds('permanent', message, { status: 400 });
-  // integrity violations: another writer got there first
-  if (state.startsWith('23')) return kinds('conflict', message, { retry: true });
+  // another writer got there first
+  if (RACES.has(state)) return kinds('conflict', message, { retry: true });
   return kinds('unexpected', message);
 }
 
@@ -178,13 +214,13 @@ function clientErrorOf(error: unknown): ClassifiedError | undefined {
     return kinds(
       'invalid',
       'the URL holds malformed percent-encoding (a % not followed by a UTF-8 byte sequence)',
-      {
-        issues: [{ path: 'params', message: 'malformed percent-encoding' }],
-      },
+      { issues: [{ path: 'params', message: 'malformed percent-encoding' }] },
     );
   }
   if (code === 413) return kinds('refused', 'the body is too large', { status: 413 });
-  return kinds(code === 400 ? 'invalid' : 'refused', messageOf(error), { status: code });
+  const message = messageOf(error);
+  if (code === 400) return kinds('invalid', message, { issues: [{ path: 'body', message }] });
+  return kinds('refused', message, { status: code });
 }
 
 function sqlStateOf(error: unknown): string | undefined {
@@ -206,5 +242,4 @@ function systemErrorOf(error: unknown): { code: string; address?: string; port?:
   };
 }
 
-const nameOf = (error: unknown) => (error instanceof Error ? error.name : undefined);
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));

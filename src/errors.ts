@@ -10,10 +10,13 @@ export type FieldIssue = { path: string; message: string };
 export class ValidationError extends Error {
   override name = 'ValidationError';
   readonly issues: readonly FieldIssue[];
+  /** one sentence over all the issues, for an API answer (`the CSV was rejected: 3 problem(s)`) */
+  readonly summary: string | undefined;
 
-  constructor(issues: readonly FieldIssue[], options?: ErrorOptions) {
+  constructor(issues: readonly FieldIssue[], options?: ErrorOptions & { summary?: string }) {
     super(issues.map((issue) => formatIssue(issue)).join('\n'), options);
     this.issues = issues;
+    this.summary = options?.summary;
   }
 }
 
@@ -32,9 +35,19 @@ export class ConflictError extends Error {
   override name = 'ConflictError';
 }
 
-/** A service the work needs (Redis, Postgres) does not answer: worth trying again shortly (503). */
+/**
+ * A service the work needs (Redis, Postgres) does not answer: worth trying again shortly (503).
+ * `detail` is what a client of the API is told when the message names what only operators should
+ * see (a host, a setting).
+ */
 export class UnavailableError extends Error {
   override name = 'UnavailableError';
+  readonly detail: string | undefined;
+
+  constructor(message: string, options?: ErrorOptions & { detail?: string }) {
+    super(message, options);
+    this.detail = options?.detail;
+  }
 }
 
 /** A setting that cannot be used; `message` is one line per bad variable. */

@@ -134,6 +134,7 @@ export async function connectedProducer(runtime: Runtime, ms = 2_000): Promise<P
   if (!(await producer.connected(ms))) {
     throw new UnavailableError(
       `cannot reach Redis at ${new URL(runtime.config.redisUrl).host} (REDIS_URL); is it running?`,
+      { detail: 'the job queue (Redis) is not reachable right now; try again shortly' },
     );
   }
   return producer;

@@ -1,6 +1,5 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_SECURITY_HEADERS } from '../src/api/headers.ts';
 import { publishVersion } from '../src/versions/publish.ts';
 import { startTestApi, type TestApi } from './helpers/api.ts';
 import { useTestSetup } from './helpers/hooks.ts';
@@ -128,7 +127,13 @@ describe('GET /v1/models/:model/estimates/:key', () => {
   it('answers with the same security headers whichever path serves it', async () => {
     const fast = await api.request(`/v1/models/px/estimates/${someKey}`);
     const slow = await api.request('/v1/models/px/estimates/%01');
-    const headerNames = Object.keys(API_SECURITY_HEADERS).map((name) => name.toLowerCase());
+    const headerNames = [
+      'cross-origin-resource-policy',
+      'referrer-policy',
+      'strict-transport-security',
+      'x-content-type-options',
+      'x-frame-options',
+    ];
     const security = (res: Response) =>
       Object.fromEntries(headerNames.map((name) => [name, res.headers.get(name)]));
     expect(fast.status).toBe(200);

@@ -26,7 +26,9 @@ describe('docker-compose.yml', () => {
 
   it('runs Postgres and Redis (never evicting) with health checks, and migrates once first', () => {
     expect(services.redis?.command).toEqual(expect.arrayContaining(['--maxmemory-policy', 'noeviction']));
-    expect(services.postgres?.healthcheck?.test).toContain('pg_isready');
+    expect(services.postgres?.healthcheck?.test).toEqual(
+      expect.arrayContaining(['pg_isready', '-h', '127.0.0.1']),
+    );
     expect(services.redis?.healthcheck?.test).toContain('ping');
     expect(services.migrate).toMatchObject({
       command: ['migrate'],

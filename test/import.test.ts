@@ -144,7 +144,7 @@ describe('almanac import', () => {
     ],
     [
       'an as_of that is not a time, not a real date, or has no offset',
-      'key,value,as_of\nA,1,yesterday\nB,1,2026-02-30\nC,1,2026-05-01T10:00:00\nD,1,2026-05-01T25:00Z\n',
+      'key,value,as_of\nA,1,yesterday\nB,1,2026-02-30\nC,1,2026-05-01T10:00:00\nD,1,2026-05-01T25:00Z\nE,1,2026-05-01T10:00+16:00\nF,1,0000-01-01\n',
       [
         {
           line: 2,
@@ -158,6 +158,8 @@ describe('almanac import', () => {
           message: '2026-05-01T10:00:00 has no offset; add Z (UTC) or one like +02:00',
         },
         { line: 5, field: 'as_of', message: 'not a real time of day: 2026-05-01T25:00Z' },
+        { line: 6, field: 'as_of', message: 'not a real offset: 2026-05-01T10:00+16:00' },
+        { line: 7, field: 'as_of', message: 'not a real date: 0000-01-01' },
       ],
     ],
     [

@@ -88,7 +88,9 @@ describe('the package', () => {
       (error: { code: number; stderr: string }) => error,
     );
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^almanac needs Node\.js >=22; this is v\d+\.\d+\.\d+ \(see \.nvmrc\)\n$/);
+    expect(result.stderr).toMatch(
+      /^almanac needs Node\.js >=22 \(24 LTS is best\); this is v\d+\.\d+\.\d+\n$/,
+    );
   });
 });
 

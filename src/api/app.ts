@@ -1,6 +1,5 @@
 import express, { type Express } from 'express';
 import rateLimit, { ipKeyGenerator, type MemoryStore } from 'express-rate-limit';
-import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import { authenticate, type KeyVerifier } from './auth.ts';
 import { mountDocsAssets } from './docs.ts';
@@ -9,6 +8,7 @@ import { problemHandler, sendProblem, tooManyRequests } from './problem.ts';
 import { requestIdOf } from './request-id.ts';
 import { type ApiDeps, mountRoutes } from './route.ts';
 import { routes } from './routes.ts';
+import { securityHeaders } from './security-headers.ts';
 
 export type AppDeps = ApiDeps & {
   verifier: KeyVerifier;
@@ -25,19 +25,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false); // estimate ETags are computed from the version, not hashed bodies
   app.set('query parser', 'simple');
-  // A JSON API needs the transport and sniffing protections, not a page's (CSP and friends): every
-  // header costs bytes on every lookup. The reference page sets its own CSP (src/api/docs.ts).
-  app.use(
-    helmet({
-      contentSecurityPolicy: false,
-      crossOriginOpenerPolicy: false,
-      originAgentCluster: false,
-      xDnsPrefetchControl: false,
-      xDownloadOptions: false,
-      xPermittedCrossDomainPolicies: false,
-      xXssProtection: false,
-    }),
-  );
+  app.use(securityHeaders);
   const httpLogger = pinoHttp({
     logger: deps.logger,
     genReqId: (req, res) => {

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MemoryStore } from 'express-rate-limit';
 import type pg from 'pg';
+import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { classifyError } from '../classify-error.ts';
 import { SERVED_STATES } from '../versions/states.ts';
 import { bearerOf, type KeyVerifier } from './auth.ts';
 import type { Catalog, VersionEntry } from './catalog.ts';
@@ -14,12 +14,14 @@ import {
   readEstimate,
 } from './estimate-answer.ts';
 import type { EstimateCache } from './estimate-cache.ts';
-import { API_SECURITY_HEADERS, cacheControl, ESTIMATE_VERSION, REQUEST_ID } from './headers.ts';
+import { cacheControl, ESTIMATE_VERSION, REQUEST_ID } from './headers.ts';
 import type { Metrics } from './metrics.ts';
 import type { keyParams } from './params.ts';
-import { problemJson, tooManyRequests } from './problem.ts';
+import { problemFor, problemJson, tooManyRequests } from './problem.ts';
 import { requestIdOf } from './request-id.ts';
+import { expressPath } from './route.ts';
 import { type estimateQuery, estimateRoute } from './routes/estimates.ts';
+import { securityHeaders } from './security-headers.ts';
 
 /**
  * Single lookups are most of the traffic. This answers the ones that need no decision from the
@@ -29,8 +31,10 @@ import { type estimateQuery, estimateRoute } from './routes/estimates.ts';
  * body and metrics are the app's.
  */
 
-export const ROUTE = estimateRoute.path.replaceAll(/\{(\w+)\}/g, ':$1');
+export const ROUTE = expressPath(estimateRoute.path);
 const PATH = new RegExp(`^${estimateRoute.path.replaceAll(/\{(\w+)\}/g, '(?<$1>[^/]+)')}$`);
+const METHOD = estimateRoute.method.toUpperCase();
+const SCOPE = estimateRoute.access;
 
 export type FastLookupDeps = {
   catalog: Catalog;
@@ -42,6 +46,7 @@ export type FastLookupDeps = {
   /** requests per minute per key (0: off), counted in the app limiter's store */
   rateLimitPerMinute: number;
   rateLimitStore: MemoryStore;
+  logger: Logger;
 };
 
 /** The request's params and query by the route's schemas, or undefined to leave it to the app. */
@@ -73,7 +78,7 @@ function parse(
 /** Returns true when it has taken the request; false hands it to the app untouched. */
 export function fastLookup(deps: FastLookupDeps) {
   return (req: IncomingMessage, res: ServerResponse): boolean => {
-    if (req.method !== 'GET') return false;
+    if (req.method !== METHOD) return false;
     const input = parse(req.url ?? '');
     if (input === undefined) return false;
     const { model: name, key } = input.params;
@@ -82,7 +87,7 @@ export function fastLookup(deps: FastLookupDeps) {
     if (deps.auth) {
       const bearer = bearerOf(req.headers.authorization);
       const caller = bearer === undefined ? undefined : deps.verifier.known(bearer);
-      if (!caller?.scopes.includes('read')) return false;
+      if (SCOPE === 'public' || !caller?.scopes.includes(SCOPE)) return false;
       actor = caller.actor;
     }
     const model = deps.catalog.model(name);
@@ -95,7 +100,7 @@ export function fastLookup(deps: FastLookupDeps) {
     const etag = estimateEtag(version.id, key);
     const requestId = requestIdOf(req.headers[REQUEST_ID.toLowerCase()]);
     res.on('close', () => {
-      if (!res.writableFinished) deps.metrics.abortedRequests.inc({ method: 'GET', route: ROUTE });
+      if (!res.writableFinished) deps.metrics.abortedRequests.inc({ method: METHOD, route: ROUTE });
     });
     const send = (status: number, headers: Record<string, string | number>, body?: string) => {
       res.writeHead(
@@ -104,9 +109,11 @@ export function fastLookup(deps: FastLookupDeps) {
       );
       res.end(body);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      deps.metrics.requestDuration.observe({ method: 'GET', route: ROUTE, status: String(status) }, seconds);
+      deps.metrics.requestDuration.observe({ method: METHOD, route: ROUTE, status: String(status) }, seconds);
     };
-    const common = { ...API_SECURITY_HEADERS, [REQUEST_ID]: requestId };
+    // the app's own security headers, from the same helmet (it only sets headers)
+    securityHeaders(req, res, () => {});
+    const common = { [REQUEST_ID]: requestId };
     const problem = (status: number, detail: string, headers: Record<string, string> = {}) =>
       send(
         status,
@@ -137,9 +144,12 @@ export function fastLookup(deps: FastLookupDeps) {
           }
         },
         (error: unknown) => {
-          const failure = classifyError(error);
-          if (failure.kind === 'unexpected') problem(500, 'an unexpected error occurred');
-          else problem(failure.status, failure.message, { ...failure.headers });
+          const answer = problemFor(error, deps.logger, req.url ?? '');
+          send(
+            answer.status,
+            { ...versionHeaders, ...answer.headers, 'Content-Type': 'application/problem+json' },
+            answer.body,
+          );
         },
       );
     };

@@ -14,12 +14,3 @@ export const CACHE_REVALIDATE = 'no-cache';
 export function cacheControl(pinned: boolean): string {
   return pinned ? CACHE_IMMUTABLE : CACHE_REVALIDATE;
 }
-
-/** The security headers the app's helmet sets on every API answer (a test keeps them equal). */
-export const API_SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'Cross-Origin-Resource-Policy': 'same-origin',
-  'Referrer-Policy': 'no-referrer',
-  'Strict-Transport-Security': 'max-age=31536000; includeSubDomains',
-  'X-Content-Type-Options': 'nosniff',
-  'X-Frame-Options': 'SAMEORIGIN',
-};

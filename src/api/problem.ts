@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { classifyError } from '../classify-error.ts';
-import { type FieldIssue, ValidationError } from '../errors.ts';
+import type { FieldIssue } from '../errors.ts';
 
 const titles: Record<number, string> = {
   400: 'Bad Request',
@@ -38,10 +38,30 @@ export function problemJson(status: number, detail: string, extra: Record<string
 }
 
 /**
- * The one error middleware: an error becomes the status and headers src/classify-error.ts gives
- * it, with a plain detail (and the field issues of bad input). A bug is logged with its stack and
- * answered as a bare 500 that says nothing more.
+ * The answer to an error, as src/classify-error.ts classifies it: its status, headers and problem
+ * document. A bug is logged with its stack and answered as a bare 500 that says nothing more; a
+ * dependency that failed is logged as a warning. Both serving paths answer errors through here.
  */
+export function problemFor(
+  error: unknown,
+  logger: Logger,
+  url: string,
+): { status: number; headers: Readonly<Record<string, string>>; body: string } {
+  const classified = classifyError(error);
+  if (classified.kind === 'unexpected') logger.error({ err: error, url }, 'unexpected error');
+  else if (classified.kind === 'unavailable') logger.warn({ err: error, url }, 'a dependency failed');
+  return {
+    status: classified.status,
+    headers: classified.headers,
+    body: problemJson(
+      classified.status,
+      classified.detail,
+      classified.issues === undefined ? {} : { errors: classified.issues },
+    ),
+  };
+}
+
+/** The one error middleware of the Express app. */
 export function problemHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     if (res.headersSent) {
@@ -49,21 +69,8 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
       req.socket.destroy();
       return;
     }
-    const classified = classifyError(error);
-    if (classified.kind === 'unexpected') {
-      logger.error({ err: error, url: req.originalUrl }, 'unexpected error');
-      sendProblem(res, 500, 'an unexpected error occurred');
-      return;
-    }
-    if (classified.kind === 'unavailable') logger.warn({ err: error }, 'a dependency failed');
-    res.set(classified.headers);
-    sendProblem(
-      res,
-      classified.status,
-      // the issues name each field; the detail says what they are
-      error instanceof ValidationError ? 'the request has invalid fields' : classified.message,
-      classified.issues === undefined ? {} : { errors: classified.issues },
-    );
+    const answer = problemFor(error, logger, req.originalUrl);
+    res.status(answer.status).set(answer.headers).type('application/problem+json').send(answer.body);
   };
 }
 

@@ -27,9 +27,14 @@ export async function listen(
             },
           ),
         );
-      } else if (error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL') {
-        reject(new ConflictError(`cannot listen on ${host}:${port} (${error.code})`, { cause: error }));
-      } else reject(error);
+      } else {
+        // a port below 1024, an address this machine does not have, a HOST that does not resolve
+        reject(
+          new ConflictError(`cannot listen on ${host}:${port} (${error.code ?? error.message})`, {
+            cause: error,
+          }),
+        );
+      }
     };
     server.once('error', failed);
     server.listen(port, host, () => {

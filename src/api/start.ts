@@ -65,6 +65,7 @@ export async function startApi(
       auth: config.auth,
       rateLimitPerMinute: config.rateLimitPerMinute,
       rateLimitStore,
+      logger,
     });
     const running = await listen(
       (req: IncomingMessage, res: ServerResponse) => fast(req, res) || app(req, res),

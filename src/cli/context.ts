@@ -40,8 +40,12 @@ export type CliContext = {
 
 export function createCliContext(io: CliIo): CliContext {
   let opened: Runtime | undefined;
-  const runtime = (role: Role = 'cli') => {
-    opened ??= openRuntime(getConfig(), role, { logger: getLogger() });
+  const runtime = (role?: Role) => {
+    // a command that runs a process asks for its role before anything opens the runtime
+    if (opened !== undefined && role !== undefined && opened.role !== role) {
+      throw new Error(`the runtime is open as ${opened.role}; ${role} must be asked for first`);
+    }
+    opened ??= openRuntime(getConfig(), role ?? 'cli', { logger: getLogger() });
     return opened;
   };
   return {

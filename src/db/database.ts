@@ -95,7 +95,7 @@ export function connectionFailure(error: unknown, connectionString: string): unk
     typeof code === 'string'
       ? `cannot reach Postgres (DATABASE_URL) at ${where} (${code}); is it running?`
       : `lost the connection to Postgres (DATABASE_URL) at ${where} (${error.message}); try again shortly`,
-    { cause: error },
+    { cause: error, detail: 'the database is not reachable right now; try again shortly' },
   );
 }
 

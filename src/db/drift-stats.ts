@@ -1,6 +1,7 @@
 import { type RawBuilder, sql } from 'kysely';
 import type { Db } from './database.ts';
-import { partitionName } from './partitions.ts';
+import { withLocalSettings } from './local-settings.ts';
+import { asPruned, partitionName } from './partitions.ts';
 
 /**
  * The statistics of a drift report, computed by Postgres over the two versions' partitions: no
@@ -24,42 +25,33 @@ export type SideSummary = {
 };
 
 /**
- * Settings for the statistics' queries, for the current transaction only (SET LOCAL): every one of
- * them sorts a million values or more (spilled to disk under the default work_mem); JIT compilation
- * costs more than it saves on them; the report's two queries already take both cores, so no
- * parallel workers; and the joins on key go through the partitions' primary keys (a merge join,
- * twice as fast as hashing a million keys).
+ * Settings for the statistics' queries: every one of them sorts a million values or more (spilled
+ * to disk under the default work_mem); JIT compilation costs more than it saves on them; the
+ * report's two queries already take both cores, so no parallel workers; and the joins on key go
+ * through the partitions' primary keys (a merge join, twice as fast as hashing a million keys).
  */
-async function applyStatisticsSettings(trx: Db): Promise<void> {
-  await sql`
-    SELECT set_config('work_mem', '256MB', true), set_config('jit', 'off', true),
-           set_config('max_parallel_workers_per_gather', '0', true),
-           set_config('enable_hashjoin', 'off', true)`.execute(trx);
-}
+const STATISTICS_SETTINGS = {
+  work_mem: '256MB',
+  jit: 'off',
+  max_parallel_workers_per_gather: '0',
+  enable_hashjoin: 'off',
+};
 
 /**
- * Runs statistics' queries under those settings: in a transaction of their own, or, when `db` is
- * a transaction its caller goes on with (the publish gate's), in a savepoint whose rollback keeps
- * the answers (the queries only read) and undoes the settings, which must not outlive them.
+ * Runs statistics' queries under those settings: in a transaction of their own, or in the
+ * caller's (`callersTransaction`: the publish gate's), which they leave as it was. A version
+ * pruned meanwhile is a GoneError.
  */
-export async function withStatisticsSettings<T>(
+export function withStatisticsSettings<T>(
   db: Db,
   callersTransaction: boolean,
   work: (db: Db) => Promise<T>,
 ): Promise<T> {
-  if (!callersTransaction) {
-    return db.transaction().execute(async (trx) => {
-      await applyStatisticsSettings(trx);
-      return work(trx);
-    });
-  }
-  await sql`SAVEPOINT drift_statistics`.execute(db);
-  try {
-    await applyStatisticsSettings(db);
-    return await work(db);
-  } finally {
-    await sql`ROLLBACK TO SAVEPOINT drift_statistics`.execute(db);
-  }
+  return withLocalSettings(db, STATISTICS_SETTINGS, work, { inCallersTransaction: callersTransaction }).catch(
+    (error: unknown) => {
+      throw asPruned(error);
+    },
+  );
 }
 
 export type Distributions = {
@@ -198,7 +190,11 @@ export async function distributions(db: Db, a: string, b: string): Promise<Distr
 export async function versionSummary(db: Db, id: string): Promise<SideSummary> {
   const { rows } = await sql<{ n: string; mean: number | null; std: number | null; q: number[] | null }>`
     SELECT sv.n, sv.mean, sv.std, ${interpolated('sv.s', 'sv.n', QUANTILES)} AS q
-    FROM (${sorted(id)}) sv`.execute(db);
+    FROM (${sorted(id)}) sv`
+    .execute(db)
+    .catch((error: unknown) => {
+      throw asPruned(error);
+    });
   const row = rows[0];
   return {
     count: Number(row?.n ?? 0),

@@ -3,6 +3,8 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { GoneError } from '../errors.ts';
+import { hasSqlState, PgError } from './pg-errors.ts';
 
 /**
  * A version's rows live in their own table, `estimates_v<id>`: written standalone, indexed, then
@@ -16,6 +18,16 @@ type Client = pg.Client | pg.PoolClient;
 export function assertVersionId(versionId: string): string {
   if (!/^\d+$/.test(versionId)) throw new Error(`not a version id: ${versionId}`);
   return versionId;
+}
+
+/**
+ * What a missing version table means to a reader that had just found the version: retention
+ * dropped its rows in between. Any other error is given back as it is.
+ */
+export function asPruned(error: unknown): unknown {
+  return hasSqlState(error, PgError.undefinedTable)
+    ? new GoneError("a version's estimates were pruned by retention while they were read", { cause: error })
+    : error;
 }
 
 export function partitionName(versionId: string): string {

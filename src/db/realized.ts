@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from './database.ts';
 import { isoUtc } from './estimates.ts';
 import type { RealizedFigures } from './json-columns.ts';
-import { partitionName } from './partitions.ts';
+import { asPruned, partitionName } from './partitions.ts';
 import { finite, quote, type SourceRef } from './source.ts';
 
 /**
@@ -46,7 +46,11 @@ export async function realizedAccuracy(
       WHERE s.${sql.raw(quote(source.time))} BETWEEN (SELECT first FROM span) AND (SELECT last FROM span)
         AND ${sql.raw(finite(target))}
         ${sql.raw(naiveFeature === undefined ? '' : `AND ${finite(naive)}`)}
-    ) measured`.execute(db);
+    ) measured`
+    .execute(db)
+    .catch((error: unknown) => {
+      throw asPruned(error);
+    });
   const row = rows[0];
   const mae = row?.mae ?? null;
   const naiveMae = naiveFeature === undefined ? null : (row?.naive_mae ?? null);

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from './database.ts';
+import { withLocalSettings } from './local-settings.ts';
 import { finite, quote, type SourceRef, usableRow } from './source.ts';
 
 /**
@@ -14,13 +15,8 @@ import { finite, quote, type SourceRef, usableRow } from './source.ts';
  * rows in the same order every time, so the same source data gives bit-identical models, estimates
  * and checksums.
  */
-export async function inStableOrder<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
-  return db.transaction().execute(async (trx) => {
-    await sql`
-      SELECT set_config('max_parallel_workers_per_gather', '0', true),
-             set_config('synchronize_seqscans', 'off', true)`.execute(trx);
-    return work(trx);
-  });
+export function inStableOrder<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
+  return withLocalSettings(db, { max_parallel_workers_per_gather: '0', synchronize_seqscans: 'off' }, work);
 }
 
 /** Days counted back from the anchor: rows with anchor − from < time ≤ anchor − to. */

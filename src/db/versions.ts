@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import type { z } from 'zod';
 import type { Db } from './database.ts';
 import {
   type DriftReport,
@@ -27,6 +28,16 @@ export type Version = {
   realized: RealizedAccuracy | null;
 };
 
+/**
+ * A JSON column by its schema. A value that does not fit (written by a release whose shape differed)
+ * is passed on as it was, never failing the read of the version: the schemas are loose, so that
+ * means an old field changed its type, which the reader then meets as it is.
+ */
+function parsedOr<T>(schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  return parsed.success ? parsed.data : (value as T);
+}
+
 /** The one mapper of a versions row: its JSON columns are parsed here, once (src/db/json-columns.ts). */
 export function toVersion(row: VersionRow): Version {
   return {
@@ -38,10 +49,10 @@ export function toVersion(row: VersionRow): Version {
     checksum: row.checksum,
     createdAt: row.created_at,
     publishedAt: row.published_at,
-    lineage: lineageSchema.parse(row.lineage ?? {}),
-    metrics: metricsSchema.nullable().parse(row.metrics),
-    drift: driftReportSchema.nullable().parse(row.drift),
-    realized: realizedSchema.nullable().parse(row.realized),
+    lineage: parsedOr(lineageSchema, row.lineage ?? {}),
+    metrics: parsedOr(metricsSchema.nullable(), row.metrics),
+    drift: parsedOr(driftReportSchema.nullable(), row.drift),
+    realized: parsedOr(realizedSchema.nullable(), row.realized),
   };
 }
 

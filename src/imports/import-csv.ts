@@ -26,7 +26,7 @@ import { ConflictError, ValidationError } from '../errors.ts';
 import { keyProblem } from '../model/keys.ts';
 import type { ModelSpec } from '../model/spec.ts';
 import { packageVersion as codeVersion } from '../package-info.ts';
-import { afterDecision, type Decision, decideInTransaction } from '../versions/conclude.ts';
+import { afterDecision, type Conclusion, decideInTransaction } from '../versions/conclude.ts';
 import { requireModel } from '../versions/resolve.ts';
 import { parseNumberField, parseTimeField } from './field-checks.ts';
 
@@ -40,20 +40,23 @@ export class ImportRejectedError extends ValidationError {
 
   constructor(problems: StagedProblem[], total: number) {
     const listed = problems.slice(0, MAX_LISTED_PROBLEMS);
+    // the API's `errors`: each problem with its line and field, and a path naming both
     super(
-      listed.map((p) => ({
-        path: `line ${p.line}${p.field === '' ? '' : `, ${p.field}`}`,
-        message: p.message,
-      })),
+      listed.map((p) => ({ path: `line ${p.line}${p.field === '' ? '' : `.${p.field}`}`, ...p })),
+      { summary: `the CSV was rejected: ${total} problem(s)` },
     );
     this.problems = listed;
     this.total = total;
+    // the CLI's lines: `line 3, key: duplicate key A (first on line 2)`
+    this.message = listed
+      .map((p) => `line ${p.line}${p.field === '' ? '' : `, ${p.field}`}: ${p.message}`)
+      .join('\n');
     if (total > listed.length)
       this.message += `\n(${total} problems in all; the first ${listed.length} are listed)`;
   }
 }
 
-export type ImportOutcome = Pick<Decision, 'state' | 'version'>;
+export type ImportOutcome = Pick<Conclusion, 'state' | 'version'>;
 
 const COLUMNS = ['key', 'value', 'lower', 'upper', 'as_of'] as const;
 const EXPECTED = 'key,value[,lower,upper][,as_of]';
@@ -92,7 +95,7 @@ async function importInTransaction(
   spec: ModelSpec,
   input: Readable,
   actor: string,
-): Promise<Decision> {
+): Promise<Conclusion> {
   await createStaging(client);
   const parsing = new CsvToStaging();
   try {
@@ -154,7 +157,7 @@ async function importInTransaction(
     actor,
     reason: 'import passed the drift gate',
     early,
-    lineage: { import: { rows: parsing.rows, asOf: parsing.header?.includes('as_of') === true } },
+    lineage: () => ({ import: { rows: parsing.rows, asOf: parsing.header?.includes('as_of') === true } }),
   });
 }
 

@@ -1,11 +1,10 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.ts';
 import type { RealizedAccuracy } from '../db/json-columns.ts';
-import { hasSqlState, PgError } from '../db/pg-errors.ts';
 import { realizedAccuracy } from '../db/realized.ts';
 import { resolveSource, type SourceRef, type SourceSpec } from '../db/source.ts';
 import { listVersions, setRealized, type Version } from '../db/versions.ts';
-import { PermanentError } from '../errors.ts';
+import { GoneError, PermanentError } from '../errors.ts';
 import type { ModelSpec } from '../model/spec.ts';
 import { naiveFeatureOf } from '../model/train.ts';
 import { requireModel } from '../versions/resolve.ts';
@@ -67,7 +66,7 @@ export async function evaluateModel(db: Db, model: string, logger: Logger): Prom
     } catch (error) {
       // A source table or column that is gone fails this version only; retention may also drop a
       // version's rows while it is measured (no such table).
-      if (!(error instanceof PermanentError) && !hasSqlState(error, PgError.undefinedTable)) throw error;
+      if (!(error instanceof PermanentError) && !(error instanceof GoneError)) throw error;
       outcome.skipped.push({ version: version.number, reason: (error as Error).message });
     }
   }

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { classifyError } from '../classify-error.ts';
 import { createClient, createDbOnClient, type Db } from '../db/database.ts';
+import { storedSpec } from '../db/json-columns.ts';
 import { terminateBackend, tryVersionLock, versionLockHolders, waitVersionLock } from '../db/locks.ts';
 import { findModel } from '../db/models.ts';
 import {
@@ -29,7 +30,7 @@ import type { AlertOptions } from '../drift/alerts.ts';
 import { reportAgainstPublished } from '../drift/gate.ts';
 import { PermanentError } from '../errors.ts';
 import { estimatorFor } from '../model/estimators/registry.ts';
-import { type ModelSpec, parseSpec } from '../model/spec.ts';
+import type { ModelSpec } from '../model/spec.ts';
 import { SourceDataError, train } from '../model/train.ts';
 import { packageVersion as codeVersion } from '../package-info.ts';
 import { afterDecision, decideInTransaction } from '../versions/conclude.ts';
@@ -101,8 +102,8 @@ export async function runRefresh(deps: RefreshDeps, attempt: RefreshAttempt): Pr
   const versionId = await ensureVersion(db, run, model.spec, attempt.jobId);
   // Every attempt of a run trains with the spec its lineage recorded, even if the spec was
   // applied again in between: the lineage stays true.
-  const recorded = parseSpec((await findVersionById(db, versionId))?.lineage.spec).spec;
-  const spec = recorded ?? model.spec;
+  const recorded = (await findVersionById(db, versionId))?.lineage.spec;
+  const spec = recorded === undefined ? model.spec : storedSpec(recorded);
   const log = logger.child({ model: spec.name, runId: run.id, versionId });
 
   const client = createClient(deps.databaseUrl, `almanac-attempt-v${versionId}`);
@@ -307,8 +308,8 @@ async function attemptUnderLock(ctx: AttemptContext): Promise<RefreshOutcome> {
         phaseStarted = performance.now();
         await setRunPhase(deps.db, run.id, attemptNumber, 'publishing', phaseSpan.publishing[0]);
       },
-      // the time of the last phase is known once the transaction is nearly done: measured up to here
-      get lineage() {
+      lineage: () => {
+        // the last phase ends here, as its transaction is about to commit
         timings[phase] = Math.round(performance.now() - phaseStarted);
         return {
           phasesMs: timings,

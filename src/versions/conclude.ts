@@ -26,25 +26,25 @@ export type Candidate = {
   actor: string;
   /** why it was published (`refresh <slot> passed the drift gate`) */
   reason: string;
-  /** what the lineage gains at the end: times per phase, what was scored or imported */
-  lineage: Lineage;
+  /** what the lineage gains at the end (times per phase, what was scored or imported), asked for last */
+  lineage: () => Lineage;
   /** a report computed before the model's lock; kept when its baseline is still the published version */
   early?: DriftReport | undefined;
   /** called when the gate has passed, before the pointer moves (a refresh enters its last phase) */
   onPublishing?: () => Promise<void>;
 };
 
-export type Decision = { state: 'published' | 'held'; version: Version; report: DriftReport };
+export type Conclusion = { state: 'published' | 'held'; version: Version; report: DriftReport };
 
 /** The gate and its consequence, inside the caller's transaction (which then commits it). */
-export async function decideInTransaction(trx: Db, candidate: Candidate): Promise<Decision> {
+export async function decideInTransaction(trx: Db, candidate: Candidate): Promise<Conclusion> {
   const { report, candidate: version } = await gateCandidate(
     trx,
     candidate.versionId,
     candidate.spec.drift,
     candidate.early,
   );
-  let state: Decision['state'] = 'held';
+  let state: Conclusion['state'] = 'held';
   if (report.verdict.passed) {
     await candidate.onPublishing?.();
     await publishInTransaction(trx, version, { actor: candidate.actor, reason: candidate.reason });
@@ -52,7 +52,7 @@ export async function decideInTransaction(trx: Db, candidate: Candidate): Promis
   } else {
     await transitionVersion(trx, version.id, ['running'], 'held');
   }
-  await mergeLineage(trx, version.id, candidate.lineage);
+  await mergeLineage(trx, version.id, candidate.lineage());
   await finishRun(trx, candidate.runId, { state: 'succeeded' });
   const concluded = await findVersionById(trx, version.id);
   if (concluded === undefined) throw new Error(`version ${version.id} vanished as it was concluded`);
@@ -65,7 +65,7 @@ export type AfterDeps = { db: Db; pool: pg.Pool; logger: Logger; alerts?: AlertO
  * What follows a decision once it has committed: after a publish, retention (a failure there is
  * logged and tried again after the next publish); after a hold, the alert.
  */
-export async function afterDecision(deps: AfterDeps, spec: ModelSpec, decision: Decision): Promise<void> {
+export async function afterDecision(deps: AfterDeps, spec: ModelSpec, decision: Conclusion): Promise<void> {
   if (decision.state === 'held') {
     await announceHeld(deps.logger, spec, decision.report, deps.alerts);
     return;

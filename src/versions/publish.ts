@@ -60,7 +60,7 @@ export async function publishVersion(
   number: number,
   decision: Decision,
 ): Promise<Version> {
-  const published = await decide(
+  const { published, keepVersions } = await decide(
     deps.db,
     model,
     number,
@@ -68,10 +68,12 @@ export async function publishVersion(
       states: ['held', 'superseded'],
       why: 'only a held version (approve) or a superseded one (roll back) can be published',
     },
-    (trx, version) => publishInTransaction(trx, version, decision),
+    async (trx, version) => ({
+      published: await publishInTransaction(trx, version, decision),
+      keepVersions: (await requireModel(trx, model)).spec.retention.keepVersions,
+    }),
   );
-  const { spec } = await requireModel(deps.db, model);
-  await retainAfterPublish(deps, model, spec.retention.keepVersions);
+  await retainAfterPublish(deps, model, keepVersions);
   return published;
 }
 

@@ -2,10 +2,10 @@ import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { driftReportSchema } from '../../db/json-columns.ts';
 import { copyKeyChangesCsv } from '../../db/key-changes.ts';
-import { hasSqlState, PgError } from '../../db/pg-errors.ts';
+import { asPruned } from '../../db/partitions.ts';
 import { resolveDiff } from '../../drift/diff.ts';
 import { driftReport } from '../../drift/report.ts';
-import { GoneError, NotFoundError } from '../../errors.ts';
+import { NotFoundError } from '../../errors.ts';
 import { resolveVersion } from '../../versions/resolve.ts';
 import { streamFromConnection } from '../copy-response.ts';
 import { CACHE_REVALIDATE } from '../headers.ts';
@@ -88,13 +88,8 @@ export const driftRoutes = [
           pipeline(copyKeyChangesCsv(client, diff.from.id, diff.to.id, diff.policy.changeTolerance), res),
         );
       } catch (error) {
-        // Retention may drop either version's rows between the lookup and the queries.
-        if (hasSqlState(error, PgError.undefinedTable)) {
-          throw new GoneError(
-            `version ${diff.from.number} or ${diff.to.number} of "${model}" was pruned by retention while it was compared`,
-          );
-        }
-        throw error;
+        // retention may drop either version's rows between the lookup and the COPY
+        throw asPruned(error);
       }
     },
   }),

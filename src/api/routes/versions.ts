@@ -4,12 +4,11 @@ import { z } from 'zod';
 import { VERSION_STATES } from '../../db/types.ts';
 import { listVersions } from '../../db/versions.ts';
 import { HttpError } from '../../errors.ts';
-import { ImportRejectedError, importCsv } from '../../imports/import-csv.ts';
+import { importCsv } from '../../imports/import-csv.ts';
 import { decisionReason, publishVersion, rejectVersion } from '../../versions/publish.ts';
 import { requireModel, resolveVersion } from '../../versions/resolve.ts';
 import { page } from '../page.ts';
 import { limitQuery, modelParam, versionNumberParams, versionParams } from '../params.ts';
-import { sendProblem } from '../problem.ts';
 import { json, page as pageOf, problem, VersionDetail, VersionSummary } from '../responses.ts';
 import { defineRoute } from '../route.ts';
 import { versionDetail, versionSummary } from '../views.ts';
@@ -120,24 +119,15 @@ export const versionRoutes = [
           `the CSV is ${declared} bytes; the limit is ${deps.maxImportBytes} (ALMANAC_MAX_IMPORT_BYTES)`,
         );
       }
-      try {
-        const outcome = await importCsv(
-          { db: deps.db, pool: deps.pool, logger: deps.logger },
-          params.model,
-          limitedBody(req, deps.maxImportBytes),
-          req.caller?.actor ?? 'api',
-        );
-        await deps.catalog.reload(params.model);
-        res.status(201).json(versionSummary(outcome.version));
-      } catch (error) {
-        if (!(error instanceof ImportRejectedError)) throw error;
-        sendProblem(res, 400, `the CSV was rejected: ${error.total} problem(s)`, {
-          errors: error.problems.map((p) => ({
-            path: `line ${p.line}${p.field === '' ? '' : `.${p.field}`}`,
-            ...p,
-          })),
-        });
-      }
+      // a rejected file is a ValidationError whose issues name each line and field
+      const outcome = await importCsv(
+        { db: deps.db, pool: deps.pool, logger: deps.logger },
+        params.model,
+        limitedBody(req, deps.maxImportBytes),
+        req.caller?.actor ?? 'api',
+      );
+      await deps.catalog.reload(params.model);
+      res.status(201).json(versionSummary(outcome.version));
     },
   }),
   ...decisions,
@@ -157,10 +147,14 @@ function limitedBody(req: Request, limit: number): Transform {
       else done(null, chunk);
     },
   });
-  req.on('error', (error) => limited.destroy(error));
+  // a client that goes away half-way sent a request that cannot be used: a 400, not an outage
+  const cut = (cause?: unknown) =>
+    limited.destroy(
+      new HttpError(400, 'the client closed the connection before the CSV was complete', { cause }),
+    );
+  req.on('error', cut);
   req.on('close', () => {
-    if (!req.complete)
-      limited.destroy(new Error('the client closed the connection before the CSV was complete'));
+    if (!req.complete) cut();
   });
   return req.pipe(limited);
 }

@@ -40,9 +40,10 @@ export function registerDemo(program: Command, ctx: CliContext): void {
     .action(async (raw: Record<string, unknown>) => {
       const options = parseOptions(z.object({ fresh: z.boolean().optional() }).strict(), raw);
       ctx.print('1/6 migrating the database');
+      // the runtime opens in the demo's role before anything uses it (it connects on first use)
+      const runtime = ctx.runtime('demo');
       await migrate(ctx);
       if (options.fresh) await startOver(ctx);
-      const runtime = ctx.runtime('demo');
       const present = await Promise.all(MODELS.map((name) => findModel(runtime.db, name)));
       const firstRun = present.every((model) => model === undefined);
       // the demo's own output tells the story; the processes only speak up when something is wrong

@@ -1,10 +1,8 @@
 import { createWriteStream } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { hasSqlState, PgError } from '../../db/pg-errors.ts';
 import { snapshotFormat, writeSnapshot } from '../../snapshots/write-snapshot.ts';
 import { versionWithRows } from '../../versions/resolve.ts';
-import { prunedError } from '../../versions/states.ts';
 import { modelArgument, versionArgument } from '../arguments.ts';
 import type { CliContext } from '../context.ts';
 import { parseOptions } from '../options.ts';
@@ -47,10 +45,6 @@ export function registerExport(program: Command, ctx: CliContext): void {
           progress.update(rows, rowsTotal, formatBytes(bytes));
         });
         progress.update(rowsTotal, rowsTotal, formatBytes(bytes));
-      } catch (error) {
-        // retention may drop the version's rows while they are read
-        if (hasSqlState(error, PgError.undefinedTable)) throw prunedError(model, version.number);
-        throw error;
       } finally {
         client.release();
         progress.stop();

@@ -3,7 +3,7 @@ import { reportNextRuns, schedulerRegistry, serveMetrics, workerMetrics } from '
 import { startScheduler } from '../../../jobs/scheduler.ts';
 import { startWorker } from '../../../jobs/worker.ts';
 import { startApi } from '../../api/start.ts';
-import type { Role, Runtime } from '../../runtime.ts';
+import { connectedProducer, type Role, type Runtime } from '../../runtime.ts';
 import type { CliContext } from '../context.ts';
 
 /**
@@ -107,9 +107,11 @@ export function registerProcesses(program: Command, ctx: CliContext): void {
           'almanac_scheduler_',
         ),
         async (runtime) => {
+          // catch-up requests slots at once: Redis must answer first (one line when it does not)
+          const producer = await connectedProducer(runtime);
           const scheduler = await startScheduler({
             db: runtime.db,
-            enqueue: runtime.producer().enqueueRefresh,
+            enqueue: producer.enqueueRefresh,
             logger: runtime.logger,
           });
           reportNextRuns(scheduler.nextRuns);
