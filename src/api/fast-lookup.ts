@@ -21,7 +21,7 @@ import { problemFor, problemJson, tooManyRequests } from './problem.ts';
 import { requestIdOf } from './request-id.ts';
 import { expressPath } from './route.ts';
 import { type estimateQuery, estimateRoute } from './routes/estimates.ts';
-import { securityHeaders } from './security-headers.ts';
+import { securityHeaderValues } from './security-headers.ts';
 
 /**
  * Single lookups are most of the traffic. This answers the ones that need no decision from the
@@ -34,6 +34,7 @@ import { securityHeaders } from './security-headers.ts';
 export const ROUTE = expressPath(estimateRoute.path);
 const PATH = new RegExp(`^${estimateRoute.path.replaceAll(/\{(\w+)\}/g, '(?<$1>[^/]+)')}$`);
 const METHOD = estimateRoute.method.toUpperCase();
+const SECURITY = securityHeaderValues();
 const SCOPE = estimateRoute.access;
 
 export type FastLookupDeps = {
@@ -111,9 +112,7 @@ export function fastLookup(deps: FastLookupDeps) {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       deps.metrics.requestDuration.observe({ method: METHOD, route: ROUTE, status: String(status) }, seconds);
     };
-    // the app's own security headers, from the same helmet (it only sets headers)
-    securityHeaders(req, res, () => {});
-    const common = { [REQUEST_ID]: requestId };
+    const common = { ...SECURITY, [REQUEST_ID]: requestId };
     const problem = (status: number, detail: string, headers: Record<string, string> = {}) =>
       send(
         status,

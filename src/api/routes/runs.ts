@@ -2,8 +2,7 @@ import { z } from 'zod';
 import { findRun, listRuns } from '../../db/runs.ts';
 import { NotFoundError, UnavailableError } from '../../errors.ts';
 import { requestRefresh } from '../../runs/request.ts';
-import { requireModel } from '../../versions/resolve.ts';
-import { page } from '../page.ts';
+import { modelPage } from '../page.ts';
 import { limitQuery, modelParam } from '../params.ts';
 import { headers, json, page as pageOf, problem, Run, RunQueued } from '../responses.ts';
 import { defineRoute } from '../route.ts';
@@ -43,18 +42,16 @@ export const runRoutes = [
     query: runListQuery,
     responses: { 200: json(pageOf(Run), 'a page of runs') },
     handle: async ({ params, query }, { res, deps }) => {
-      await requireModel(deps.db, params.model);
       res.json(
-        await page(
-          query.limit ?? 100,
-          (rows) =>
+        await modelPage(deps.db, params.model, query.limit, {
+          fetch: (rows) =>
             listRuns(deps.db, params.model, {
               limit: rows,
               ...(query.cursor === undefined ? {} : { before: query.cursor }),
             }),
-          runView,
-          (last) => Buffer.from(`${last.createdAt.toISOString()}|${last.id}`).toString('base64url'),
-        ),
+          view: runView,
+          cursorOf: (last) => Buffer.from(`${last.createdAt.toISOString()}|${last.id}`).toString('base64url'),
+        }),
       );
     },
   }),

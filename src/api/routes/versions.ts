@@ -6,8 +6,8 @@ import { listVersions } from '../../db/versions.ts';
 import { HttpError } from '../../errors.ts';
 import { importCsv } from '../../imports/import-csv.ts';
 import { decisionReason, publishVersion, rejectVersion } from '../../versions/publish.ts';
-import { requireModel, resolveVersion } from '../../versions/resolve.ts';
-import { page } from '../page.ts';
+import { resolveVersion } from '../../versions/resolve.ts';
+import { modelPage } from '../page.ts';
 import { limitQuery, modelParam, versionNumberParams, versionParams } from '../params.ts';
 import { json, page as pageOf, problem, VersionDetail, VersionSummary } from '../responses.ts';
 import { defineRoute } from '../route.ts';
@@ -69,19 +69,17 @@ export const versionRoutes = [
     query: versionListQuery,
     responses: { 200: json(pageOf(VersionSummary), 'a page of versions') },
     handle: async ({ params, query }, { res, deps }) => {
-      await requireModel(deps.db, params.model);
       res.json(
-        await page(
-          query.limit ?? 100,
-          (rows) =>
+        await modelPage(deps.db, params.model, query.limit, {
+          fetch: (rows) =>
             listVersions(deps.db, params.model, {
               limit: rows,
               ...(query.state === undefined ? {} : { states: [query.state] }),
               ...(query.cursor === undefined ? {} : { belowNumber: query.cursor }),
             }),
-          versionSummary,
-          (last) => String(last.number),
-        ),
+          view: versionSummary,
+          cursorOf: (last) => String(last.number),
+        }),
       );
     },
   }),
