@@ -46,24 +46,21 @@ function mismatches(expected: unknown, actual: unknown, path: string): string[] 
 }
 
 beforeAll(async () => {
-  try {
-    for (const [i, entry] of reference.cases.entries()) {
-      const model = `ref-${i}`;
-      // a lenient policy: each case's second version is published, not held
-      await applySpec(db(), {
-        name: model,
-        estimator: 'external',
-        drift: { ...lenientDrift, maxRemovedShare: 1, changeTolerance: reference.changeTolerance },
-      });
-      const csv = (rows: [string, number][]) =>
-        `key,value\n${rows.map(([key, value]) => `${key},${value}`).join('\n')}\n`;
-      await importCsv(runtime(), model, readableOf(csv(entry.a)), 'test');
-      await importCsv(runtime(), model, readableOf(csv(entry.b)), 'test');
-      const b = await findVersion(db(), model, 2);
-      expect(b?.state).toBe('published');
-      stored.set(entry.name, b?.drift);
-    }
-  } finally {
+  for (const [i, entry] of reference.cases.entries()) {
+    const model = `ref-${i}`;
+    // a lenient policy: each case's second version is published, not held
+    await applySpec(db(), {
+      name: model,
+      estimator: 'external',
+      drift: { ...lenientDrift, maxRemovedShare: 1, changeTolerance: reference.changeTolerance },
+    });
+    const csv = (rows: [string, number][]) =>
+      `key,value\n${rows.map(([key, value]) => `${key},${value}`).join('\n')}\n`;
+    await importCsv(runtime(), model, readableOf(csv(entry.a)), 'test');
+    await importCsv(runtime(), model, readableOf(csv(entry.b)), 'test');
+    const b = await findVersion(db(), model, 2);
+    expect(b?.state).toBe('published');
+    stored.set(entry.name, b?.drift);
   }
 }, 120_000);
 
@@ -81,15 +78,49 @@ describe('drift figures against the reference implementation (numpy/scipy)', () 
   });
 });
 
+/** numpy's linear-interpolation percentile of sorted values. */
+const percentile = (sorted: number[], q: number) => {
+  const p = q * (sorted.length - 1);
+  const [lo, hi] = [Math.floor(p), Math.ceil(p)];
+  const [a, b] = [sorted[lo] ?? Number.NaN, sorted[hi] ?? Number.NaN];
+  return lo === hi ? a : a + (p - lo) * (b - a);
+};
+const ecdf = (sorted: number[], x: number) => sorted.filter((v) => v <= x).length / sorted.length;
+
+describe('what the charts draw, kept with the report', () => {
+  it.each(cases)('%s: bin counts, CDF points and the place of the KS gap, by hand', (_name, entry) => {
+    const report = stored.get(entry.name) as DriftReport;
+    const [a, b] = [entry.a, entry.b].map((rows) => rows.map(([, value]) => value).sort((x, y) => x - y)) as [
+      number[],
+      number[],
+    ];
+    // a value's bin is how many edges are at or below it
+    const bins = (values: number[]) =>
+      Array.from(
+        { length: 10 },
+        (_, j) => values.filter((v) => report.psiEdges.filter((e) => e <= v).length === j).length,
+      );
+    expect(report.psiCounts).toEqual({ a: bins(a), b: bins(b) });
+    expect(report.cdf?.a).toHaveLength(101);
+    for (const [side, values] of [
+      ['a', a],
+      ['b', b],
+    ] as const) {
+      report.cdf?.[side].forEach((value, i) => {
+        expect(value).toBeCloseTo(percentile(values, i / 100), 9);
+      });
+    }
+    const at = report.ksAt ?? Number.NaN;
+    expect(Math.abs(ecdf(a, at) - ecdf(b, at))).toBeCloseTo(report.ksStatistic ?? Number.NaN, 12);
+  });
+});
+
 describe('figures that are undefined', () => {
   it('a constant baseline has no Spearman and no normalized Wasserstein, and the check on it fails', async () => {
     await applySpec(db(), { name: 'flat', estimator: 'external', drift: { maxRemovedShare: 1 } });
-    try {
-      await importCsv(runtime(), 'flat', readableOf('key,value\na,5\nb,5\nc,5\n'), 'test');
-      const outcome = await importCsv(runtime(), 'flat', readableOf('key,value\na,5\nb,6\nc,7\n'), 'test');
-      expect(outcome.state).toBe('held');
-    } finally {
-    }
+    await importCsv(runtime(), 'flat', readableOf('key,value\na,5\nb,5\nc,5\n'), 'test');
+    const outcome = await importCsv(runtime(), 'flat', readableOf('key,value\na,5\nb,6\nc,7\n'), 'test');
+    expect(outcome.state).toBe('held');
     const report = (await findVersion(db(), 'flat', 2))?.drift as DriftReport;
     expect(report).toMatchObject({ spearman: null, wassersteinNorm: null, wasserstein: 1, a: { std: 0 } });
     expect(report.verdict.checks.find((check) => check.name === 'maxWassersteinNorm')).toEqual({

@@ -27,7 +27,6 @@ async function rejection(content: string): Promise<ImportRejectedError> {
   } catch (error) {
     if (error instanceof ImportRejectedError) return error;
     throw error;
-  } finally {
   }
   throw new Error('the import was accepted');
 }

@@ -14,6 +14,8 @@ import { asPruned, partitionName } from './partitions.ts';
 
 const QUANTILES = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99];
 const DECILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+/** The shares at which a version's CDF is kept for charts: every percentile, 0 to 1. */
+export const CDF_SHARES = Array.from({ length: 101 }, (_, i) => i / 100);
 
 export { QUANTILES };
 
@@ -22,6 +24,8 @@ export type SideSummary = {
   mean: number | null;
   std: number | null;
   quantiles: (number | null)[];
+  /** the value at each of CDF_SHARES (empty without values): the version's CDF, for charts */
+  cdf: number[];
 };
 
 /**
@@ -62,19 +66,21 @@ export type Distributions = {
   /** each version's count of values in PSI bins 0…9 (a value's bin: how many edges are ≤ it) */
   psiCounts: { a: number[]; b: number[] };
   ks: number | null;
+  /** the value at which the two CDFs are furthest apart (where the KS statistic is measured) */
+  ksAt: number | null;
   wasserstein: number | null;
 };
 
-/**
- * `percentile_cont`'s linear interpolation, for each fraction, over `s`, a sorted float8[] of `n`
- * values: the same arithmetic on the order statistics at floor and ceil of q · (n − 1).
- */
 /** A version's values sorted into one array `s`, with their count, mean and sample std. */
 const sorted = (id: string) => sql`
   SELECT coalesce(array_agg(value ORDER BY value), '{}') AS s, count(*) AS n, avg(value) AS mean,
          stddev_samp(value) AS std
   FROM ${sql.table(partitionName(id))}`;
 
+/**
+ * `percentile_cont`'s linear interpolation, for each fraction, over `s`, a sorted float8[] of `n`
+ * values: the same arithmetic on the order statistics at floor and ceil of q · (n − 1).
+ */
 const interpolated = (s: string, n: string, fractions: number[]) => {
   const [values, count] = [sql.raw(s), sql.raw(n)];
   return sql`(
@@ -90,7 +96,8 @@ const interpolated = (s: string, n: string, fractions: number[]) => {
 /**
  * The part of the Kolmogorov–Smirnov statistic and of the Wasserstein-1 distance that steps at the
  * distinct values of one side ("mine"), given both sides' values sorted into arrays: `[max |F_A −
- * F_B|, Σ |F_A − F_B| · (next − value)]` over those values, where the cumulative counts are the
+ * F_B|, Σ |F_A − F_B| · (next − value), the value of the maximum]` over those values (ties of the
+ * maximum going to the largest value), where the cumulative counts are the
  * position of the last of a tie in my array and, in the other, how many values are ≤ it
  * (width_bucket's binary search); next is the least value of either side above it. Only the last
  * of a tie is a step, so ties move both CDFs at once. A value that both sides hold is summed once,
@@ -102,7 +109,8 @@ const stepsOf = (mine: 'a' | 'b') => {
   const shared = mine === 'a' ? sql`false` : sql`k > 0 AND sa.s[k] = v`;
   // OFFSET 0 keeps each subquery whole, so the binary search runs once per value, not per use.
   return sql`(
-    SELECT array[max(abs(d)), sum(abs(d) * (least(nx, ${other}.s[k + 1]) - v)) FILTER (WHERE NOT (${shared}))]
+    SELECT array[max(abs(d)), sum(abs(d) * (least(nx, ${other}.s[k + 1]) - v)) FILTER (WHERE NOT (${shared})),
+                 (max(array[abs(d), v]))[2]]
     FROM (
       SELECT v, nx, k, ${fa}::float8 / sa.n - ${fb}::float8 / sb.n AS d
       FROM (
@@ -133,6 +141,8 @@ export async function distributions(db: Db, a: string, b: string): Promise<Distr
     below_b: string[] | null;
     from_a: (number | null)[] | null;
     from_b: (number | null)[] | null;
+    cdf_a: number[] | null;
+    cdf_b: number[] | null;
   }>`
     WITH RECURSIVE
     sa AS MATERIALIZED (${sorted(a)}),
@@ -153,6 +163,7 @@ export async function distributions(db: Db, a: string, b: string): Promise<Distr
     )
     SELECT sa.n AS na, sa.mean AS mean_a, sa.std AS std_a, ${interpolated('sa.s', 'sa.n', QUANTILES)} AS q_a,
            sb.n AS nb, sb.mean AS mean_b, sb.std AS std_b, ${interpolated('sb.s', 'sb.n', QUANTILES)} AS q_b,
+           ${interpolated('sa.s', 'sa.n', CDF_SHARES)} AS cdf_a, ${interpolated('sb.s', 'sb.n', CDF_SHARES)} AS cdf_b,
            (SELECT cuts FROM edges) AS edges,
            (SELECT array_agg(lo ORDER BY k) FROM below WHERE side = 'a' AND lo = hi) AS below_a,
            (SELECT array_agg(lo ORDER BY k) FROM below WHERE side = 'b' AND lo = hi) AS below_b,
@@ -161,26 +172,34 @@ export async function distributions(db: Db, a: string, b: string): Promise<Distr
     FROM sa, sb`.execute(db);
   const row = rows[0];
   const [na, nb] = [Number(row?.na ?? 0), Number(row?.nb ?? 0)];
-  const side = (count: number, mean?: number | null, std?: number | null, q?: number[] | null) => ({
+  const side = (
+    count: number,
+    mean?: number | null,
+    std?: number | null,
+    q?: number[] | null,
+    cdf?: number[] | null,
+  ) => ({
     count,
     mean: mean ?? null,
     std: std ?? null,
     quantiles: q ?? QUANTILES.map(() => null),
+    cdf: cdf ?? [],
   });
   // bin 0 holds the values below the first edge, bin j those from edge j to below edge j + 1
   const counts = (below: string[] | null | undefined, count: number) => {
     const cumulative = [0, ...(below ?? DECILES.map(() => '0')).map(Number), count];
     return cumulative.slice(1).map((upTo, bin) => upTo - (cumulative[bin] ?? 0));
   };
-  const [ksA, wA] = row?.from_a ?? [null, null];
-  const [ksB, wB] = row?.from_b ?? [null, null];
+  const [ksA, wA, atA] = row?.from_a ?? [null, null, null];
+  const [ksB, wB, atB] = row?.from_b ?? [null, null, null];
   const bothSides = na > 0 && nb > 0;
   return {
-    a: side(na, row?.mean_a, row?.std_a, row?.q_a),
-    b: side(nb, row?.mean_b, row?.std_b, row?.q_b),
+    a: side(na, row?.mean_a, row?.std_a, row?.q_a, row?.cdf_a),
+    b: side(nb, row?.mean_b, row?.std_b, row?.q_b, row?.cdf_b),
     psiEdges: row?.edges ?? [],
     psiCounts: { a: counts(row?.below_a, na), b: counts(row?.below_b, nb) },
     ks: bothSides ? Math.max(ksA ?? 0, ksB ?? 0) : null,
+    ksAt: bothSides ? ((ksA ?? 0) >= (ksB ?? 0) ? atA : atB) ?? null : null,
     // with both sides, no step between two values (a single value in all) integrates to 0
     wasserstein: bothSides ? (wA ?? 0) + (wB ?? 0) : null,
   };
@@ -188,8 +207,15 @@ export async function distributions(db: Db, a: string, b: string): Promise<Distr
 
 /** One version's count, mean, std and quantiles, as `distributions` computes them: a first version's side. */
 export async function versionSummary(db: Db, id: string): Promise<SideSummary> {
-  const { rows } = await sql<{ n: string; mean: number | null; std: number | null; q: number[] | null }>`
-    SELECT sv.n, sv.mean, sv.std, ${interpolated('sv.s', 'sv.n', QUANTILES)} AS q
+  const { rows } = await sql<{
+    n: string;
+    mean: number | null;
+    std: number | null;
+    q: number[] | null;
+    cdf: number[] | null;
+  }>`
+    SELECT sv.n, sv.mean, sv.std, ${interpolated('sv.s', 'sv.n', QUANTILES)} AS q,
+           ${interpolated('sv.s', 'sv.n', CDF_SHARES)} AS cdf
     FROM (${sorted(id)}) sv`
     .execute(db)
     .catch((error: unknown) => {
@@ -201,6 +227,7 @@ export async function versionSummary(db: Db, id: string): Promise<SideSummary> {
     mean: row?.mean ?? null,
     std: row?.std ?? null,
     quantiles: row?.q ?? QUANTILES.map(() => null),
+    cdf: row?.cdf ?? [],
   };
 }
 

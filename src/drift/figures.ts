@@ -39,6 +39,14 @@ export type DriftFigures = {
   coverage: { both: number; removed: number; added: number };
   a: Side;
   b: Side;
+  /**
+   * What the charts of a report draw, kept with it so that a page never reads a version again:
+   * each version's count in the PSI bins (null without a baseline), each version's value at every
+   * percentile of its CDF (CDF_SHARES; empty without values), and where the KS gap is largest.
+   */
+  psiCounts: { a: number[]; b: number[] } | null;
+  cdf: { a: number[]; b: number[] };
+  ksAt: number | null;
 };
 
 export type FigureOptions = {
@@ -103,6 +111,9 @@ export async function driftFigures(
     },
     a: sideOf(sides.a),
     b: sideOf(sides.b),
+    psiCounts: sides.psiCounts,
+    cdf: { a: sides.a.cdf, b: sides.b.cdf },
+    ksAt: sides.ksAt,
     topMovers: movers,
   };
 }
@@ -125,8 +136,11 @@ export async function candidateFigures(db: Db, b: string): Promise<DriftFigures>
     changedShare: null,
     spearman: null,
     coverage: { both: 0, removed: 0, added: summary.count },
-    a: sideOf({ count: 0, mean: null, std: null, quantiles: [] }),
+    a: sideOf({ count: 0, mean: null, std: null, quantiles: [], cdf: [] }),
     b: sideOf(summary),
+    psiCounts: null,
+    cdf: { a: [], b: summary.cdf },
+    ksAt: null,
   };
 }
 
