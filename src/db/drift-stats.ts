@@ -199,7 +199,7 @@ export async function distributions(db: Db, a: string, b: string): Promise<Distr
     psiEdges: row?.edges ?? [],
     psiCounts: { a: counts(row?.below_a, na), b: counts(row?.below_b, nb) },
     ks: bothSides ? Math.max(ksA ?? 0, ksB ?? 0) : null,
-    ksAt: bothSides ? ((ksA ?? 0) >= (ksB ?? 0) ? atA : atB) ?? null : null,
+    ksAt: bothSides ? (((ksA ?? 0) >= (ksB ?? 0) ? atA : atB) ?? null) : null,
     // with both sides, no step between two values (a single value in all) integrates to 0
     wasserstein: bothSides ? (wA ?? 0) + (wB ?? 0) : null,
   };

@@ -129,16 +129,18 @@ export const driftReportSchema = z
     a: side,
     b: side,
     psiCounts: z
-    .object({ a: z.array(z.number().int()), b: z.array(z.number().int()) })
-    .nullable()
-    .optional()
-    .describe("each version's count of keys in the PSI bins 0…9 (bin j: from edge j to edge j + 1)"),
-  cdf: z
-    .object({ a: z.array(z.number()), b: z.array(z.number()) })
-    .optional()
-    .describe("each version's value at every percentile, 0 to 1 by 0.01 (101 points; empty without values)"),
-  ksAt: nullableNumber.optional().describe('the value at which the two CDFs are furthest apart'),
-  baseline: versionRef.nullable().describe('null for a first version: nothing to compare with'),
+      .object({ a: z.array(z.number().int()), b: z.array(z.number().int()) })
+      .nullable()
+      .optional()
+      .describe("each version's count of keys in the PSI bins 0…9 (bin j: from edge j to edge j + 1)"),
+    cdf: z
+      .object({ a: z.array(z.number()), b: z.array(z.number()) })
+      .optional()
+      .describe(
+        "each version's value at every percentile, 0 to 1 by 0.01 (101 points; empty without values)",
+      ),
+    ksAt: nullableNumber.optional().describe('the value at which the two CDFs are furthest apart'),
+    baseline: versionRef.nullable().describe('null for a first version: nothing to compare with'),
     candidate: versionRef,
     topMovers: z.object({ up: z.array(mover), down: z.array(mover) }),
     artifact: pair(z.unknown()),
