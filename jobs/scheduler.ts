@@ -1,11 +1,11 @@
-import { CronExpressionParser } from 'cron-parser';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { Db } from '../src/db/database.ts';
 import { listModels, type Model } from '../src/db/models.ts';
 import { findRunBySlot, staleQueuedRuns } from '../src/db/runs.ts';
-import { estimatorFor } from '../src/model/estimators/registry.ts';
+import { cronOf, nextTick } from '../src/model/schedule.ts';
 import { type EnqueueRefresh, requestRefresh, slotOf, slotTime } from '../src/runs/request.ts';
+import { isScheduled as isSpecScheduled } from '../src/runs/scheduled.ts';
 
 export type SchedulerDeps = {
   db: Db;
@@ -28,11 +28,8 @@ export type RunningScheduler = {
   close: () => Promise<void>;
 };
 
-const isScheduled = (model: Model) =>
-  estimatorFor(model.spec.estimator).needsSource && !model.spec.schedule.paused;
+const isScheduled = (model: Model) => isSpecScheduled(model.spec);
 const signatureOf = (model: Model) => `${model.spec.schedule.cron}|${model.spec.schedule.timezone}`;
-const cronOf = (model: Pick<Model, 'spec'>, currentDate: Date) =>
-  CronExpressionParser.parse(model.spec.schedule.cron, { tz: model.spec.schedule.timezone, currentDate });
 
 type Entry = { signature: string; task: ScheduledTask; model: Model };
 
@@ -82,7 +79,7 @@ export async function startScheduler(deps: SchedulerDeps): Promise<RunningSchedu
       // A tick that fired late (a pause, a busy loop) is reported as missed: request it all the same.
       task.on('execution:missed', (context) => tick(model.name, context.date));
       entries.set(model.name, { signature: signatureOf(model), task, model });
-      const nextRun = cronOf(model, now()).next().toDate().toISOString();
+      const nextRun = nextTick(model.spec.schedule, now()).toISOString();
       logger.info(
         { model: model.name, cron: expression, timezone, nextRun },
         `scheduled; next run ${nextRun}`,
@@ -93,7 +90,7 @@ export async function startScheduler(deps: SchedulerDeps): Promise<RunningSchedu
   /** The newest tick at or before now, if the model existed then and no run has that slot. */
   const catchUp = async () => {
     for (const model of (await listModels(db)).filter(isScheduled)) {
-      const previous = cronOf(model, now()).prev().toDate();
+      const previous = cronOf(model.spec.schedule, now()).prev().toDate();
       if (previous < model.createdAt) continue;
       if ((await findRunBySlot(db, model.name, slotOf(previous))) !== undefined) continue;
       logger.info(
@@ -128,7 +125,7 @@ export async function startScheduler(deps: SchedulerDeps): Promise<RunningSchedu
   return {
     scheduled: () => new Map([...entries].map(([name, entry]) => [name, entry.signature])),
     nextRuns: () =>
-      new Map([...entries].map(([name, entry]) => [name, cronOf(entry.model, now()).next().toDate()])),
+      new Map([...entries].map(([name, entry]) => [name, nextTick(entry.model.spec.schedule, now())])),
     tick,
     sync: serialSync,
     close: async () => {

@@ -33,6 +33,10 @@ const envSchema = z.object({
     .regex(/^[A-Za-z0-9.:[\]%-]{1,255}$/, 'must be a host name or an IP address, e.g. 127.0.0.1 or 0.0.0.0')
     .default('127.0.0.1'),
   ALMANAC_AUTH: onOff.default('on'),
+  ALMANAC_SESSION_SECRET: z
+    .string()
+    .min(32, 'must be at least 32 characters (e.g. `openssl rand -hex 32`)')
+    .optional(),
   ALMANAC_RATE_LIMIT: wholeNumber(0, 1_000_000_000).default(600_000),
   ALMANAC_WORKER_CONCURRENCY: wholeNumber(1, 256).default(2),
   ALMANAC_MAX_IMPORT_BYTES: wholeNumber(1, Number.MAX_SAFE_INTEGER).default(1024 ** 3),
@@ -58,6 +62,11 @@ const configSchema = envSchema.transform((e) => ({
   /** where `almanac serve` listens (and the worker's and scheduler's metrics) */
   host: e.HOST,
   auth: e.ALMANAC_AUTH === 'on',
+  /**
+   * signs the dashboard's session cookies; unset: a random secret per process (sessions end with
+   * it, and each API replica would refuse the others' cookies)
+   */
+  sessionSecret: e.ALMANAC_SESSION_SECRET,
   rateLimitPerMinute: e.ALMANAC_RATE_LIMIT,
   workerConcurrency: e.ALMANAC_WORKER_CONCURRENCY,
   maxImportBytes: e.ALMANAC_MAX_IMPORT_BYTES,

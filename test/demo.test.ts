@@ -22,6 +22,14 @@ async function demo(args: string[] = [], key?: string): Promise<{ stdout: string
     200,
   );
   const output = cli.output();
+  // the dashboard's URL is the first line and the last
+  const lines = output.trimEnd().split('\n');
+  const dashboard = /(http:\/\/127\.0\.0\.1:\d+\/)$/.exec(lines.at(-1) ?? '')?.[1] ?? '';
+  expect(dashboard).not.toBe('');
+  expect(lines[0]).toMatch(/^Almanac's dashboard will be at http:\/\/127\.0\.0\.1:\d+\/$/);
+  const home = await fetch(dashboard);
+  expect(home.status).toBe(200);
+  expect(await home.text()).toMatch(/<title>(Models|Sign in) · Almanac<\/title>/);
   const page = /(http:\/\/\S+\/docs)/.exec(output)?.[1] ?? '';
   expect(page).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/docs$/);
   expect((await fetch(page)).status).toBe(200);
@@ -63,10 +71,13 @@ const marketDays = async () =>
 describe('almanac demo', () => {
   it('runs end to end on an empty database; a second run serves it as it is; --fresh starts over', async () => {
     const first = await demo();
-    expect(first.stdout).toContain('2/6 seeding the demo market (5000 tickers × 120 days)');
+    expect(first.stdout).toContain('2/7 seeding the demo market (5000 tickers × 120 days)');
     expect(first.stdout).toContain('published version 2 of nasdaq-close (5000 keys)');
     expect(first.stdout).toContain('published version 2 of nasdaq-naive (5000 keys)');
     expect(first.stdout).toContain('stopping the API, the scheduler and the worker');
+    // the shocked day: v3 of nasdaq-close waits for approval, and v2 still serves
+    expect(await versionsOf('nasdaq-close')).toEqual(['v1:superseded', 'v2:published', 'v3:held']);
+    expect(await versionsOf('nasdaq-naive')).toEqual(['v1:superseded', 'v2:published']);
     // ridge's realized MAE beats naive's on the demo market's actuals, and naive's own is naive's
     const realized = (model: string) => {
       const found = new RegExp(
@@ -87,14 +98,14 @@ describe('almanac demo', () => {
     expect(second.stdout).toContain('were done by an earlier run');
     expect(second.stdout).not.toContain('export ALMANAC_KEY=');
     expect(second.stdout).toContain('`npx almanac demo --fresh` starts it over');
-    expect(await versionsOf('nasdaq-close')).toEqual(['v1:superseded', 'v2:published']);
-    expect(await marketDays()).toBe(121);
+    expect(await versionsOf('nasdaq-close')).toEqual(['v1:superseded', 'v2:published', 'v3:held']);
+    expect(await marketDays()).toBe(122);
 
     // --fresh: the demo's models, key and market go, and the story runs again
     const fresh = await demo(['--fresh']);
-    expect(fresh.stdout).toContain('2/6 seeding the demo market (5000 tickers × 120 days)');
+    expect(fresh.stdout).toContain('2/7 seeding the demo market (5000 tickers × 120 days)');
     expect(fresh.key).not.toBe(first.key);
-    expect(await versionsOf('nasdaq-close')).toEqual(['v1:superseded', 'v2:published']);
-    expect(await marketDays()).toBe(121);
+    expect(await versionsOf('nasdaq-close')).toEqual(['v1:superseded', 'v2:published', 'v3:held']);
+    expect(await marketDays()).toBe(122);
   }, 240_000);
 });

@@ -1,6 +1,8 @@
 import express, { type Express } from 'express';
 import rateLimit, { ipKeyGenerator, type MemoryStore } from 'express-rate-limit';
 import { pinoHttp } from 'pino-http';
+import { mountDashboard } from '../ui/dashboard.ts';
+import type { Sessions } from '../ui/session.ts';
 import { authenticate, type KeyVerifier } from './auth.ts';
 import { mountDocsAssets } from './docs.ts';
 import { REQUEST_ID } from './headers.ts';
@@ -13,6 +15,8 @@ import { securityHeaders } from './security-headers.ts';
 export type AppDeps = ApiDeps & {
   verifier: KeyVerifier;
   auth: boolean;
+  /** the dashboard's sessions (src/ui/session.ts) */
+  sessions: Sessions;
   /** requests per minute per key; 0 turns limiting off */
   rateLimitPerMinute: number;
   /** the rate limiter's counts, shared with the lookup fast path */
@@ -82,6 +86,7 @@ export function createApp(deps: AppDeps): Express {
   }
 
   mountRoutes(app, routes, deps);
+  mountDashboard(app, deps, routes);
 
   app.use((req, res) => {
     sendProblem(res, 404, `no such endpoint: ${req.method} ${req.path}`);

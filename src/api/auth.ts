@@ -28,6 +28,11 @@ export type KeyVerifier = {
   /** The caller of a key already verified (null: known to be bad), or undefined when not known yet. */
   known: (key: string) => Caller | null | undefined;
   identify: (key: string) => Promise<Caller | undefined>;
+  /**
+   * The caller of the key with this SHA-256 (hex), if it is live: a dashboard session carries the
+   * hash, never the key, and is checked by it on every request, so a revoked key logs it out.
+   */
+  identifyHash: (keyHash: string) => Promise<Caller | undefined>;
 };
 
 export function createKeyVerifier(db: Db, onKeysChanged: (listener: () => void) => void): KeyVerifier {
@@ -35,20 +40,21 @@ export function createKeyVerifier(db: Db, onKeysChanged: (listener: () => void) 
   const known = new LRUCache<string, { caller: Caller | null }>({ max: 10_000, ttl: CACHE_MS });
   onKeysChanged(() => known.clear());
   const lookup = (hash: string) => known.get(hash)?.caller;
+  const identifyHash = async (hash: string) => {
+    const cached = lookup(hash);
+    if (cached !== undefined) return cached ?? undefined;
+    const found = await findLiveApiKeyByHash(db, hash);
+    const caller =
+      found !== undefined && timingSafeEqual(Buffer.from(found.keyHash, 'hex'), Buffer.from(hash, 'hex'))
+        ? { actor: `api:${found.name}`, scopes: found.scopes }
+        : null;
+    known.set(hash, { caller });
+    return caller ?? undefined;
+  };
   return {
     known: (key) => lookup(hashApiKey(key)),
-    identify: async (key) => {
-      const hash = hashApiKey(key);
-      const cached = lookup(hash);
-      if (cached !== undefined) return cached ?? undefined;
-      const found = await findLiveApiKeyByHash(db, hash);
-      const caller =
-        found !== undefined && timingSafeEqual(Buffer.from(found.keyHash, 'hex'), Buffer.from(hash, 'hex'))
-          ? { actor: `api:${found.name}`, scopes: found.scopes }
-          : null;
-      known.set(hash, { caller });
-      return caller ?? undefined;
-    },
+    identify: (key) => identifyHash(hashApiKey(key)),
+    identifyHash,
   };
 }
 

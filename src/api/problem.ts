@@ -46,19 +46,31 @@ export function problemFor(
   error: unknown,
   logger: Logger,
   url: string,
-): { status: number; headers: Readonly<Record<string, string>>; body: string } {
+): { status: number; headers: Readonly<Record<string, string>>; detail: string; body: string } {
   const classified = classifyError(error);
   if (classified.kind === 'unexpected') logger.error({ err: error, url }, 'unexpected error');
   else if (classified.kind === 'unavailable') logger.warn({ err: error, url }, 'a dependency failed');
   return {
     status: classified.status,
     headers: classified.headers,
+    detail: classified.detail,
     body: problemJson(
       classified.status,
       classified.detail,
       classified.issues === undefined ? {} : { errors: classified.issues },
     ),
   };
+}
+
+/**
+ * What a dashboard page sets on `res.locals` to have its errors answered as a page: the same
+ * status and sentence, in HTML (src/ui/dashboard.ts).
+ */
+export type ErrorPage = (status: number, detail: string) => string;
+declare module 'express-serve-static-core' {
+  interface Locals {
+    errorPage?: ErrorPage;
+  }
 }
 
 /** The one error middleware of the Express app. */
@@ -70,7 +82,10 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     const answer = problemFor(error, logger, req.originalUrl);
-    res.status(answer.status).set(answer.headers).type('application/problem+json').send(answer.body);
+    res.status(answer.status).set(answer.headers);
+    const page = res.locals.errorPage;
+    if (page !== undefined) res.type('html').send(page(answer.status, answer.detail));
+    else res.type('application/problem+json').send(answer.body);
   };
 }
 

@@ -1,5 +1,7 @@
 import { LRUCache } from 'lru-cache';
-import type { DriftReport } from '../drift/report.ts';
+import type { Db } from '../db/database.ts';
+import type { Diff } from '../drift/diff.ts';
+import { type DriftReport, driftReport } from '../drift/report.ts';
 import { HttpError } from '../errors.ts';
 
 /**
@@ -16,6 +18,13 @@ export class ReportCache {
 
   constructor(maxRunning = 2) {
     this.#maxRunning = maxRunning;
+  }
+
+  /** The report of a diff (src/drift/diff.ts): the API's and the dashboard's, computed once for both. */
+  reportOf(db: Db, diff: Diff): Promise<DriftReport> {
+    return this.get(diff.from.id, diff.to.id, diff.policy, () =>
+      driftReport(db, diff.from, diff.to, diff.policy),
+    );
   }
 
   get(a: string, b: string, policy: unknown, compute: () => Promise<DriftReport>): Promise<DriftReport> {

@@ -99,23 +99,35 @@ export function expressPath(path: string): string {
   return path.replaceAll(/\{(\w+)\}/g, ':$1');
 }
 
-/** Mounts each route: its scope, its body's content type, then its validated input to its handler. */
-export function mountRoutes(app: Express, routes: readonly Route[], deps: ApiDeps): void {
+/**
+ * Mounts each route: its scope, its body's content type, then its validated input to its handler.
+ * `prefix` mounts them again elsewhere (the dashboard's read-only `/data` copy of the API).
+ */
+export function mountRoutes(
+  app: Express,
+  routes: readonly Route[],
+  deps: ApiDeps,
+  options: { prefix?: string } = {},
+): void {
   for (const route of routes) {
     const steps: RequestHandler[] = [];
     if (route.access !== 'public') steps.push(requireScope(route.access));
     if (route.body?.type === 'application/json') steps.push(route.body.required ? requireJson : optionalJson);
     if (route.body?.type === 'text/csv') steps.push(requireCsv);
-    app[route.method](expressPath(route.path), ...steps, async (req: Request, res: Response) => {
-      const input = {
-        params: route.params === undefined ? undefined : parseRequest(route.params, req.params, 'params'),
-        query: route.query === undefined ? undefined : parseRequest(route.query, req.query, 'query'),
-        body:
-          route.body?.schema === undefined || route.body.checkedByHandler
-            ? undefined
-            : parseRequest(route.body.schema, req.body ?? {}, 'body'),
-      };
-      await route.handle(input, { req, res, deps });
-    });
+    app[route.method](
+      (options.prefix ?? '') + expressPath(route.path),
+      ...steps,
+      async (req: Request, res: Response) => {
+        const input = {
+          params: route.params === undefined ? undefined : parseRequest(route.params, req.params, 'params'),
+          query: route.query === undefined ? undefined : parseRequest(route.query, req.query, 'query'),
+          body:
+            route.body?.schema === undefined || route.body.checkedByHandler
+              ? undefined
+              : parseRequest(route.body.schema, req.body ?? {}, 'body'),
+        };
+        await route.handle(input, { req, res, deps });
+      },
+    );
   }
 }

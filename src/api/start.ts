@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MemoryStore } from 'express-rate-limit';
 import type { Runtime } from '../runtime.ts';
+import { createSessions } from '../ui/session.ts';
 import { createApp } from './app.ts';
 import { createKeyVerifier } from './auth.ts';
 import { type Catalog, createCatalog } from './catalog.ts';
@@ -55,6 +56,7 @@ export async function startApi(
       rateLimitStore,
       maxImportBytes: config.maxImportBytes,
       reports: new ReportCache(),
+      sessions: createSessions(config.sessionSecret),
     });
     const fast = fastLookup({
       catalog,

@@ -144,6 +144,33 @@ export async function listVersions(
   return rows.map(toVersion);
 }
 
+/** A version as listings show it, with the verdict of its drift report and the baseline it was judged against. */
+export type VersionLine = Version & { verdict: boolean | null; baselineNumber: number | null };
+
+/**
+ * Newest first, without drift reports but with what a table of versions shows of them: the
+ * verdict and the baseline, read from the stored report in Postgres (a few bytes, not its KBs).
+ */
+export async function listVersionLines(db: Db, model: string, limit: number): Promise<VersionLine[]> {
+  const rows = await db
+    .selectFrom('versions')
+    .select([
+      ...LISTED_COLUMNS,
+      sql<null>`NULL::jsonb`.as('drift'),
+      sql<boolean | null>`(drift #>> '{verdict,passed}')::boolean`.as('verdict'),
+      sql<number | null>`(drift #>> '{baseline,version}')::int`.as('baseline_number'),
+    ])
+    .where('model', '=', model)
+    .orderBy('number', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((row) => ({
+    ...toVersion(row),
+    verdict: row.verdict,
+    baselineNumber: row.baseline_number,
+  }));
+}
+
 /** Adds keys to a version's lineage (a JSON merge at the top level). */
 export async function mergeLineage(db: Db, id: string, patch: Lineage): Promise<void> {
   await db

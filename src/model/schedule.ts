@@ -33,3 +33,13 @@ export function isTimeZone(name: string): boolean {
     return false;
   }
 }
+
+/** The ticks of a spec's schedule around `currentDate`, in its time zone (the scheduler and the pages). */
+export function cronOf(schedule: { cron: string; timezone: string }, currentDate: Date) {
+  return CronExpressionParser.parse(schedule.cron, { tz: schedule.timezone, currentDate });
+}
+
+/** When a schedule fires next after `now`. */
+export function nextTick(schedule: { cron: string; timezone: string }, now: Date): Date {
+  return cronOf(schedule, now).next().toDate();
+}

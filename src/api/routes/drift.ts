@@ -4,7 +4,6 @@ import { driftReportSchema } from '../../db/json-columns.ts';
 import { copyKeyChangesCsv } from '../../db/key-changes.ts';
 import { asPruned } from '../../db/partitions.ts';
 import { resolveDiff } from '../../drift/diff.ts';
-import { driftReport } from '../../drift/report.ts';
 import { NotFoundError } from '../../errors.ts';
 import { resolveVersion } from '../../versions/resolve.ts';
 import { streamFromConnection } from '../copy-response.ts';
@@ -73,11 +72,7 @@ export const driftRoutes = [
       res.set({ 'Cache-Control': CACHE_REVALIDATE });
       try {
         if (query.format !== 'csv') {
-          res.json(
-            await deps.reports.get(diff.from.id, diff.to.id, diff.policy, () =>
-              driftReport(deps.db, diff.from, diff.to, diff.policy),
-            ),
-          );
+          res.json(await deps.reports.reportOf(deps.db, diff));
           return;
         }
         res.set({

@@ -2,15 +2,16 @@ import { Transform, type TransformCallback } from 'node:stream';
 import type { Request } from 'express';
 import { z } from 'zod';
 import { VERSION_STATES } from '../../db/types.ts';
+import type { Version } from '../../db/versions.ts';
 import { listVersions } from '../../db/versions.ts';
 import { HttpError } from '../../errors.ts';
 import { importCsv } from '../../imports/import-csv.ts';
-import { decisionReason, publishVersion, rejectVersion } from '../../versions/publish.ts';
+import { type Decision, decisionReason, publishVersion, rejectVersion } from '../../versions/publish.ts';
 import { resolveVersion } from '../../versions/resolve.ts';
 import { modelPage } from '../page.ts';
 import { limitQuery, modelParam, versionNumberParams, versionParams } from '../params.ts';
 import { json, page as pageOf, problem, VersionDetail, VersionSummary } from '../responses.ts';
-import { defineRoute } from '../route.ts';
+import { type ApiDeps, defineRoute } from '../route.ts';
 import { versionDetail, versionSummary } from '../views.ts';
 
 export const versionListQuery = z
@@ -26,6 +27,23 @@ export const versionListQuery = z
   .strict();
 
 export const decisionBody = z.object({ reason: decisionReason.optional() }).strict();
+
+/**
+ * Publishes (approves, rolls back) or rejects a version, then serves what that changed at once:
+ * the API's routes and the dashboard's buttons both decide through here.
+ */
+export async function decideVersion(
+  deps: Pick<ApiDeps, 'db' | 'pool' | 'logger' | 'catalog'>,
+  action: 'publish' | 'reject',
+  model: string,
+  number: number,
+  decision: Decision,
+): Promise<Version> {
+  const act = action === 'publish' ? publishVersion : rejectVersion;
+  const done = await act({ db: deps.db, pool: deps.pool, logger: deps.logger }, model, number, decision);
+  await deps.catalog.reload(model);
+  return done;
+}
 
 const decisions = (['publish', 'reject'] as const).map((action) =>
   defineRoute({
@@ -45,14 +63,10 @@ const decisions = (['publish', 'reject'] as const).map((action) =>
       410: problem('the version was pruned by retention'),
     },
     handle: async ({ params, body }, { req, res, deps }) => {
-      const act = action === 'publish' ? publishVersion : rejectVersion;
-      const done = await act(
-        { db: deps.db, pool: deps.pool, logger: deps.logger },
-        params.model,
-        params.version,
-        { actor: req.caller?.actor ?? 'api', reason: body.reason },
-      );
-      await deps.catalog.reload(params.model);
+      const done = await decideVersion(deps, action, params.model, params.version, {
+        actor: req.caller?.actor ?? 'api',
+        reason: body.reason,
+      });
       res.json(versionSummary(done));
     },
   }),

@@ -26,6 +26,9 @@ import { follow } from './runs.ts';
 import { seedDefaults } from './seed.ts';
 
 const MODELS = ['nasdaq-close', 'nasdaq-naive'] as const;
+/** The model whose third version the demo's shocked day gets held. */
+const HELD_MODEL = 'nasdaq-close';
+const SHOCK_PCT = 30;
 const KEY_NAME = 'demo';
 /** The demo serves an admin key: on this machine only, whatever HOST says. */
 const DEMO_HOST = '127.0.0.1';
@@ -39,9 +42,12 @@ export function registerDemo(program: Command, ctx: CliContext): void {
     .option('--fresh', "start over: delete the demo's models, its key and its market, then run it all again")
     .action(async (raw: Record<string, unknown>) => {
       const options = parseOptions(z.object({ fresh: z.boolean().optional() }).strict(), raw);
-      ctx.print('1/6 migrating the database');
       // the runtime opens in the demo's role before anything uses it (it connects on first use)
       const runtime = ctx.runtime('demo');
+      ctx.print(
+        `Almanac's dashboard will be at ${dashboardUrl(`http://${DEMO_HOST}:${runtime.config.port}`)}`,
+      );
+      ctx.print('1/7 migrating the database');
       await migrate(ctx);
       if (options.fresh) await startOver(ctx);
       const present = await Promise.all(MODELS.map((name) => findModel(runtime.db, name)));
@@ -55,8 +61,8 @@ export function registerDemo(program: Command, ctx: CliContext): void {
         },
         async () => {
           if (firstRun) await setUp(ctx, quiet);
-          else ctx.print('2/6 to 5/6 were done by an earlier run: serving what it made, as it is');
-          ctx.print('6/6 starting the API and the scheduler');
+          else ctx.print('2/7 to 6/7 were done by an earlier run: serving what it made, as it is');
+          ctx.print('7/7 starting the API, the dashboard and the scheduler');
           return async () => {};
         },
         async () => {
@@ -81,9 +87,9 @@ export function registerDemo(program: Command, ctx: CliContext): void {
 
 /** Seeds the market, applies the specs, refreshes, advances a day and refreshes again (a worker runs). */
 async function setUp(ctx: CliContext, quiet: Logger): Promise<void> {
-  const { pool, db } = ctx.runtime('demo');
+  const { pool } = ctx.runtime('demo');
   if ((await currentMarket(pool)) === undefined) {
-    ctx.print(`2/6 seeding the demo market (${seedDefaults.keys} tickers × ${seedDefaults.days} days)`);
+    ctx.print(`2/7 seeding the demo market (${seedDefaults.keys} tickers × ${seedDefaults.days} days)`);
     const progress = startProgress(ctx.io, 'seed', 'rows');
     try {
       await seedMarket(pool, seedDefaults, progress.update);
@@ -91,17 +97,28 @@ async function setUp(ctx: CliContext, quiet: Logger): Promise<void> {
       progress.stop();
     }
   } else {
-    ctx.print('2/6 reusing the demo market already in the database');
+    ctx.print('2/7 reusing the demo market already in the database');
   }
-  ctx.print('3/6 applying the demo model specs');
+  ctx.print('3/7 applying the demo model specs');
   await applySpecFiles(ctx, await demoSpecFiles());
 
-  ctx.print('4/6 refreshing both models (a worker runs in this process)');
+  ctx.print('4/7 refreshing both models (a worker runs in this process)');
   for (const model of MODELS) await refresh(ctx, model);
-  ctx.print('5/6 a new day of prices arrives: advancing the market and refreshing again');
+  ctx.print('5/7 a new day of prices arrives: advancing the market and refreshing again');
   await advanceMarket(pool, 1, undefined);
   for (const model of MODELS) await refresh(ctx, model);
-  // The advance brought yesterday's actuals: how did the estimates served yesterday fare?
+  await reportRealized(ctx, quiet);
+  ctx.print(
+    `6/7 a day when every price jumps ${SHOCK_PCT}%: ${HELD_MODEL} refreshes, and the drift gate holds its new version for approval`,
+  );
+  await advanceMarket(pool, 1, SHOCK_PCT);
+  await refresh(ctx, HELD_MODEL);
+  await reportRealized(ctx, quiet);
+}
+
+/** The advance brought the actuals of the day before: how did the estimates served then fare? */
+async function reportRealized(ctx: CliContext, quiet: Logger): Promise<void> {
+  const { db } = ctx.runtime('demo');
   for (const model of MODELS) {
     // (the worker may have measured it first: its evaluate job follows every refresh)
     await evaluateModel(db, model, quiet);
@@ -121,7 +138,10 @@ async function explain(ctx: CliContext, url: string, firstRun: boolean): Promise
   const ticker = (await firstKey(db, 'nasdaq-close')) ?? 'AACHQ';
   const auth = config.auth ? ' -H "Authorization: Bearer $ALMANAC_KEY"' : '';
   ctx.print('');
-  ctx.print(`Almanac is up: ${url}/docs (the API reference)`);
+  ctx.print(`Almanac is up. The dashboard: ${dashboardUrl(url)}; the API reference: ${url}/docs`);
+  ctx.print(
+    `  v3 of ${HELD_MODEL} waits for approval: approve or reject it on ${url}/models/${HELD_MODEL} (sign in with the key below)`,
+  );
   if (!config.auth) ctx.print('Auth is off (ALMANAC_AUTH=off): no key needed.');
   else if (key !== undefined) ctx.print(`An admin key for this demo (shown once): export ALMANAC_KEY=${key}`);
   else {
@@ -142,7 +162,8 @@ async function explain(ctx: CliContext, url: string, firstRun: boolean): Promise
   );
   if (!firstRun)
     ctx.print('This is the demo an earlier run made; `npx almanac demo --fresh` starts it over.');
-  ctx.print(`Press Ctrl-C to stop. ${url}/docs`);
+  ctx.print('Press Ctrl-C to stop. The dashboard:');
+  ctx.print(dashboardUrl(url));
 }
 
 /** A new admin key named "demo" when there is none; an existing one is left alone (it may be in use). */
@@ -166,6 +187,9 @@ async function startOver(ctx: CliContext): Promise<void> {
   await dropMarket(pool);
 }
 
+const dashboardUrl = (url: string) => `${url}/`;
+
+/** Refreshes a model and waits: a version the gate holds is what the shocked day is for. */
 async function refresh(ctx: CliContext, model: string): Promise<void> {
   const producer = await ctx.producer();
   const { run } = await requestRefresh(ctx.db(), producer.enqueueRefresh, { model, trigger: cliActor() });

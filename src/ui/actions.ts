@@ -1,0 +1,27 @@
+import type { VersionState } from '../db/types.ts';
+import { type Html, html } from './html.ts';
+import { pagePath } from './paths.ts';
+import type { Viewer } from './session.ts';
+
+/**
+ * An admin's buttons for a version: approve or reject a held one, roll back to a superseded one.
+ * Each is a plain form with its reason and the session's CSRF token, so it works without script.
+ */
+export function actionsFor(
+  model: string,
+  version: { number: number; state: VersionState },
+  viewer: Viewer,
+): Html | string {
+  if (version.state !== 'held' && version.state !== 'superseded') return '';
+  const n = version.number;
+  return html`<form class="inline" method="post" action="${pagePath.action(model, n, 'publish')}">
+  <input type="hidden" name="_csrf" value="${viewer.csrf}">
+  <input type="text" name="reason" maxlength="1000" placeholder="reason (optional)" aria-label="reason for the decision on v${n}">
+  ${
+    version.state === 'held'
+      ? html`<button type="submit" class="action">Approve v${n}</button>
+  <button type="submit" class="action danger" formaction="${pagePath.action(model, n, 'reject')}">Reject v${n}</button>`
+      : html`<button type="submit" class="action">Roll back to v${n}</button>`
+  }
+</form>`;
+}

@@ -1,0 +1,279 @@
+import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
+import rateLimit, { ipKeyGenerator } from 'express-rate-limit';
+import { z } from 'zod';
+import type { KeyVerifier } from '../api/auth.ts';
+import { bearerOf } from '../api/auth.ts';
+import { modelParam, versionNumberParams, versionNumberText, versionParams } from '../api/params.ts';
+import { sendProblem } from '../api/problem.ts';
+import type { ApiDeps, Route } from '../api/route.ts';
+import { mountRoutes } from '../api/route.ts';
+import { decideVersion } from '../api/routes/versions.ts';
+import { parseRequest } from '../api/validate.ts';
+import { HttpError } from '../errors.ts';
+import { hashApiKey } from '../keys/api-keys.ts';
+import { decisionReason } from '../versions/publish.ts';
+import { html } from './html.ts';
+import type { PageContext } from './page-context.ts';
+import { canAct } from './page-context.ts';
+import { defaultPair, diffPage } from './pages/diff.ts';
+import { errorPage } from './pages/error.ts';
+import { loginPage } from './pages/login.ts';
+import { modelPage } from './pages/model.ts';
+import { modelsPage } from './pages/models.ts';
+import { versionPage } from './pages/version.ts';
+import { DATA_PREFIX, pagePath } from './paths.ts';
+import type { Sessions, Viewer } from './session.ts';
+import { STYLESHEET } from './style.ts';
+
+/**
+ * The dashboard on the API's port: server-rendered pages (no script at all), their stylesheet, the
+ * login form and session, the admin buttons' forms, and `/data`, a read-only copy of the API's GET
+ * routes that takes the session cookie (the `/v1` API stays Bearer-only).
+ */
+
+export type DashboardDeps = ApiDeps & { verifier: KeyVerifier; auth: boolean; sessions: Sessions };
+
+/** Pages run no script and load only this server's stylesheet; charts are inline SVG. */
+export const PAGE_CSP =
+  "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const LOGIN_ATTEMPTS_PER_MINUTE = 20;
+const forms = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
+
+/** Where to go after signing in: a path of this site only (never `//elsewhere`). */
+const nextPath = z
+  .string()
+  .max(2000)
+  .regex(/^\/(?![/\\])[^\s]*$/, 'must be a path of this site')
+  .catch('/');
+
+const loginForm = z.object({
+  key: z.string({ error: 'is required' }).trim().min(1, 'is required').max(512, 'is not an API key'),
+  next: nextPath.optional(),
+});
+
+const decisionForm = z.object({
+  _csrf: z.string().optional(),
+  // an empty field is no reason
+  reason: z.preprocess((v) => (v === '' ? undefined : v), decisionReason.optional()),
+});
+
+const diffQuery = z
+  .object({ from: versionNumberText.optional(), to: versionNumberText.optional() })
+  .refine((q) => (q.from === undefined) === (q.to === undefined), {
+    error: 'give both from and to, or neither',
+    path: ['to'],
+  });
+
+const doneQuery = z.object({
+  done: z.enum(['publish', 'reject']),
+  version: versionNumberText,
+});
+
+export function mountDashboard(app: Express, deps: DashboardDeps, routes: readonly Route[]): void {
+  const { sessions } = deps;
+
+  /** Who is looking: the anonymous admin with auth off, else the live key of a valid session. */
+  const viewerOf = async (req: Request): Promise<Viewer | undefined> => {
+    if (!deps.auth) return sessions.anonymous();
+    const session = sessions.read(req.get('cookie'));
+    if (session === undefined) return undefined;
+    const caller = await deps.verifier.identifyHash(session.k);
+    return caller === undefined ? undefined : sessions.viewerOf(session, caller);
+  };
+  const secure = (req: Request) => req.protocol === 'https';
+  const asPage = (res: Response, viewer: Viewer | undefined) => {
+    res.set({
+      'Content-Security-Policy': PAGE_CSP,
+      'Cache-Control': 'no-store',
+      'Referrer-Policy': 'same-origin',
+    });
+    res.locals.errorPage = (status, detail) => errorPage(status, detail, viewer);
+  };
+  /**
+   * A form from a page of another site is refused, whatever it carries. Pages send their Origin
+   * (their Referrer-Policy is same-origin); a browser that hides it ("null") is left to the CSRF
+   * token and the SameSite cookie.
+   */
+  const sameOrigin = (req: Request) => {
+    const origin = req.get('origin');
+    if (origin === undefined || origin === 'null') return true;
+    try {
+      return new URL(origin).host === req.get('host');
+    } catch {
+      return false;
+    }
+  };
+
+  /** A page: its viewer (or the login form first), its content, and its errors as pages too. */
+  const page =
+    (
+      render: (ctx: PageContext, req: Request, res: Response) => Promise<string | undefined>,
+    ): RequestHandler =>
+    async (req, res) => {
+      asPage(res, undefined);
+      const viewer = await viewerOf(req);
+      if (viewer === undefined) {
+        // after signing in, a form's page is where to go back to (its POST is not a page)
+        const back = req.method === 'GET' ? req.originalUrl : '/';
+        res.redirect(303, `/login?next=${encodeURIComponent(back)}`);
+        return;
+      }
+      asPage(res, viewer);
+      const markup = await render({ deps, viewer, now: new Date() }, req, res);
+      if (markup !== undefined) res.type('html').send(markup);
+    };
+
+  app.get('/assets/dashboard.css', (_req, res) => {
+    res.set({ 'Cache-Control': 'public, max-age=300' }).type('text/css').send(STYLESHEET);
+  });
+
+  app.get(
+    '/',
+    page((ctx) => modelsPage(ctx)),
+  );
+  app.get(
+    '/models/:model',
+    page(async (ctx, req) => {
+      const { model } = parseRequest(modelParam, req.params, 'params');
+      const done = doneQuery.safeParse(req.query);
+      const notice = done.success
+        ? html`<p class="notice ok" role="status">Version ${done.data.version} was ${done.data.done === 'publish' ? 'published: lookups answer from it now' : 'rejected'}.</p>`
+        : undefined;
+      return modelPage(ctx, model, notice);
+    }),
+  );
+  app.get(
+    '/models/:model/versions/:version',
+    page(async (ctx, req) => {
+      const { model, version } = parseRequest(versionParams, req.params, 'params');
+      return versionPage(ctx, model, version);
+    }),
+  );
+  app.get(
+    '/models/:model/diff',
+    page(async (ctx, req, res) => {
+      const { model } = parseRequest(modelParam, req.params, 'params');
+      const query = parseRequest(diffQuery, req.query, 'query');
+      if (query.from === undefined || query.to === undefined) {
+        const pair = await defaultPair(ctx, model);
+        if (pair !== undefined) {
+          res.redirect(303, pagePath.diff(model, pair[0], pair[1]));
+          return undefined;
+        }
+        return diffPage(ctx, model, undefined);
+      }
+      return diffPage(ctx, model, { from: query.from, to: query.to });
+    }),
+  );
+
+  for (const action of ['publish', 'reject'] as const) {
+    app.post(
+      `/models/:model/versions/:version/${action}`,
+      forms,
+      page(async (ctx, req, res) => {
+        const { model, version } = parseRequest(versionNumberParams, req.params, 'params');
+        if (!canAct(ctx.viewer)) throw new HttpError(403, 'this needs an API key with the "admin" scope');
+        const form = parseRequest(decisionForm, req.body ?? {}, 'body');
+        if (!sameOrigin(req) || !sessions.csrfMatches(ctx.viewer, form._csrf)) {
+          throw new HttpError(
+            403,
+            'the form is stale or came from another site: reload the page and try again',
+          );
+        }
+        await decideVersion(deps, action, model, version, { actor: ctx.viewer.actor, reason: form.reason });
+        res.redirect(303, `${pagePath.model(model)}?done=${action}&version=${version}`);
+        return undefined;
+      }),
+    );
+  }
+
+  app.get('/login', (req, res) => {
+    asPage(res, undefined);
+    const next = nextPath.parse(req.query.next ?? '/');
+    if (!deps.auth) res.redirect(303, next);
+    else res.type('html').send(loginPage({ next }));
+  });
+  app.post(
+    '/login',
+    rateLimit({
+      windowMs: 60_000,
+      limit: LOGIN_ATTEMPTS_PER_MINUTE,
+      standardHeaders: 'draft-8',
+      legacyHeaders: false,
+      keyGenerator: (req) => ipKeyGenerator(req.ip ?? ''),
+      handler: (_req, res) => {
+        asPage(res, undefined);
+        res
+          .status(429)
+          .set('Retry-After', '60')
+          .type('html')
+          .send(loginPage({ next: '/', error: 'Too many attempts: wait a minute and try again.' }));
+      },
+    }),
+    forms,
+    async (req, res) => {
+      asPage(res, undefined);
+      if (!deps.auth || !sameOrigin(req)) {
+        res.redirect(303, '/');
+        return;
+      }
+      const form = loginForm.safeParse(req.body ?? {});
+      const next = form.success ? (form.data.next ?? '/') : '/';
+      // a key pasted with its "Bearer " is taken as the key
+      const key = form.success ? (bearerOf(form.data.key) ?? form.data.key) : undefined;
+      const caller = key === undefined ? undefined : await deps.verifier.identify(key);
+      if (key === undefined || caller === undefined) {
+        res
+          .status(401)
+          .type('html')
+          .send(
+            loginPage({
+              next,
+              error: key === undefined ? 'Paste an API key.' : 'That API key is unknown or revoked.',
+            }),
+          );
+        return;
+      }
+      res.append('Set-Cookie', sessions.start(hashApiKey(key), secure(req)));
+      res.redirect(303, next);
+    },
+  );
+  app.post(
+    '/logout',
+    forms,
+    page(async (ctx, req, res) => {
+      const token = (req.body as Record<string, unknown> | undefined)?._csrf;
+      if (!sameOrigin(req) || !sessions.csrfMatches(ctx.viewer, token)) {
+        throw new HttpError(
+          403,
+          'the form is stale or came from another site: reload the page and try again',
+        );
+      }
+      res.append('Set-Cookie', sessions.end(secure(req)));
+      res.redirect(303, deps.auth ? '/login' : '/');
+      return undefined;
+    }),
+  );
+
+  // The JSON each page shows, for a browser with a session: the API's read routes, read-only.
+  app.use(DATA_PREFIX, async (req, res, next) => {
+    const viewer = await viewerOf(req);
+    if (viewer === undefined) {
+      sendProblem(
+        res,
+        401,
+        'sign in at /login first: /data answers to a dashboard session (the API at /v1 takes a Bearer key)',
+      );
+      return;
+    }
+    req.caller = { actor: viewer.actor, scopes: ['read'] };
+    next();
+  });
+  mountRoutes(
+    app,
+    routes.filter((route) => route.method === 'get' && route.access === 'read'),
+    deps,
+    { prefix: DATA_PREFIX },
+  );
+}

@@ -1,0 +1,77 @@
+import { listVersionLines } from '../../db/versions.ts';
+import { resolveDiff } from '../../drift/diff.ts';
+import { requireModel } from '../../versions/resolve.ts';
+import { STATES_WITH_ROWS } from '../../versions/states.ts';
+import { driftSection } from '../drift-section.ts';
+import { html } from '../html.ts';
+import { page } from '../layout.ts';
+import type { PageContext } from '../page-context.ts';
+import { dataPath, pagePath } from '../paths.ts';
+
+const WITH_ROWS: ReadonlySet<string> = new Set(STATES_WITH_ROWS);
+/** Versions the pickers offer. */
+const PICKABLE = 200;
+
+/** The pair a diff page opens with when none is asked for: the two newest versions that have rows. */
+export async function defaultPair(ctx: PageContext, model: string): Promise<[number, number] | undefined> {
+  await requireModel(ctx.deps.db, model);
+  const versions = (await listVersionLines(ctx.deps.db, model, PICKABLE)).filter((v) =>
+    WITH_ROWS.has(v.state),
+  );
+  const [to, from] = versions;
+  return from === undefined || to === undefined ? undefined : [from.number, to.number];
+}
+
+/**
+ * `GET /models/:model/diff?from=A&to=B`: the drift report between any two versions, judged by
+ * the model's current policy, computed once per pair and then served from the API's cache.
+ */
+export async function diffPage(
+  ctx: PageContext,
+  model: string,
+  pair: { from: number; to: number } | undefined,
+): Promise<string> {
+  const { db } = ctx.deps;
+  await requireModel(db, model);
+  const versions = (await listVersionLines(db, model, PICKABLE)).filter((v) => WITH_ROWS.has(v.state));
+  const report =
+    pair === undefined
+      ? undefined
+      : await ctx.deps.reports.reportOf(db, await resolveDiff(db, model, pair.from, pair.to));
+  const picker = (name: 'from' | 'to', label: string, selected: number | undefined) =>
+    html`<label>${label} <select name="${name}">${versions.map(
+      (v) =>
+        html`<option value="${v.number}"${v.number === selected ? html` selected` : ''}>v${v.number} (${v.state})</option>`,
+    )}</select></label>`;
+  const body = html`<h1>${model}: compare two versions</h1>
+<section class="card" aria-labelledby="pick">
+  <h2 id="pick">Versions</h2>
+  ${
+    versions.length < 2
+      ? html`<p class="muted">This model needs two versions with estimates to compare.</p>`
+      : html`<form method="get" action="${pagePath.diff(model)}" class="inline">
+    ${picker('from', 'baseline A', pair?.from)} ${picker('to', 'candidate B', pair?.to)}
+    <button type="submit" class="action">Compare</button>
+  </form>`
+  }
+</section>
+${
+  report === undefined || pair === undefined
+    ? ''
+    : await driftSection(report, {
+        csv: dataPath.diff(model, pair.from, pair.to, 'csv'),
+        json: dataPath.diff(model, pair.from, pair.to),
+      })
+}`;
+  return page({
+    title: pair === undefined ? `${model}: compare` : `${model}: v${pair.from} → v${pair.to}`,
+    viewer: ctx.viewer,
+    body,
+    ...(pair === undefined ? {} : { json: dataPath.diff(model, pair.from, pair.to) }),
+    crumbs: [
+      { label: 'Models', href: pagePath.models() },
+      { label: model, href: pagePath.model(model) },
+      { label: 'compare' },
+    ],
+  });
+}

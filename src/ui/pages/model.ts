@@ -1,0 +1,148 @@
+import { listRuns, type Run } from '../../db/runs.ts';
+import { listVersionLines, type VersionLine } from '../../db/versions.ts';
+import { nextRunOf } from '../../runs/scheduled.ts';
+import { requireModel } from '../../versions/resolve.ts';
+import { actionsFor } from '../actions.ts';
+import { type AccuracyPoint, accuracyChart } from '../charts.ts';
+import { count, duration, figure, share, time } from '../format.ts';
+import { type Html, html } from '../html.ts';
+import { badge, page } from '../layout.ts';
+import { canAct, type PageContext } from '../page-context.ts';
+import { dataPath, pagePath } from '../paths.ts';
+import type { Viewer } from '../session.ts';
+
+/** Versions the table and the chart show (the JSON pages through all of them). */
+const VERSIONS_SHOWN = 60;
+const RUNS_SHOWN = 10;
+/** How often a page watching a run reloads itself. */
+const WATCH_SECONDS = 3;
+
+/** `GET /models/:model`: its versions, their accuracy, its runs, and the operator's buttons. */
+export async function modelPage(ctx: PageContext, name: string, notice?: Html): Promise<string> {
+  const { db } = ctx.deps;
+  const model = await requireModel(db, name);
+  const [versions, runs] = await Promise.all([
+    listVersionLines(db, name, VERSIONS_SHOWN),
+    listRuns(db, name, { limit: RUNS_SHOWN }),
+  ]);
+  const active = runs.some((run) => run.state === 'queued' || run.state === 'running');
+  const unit = model.spec.source?.target ?? 'the estimate';
+  const points = accuracyPoints(versions);
+  const next = nextRunOf(model.spec, ctx.now);
+  const comparable = versions.filter(
+    (v) => v.state !== 'running' && v.state !== 'failed' && v.state !== 'pruned',
+  );
+  const body = html`<h1>${name}</h1>
+${model.spec.description === '' ? '' : html`<p class="lede">${model.spec.description}</p>`}
+${notice ?? ''}
+<section class="card" aria-labelledby="about">
+  <h2 id="about">About</h2>
+  <dl class="facts">
+    <dt>estimator</dt><dd>${model.spec.estimator}</dd>
+    <dt>published</dt><dd>${model.publishedVersion === null ? 'none yet' : html`<a href="${pagePath.version(name, model.publishedVersion)}">v${model.publishedVersion}</a>`}</dd>
+    <dt>schedule</dt><dd>${
+      next === undefined
+        ? model.spec.schedule.paused
+          ? 'paused'
+          : 'none: versions are imported'
+        : html`<code>${model.spec.schedule.cron}</code> (${model.spec.schedule.timezone}), next run ${time(next)}`
+    }</dd>
+    <dt>drift policy</dt><dd>${Object.entries(model.spec.drift)
+      .map(([check, threshold]) => `${check} ${threshold}`)
+      .join(', ')}</dd>
+    <dt>retention</dt><dd>keeps the newest ${model.spec.retention.keepVersions} versions' estimates</dd>
+  </dl>
+  ${
+    comparable.length >= 2
+      ? html`<p class="links"><a href="${pagePath.diff(name, comparable[1]?.number, comparable[0]?.number)}">Compare two versions</a></p>`
+      : ''
+  }
+</section>
+<section class="card" aria-labelledby="runs">
+  <h2 id="runs">Runs</h2>
+  ${active ? html`<p class="muted" role="status">A run is in progress: this page reloads every ${WATCH_SECONDS} s.</p>` : ''}
+  ${runsTable(runs)}
+  <p class="links"><a href="${dataPath.runs(name)}">runs as JSON</a></p>
+</section>
+<section class="card" aria-labelledby="versions">
+  <h2 id="versions">Versions</h2>
+  ${versionsTable(name, versions, ctx.viewer)}
+  <p class="links"><a href="${dataPath.versions(name)}">versions as JSON</a></p>
+</section>
+<section class="card" aria-labelledby="accuracy">
+  <h2 id="accuracy">Accuracy across versions</h2>
+  ${
+    points.length === 0
+      ? html`<p class="muted">No version has been measured yet.</p>`
+      : await accuracyChart(points, unit)
+  }
+</section>`;
+  return page({
+    title: name,
+    viewer: ctx.viewer,
+    body,
+    json: dataPath.model(name),
+    crumbs: [{ label: 'Models', href: pagePath.models() }, { label: name }],
+    ...(active ? { refreshSeconds: WATCH_SECONDS } : {}),
+  });
+}
+
+/** Each version's holdout and realized MAE, each beside naive's on the same rows, oldest first. */
+export function accuracyPoints(versions: readonly VersionLine[]): AccuracyPoint[] {
+  return [...versions].reverse().flatMap((v) => {
+    const points: AccuracyPoint[] = [];
+    const add = (series: string, mae: number | null | undefined) => {
+      if (mae != null && Number.isFinite(mae)) points.push({ version: v.number, series, mae });
+    };
+    add('holdout', v.metrics?.holdout.mae);
+    add('holdout, naive', v.metrics?.naive.mae);
+    add('realized', v.realized?.mae);
+    add('realized, naive', v.realized?.naiveMae);
+    return points;
+  });
+}
+
+function runsTable(runs: readonly Run[]): Html {
+  if (runs.length === 0) return html`<p class="muted">No runs yet.</p>`;
+  return html`<table>
+  <caption>The newest ${runs.length} runs</caption>
+  <thead><tr><th>requested</th><th>by</th><th>state</th><th>phase</th><th>progress</th><th>version</th><th>took</th></tr></thead>
+  <tbody>${runs.map((run) => {
+    const took =
+      run.startedAt !== null && run.finishedAt !== null
+        ? run.finishedAt.getTime() - run.startedAt.getTime()
+        : null;
+    return html`<tr>
+    <td>${time(run.createdAt)}</td>
+    <td>${run.trigger}</td>
+    <td>${badge(run.state)}${run.error === null ? '' : html`<br><span class="muted">${run.error}</span>`}</td>
+    <td>${run.phase}</td>
+    <td><progress max="1" value="${run.progress}" aria-label="progress of the run requested ${time(run.createdAt)}"></progress> ${share(run.progress)}</td>
+    <td>${run.version === null ? '–' : `v${run.version}`}</td>
+    <td>${duration(took)}</td>
+  </tr>`;
+  })}</tbody>
+</table>`;
+}
+
+function versionsTable(model: string, versions: readonly VersionLine[], viewer: Viewer): Html {
+  if (versions.length === 0) return html`<p class="muted">No versions yet.</p>`;
+  const admin = canAct(viewer);
+  return html`<table>
+  <caption>The newest ${versions.length} versions</caption>
+  <thead><tr><th>version</th><th>state</th><th>created</th><th class="num">keys</th><th class="num">holdout MAE</th><th class="num">realized MAE</th><th class="num">naive's</th><th>drift</th>${admin ? html`<th>actions</th>` : ''}</tr></thead>
+  <tbody>${versions.map(
+    (v) => html`<tr>
+    <td><a href="${pagePath.version(model, v.number)}">v${v.number}</a></td>
+    <td>${badge(v.state)}</td>
+    <td>${time(v.createdAt)}</td>
+    <td class="num">${count(v.rowCount)}</td>
+    <td class="num">${figure(v.metrics?.holdout.mae)}</td>
+    <td class="num">${figure(v.realized?.mae)}</td>
+    <td class="num">${figure(v.realized?.naiveMae)}</td>
+    <td>${v.verdict === null ? html`<span class="muted">–</span>` : html`${badge(v.verdict ? 'pass' : 'fail')}${v.baselineNumber === null ? '' : html` <span class="muted">vs v${v.baselineNumber}</span>`}`}</td>
+    ${admin ? html`<td>${actionsFor(model, v, viewer)}</td>` : ''}
+  </tr>`,
+  )}</tbody>
+</table>`;
+}
