@@ -24,6 +24,8 @@ const prefix = useFileRedisPrefix().current;
 let api: TestApi;
 let reader = '';
 let admin = '';
+/** dashboard session cookies of both keys */
+const sessions = { reader: '', admin: '' };
 
 beforeAll(async () => {
   await applySpec(db(), { name: 'ext', estimator: 'external' });
@@ -39,6 +41,18 @@ beforeAll(async () => {
   // verify both keys once, so that later lookups may take the fast path
   for (const key of [reader, admin]) {
     await api.request('/v1/models/ext/estimates/A', { headers: { authorization: `Bearer ${key}` } });
+  }
+  for (const [name, key] of [
+    ['reader', reader],
+    ['admin', admin],
+  ] as const) {
+    const login = await api.request('/login', {
+      method: 'POST',
+      body: new URLSearchParams({ key }),
+      redirect: 'manual',
+    });
+    sessions[name] = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    expect(sessions[name]).toMatch(/^almanac_session=/);
   }
 }, 60_000);
 afterAll(async () => {
@@ -259,5 +273,81 @@ describe('hostile input', () => {
     expect(await state()).toBe(before);
     // the generated requests reached past validation too: answers, refusals and misses
     expect([...seen.keys()]).toEqual(expect.arrayContaining([200, 400, 401, 404]));
+  }, 120_000);
+
+  it('never answers 5xx nor shows a stack trace, and changes no data, on any dashboard page or form', async () => {
+    const before = await state();
+    // the dashboard's routes (src/ui/dashboard.ts), with what they take
+    const pages = [
+      { method: 'GET', path: '/' },
+      { method: 'GET', path: '/models/{model}' },
+      { method: 'GET', path: '/models/{model}/versions/{version}' },
+      { method: 'GET', path: '/models/{model}/diff' },
+      { method: 'POST', path: '/models/{model}/versions/{version}/publish' },
+      { method: 'POST', path: '/models/{model}/versions/{version}/reject' },
+      { method: 'GET', path: '/login' },
+      { method: 'POST', path: '/login' },
+      { method: 'POST', path: '/logout' },
+      { method: 'GET', path: '/data/v1/models/{model}/versions/{version}' },
+      { method: 'POST', path: '/data/v1/models/{model}/versions/{version}/publish' },
+      { method: 'GET', path: '/assets/dashboard.css' },
+    ];
+    const cookie = fc.constantFrom(
+      undefined,
+      'reader',
+      'admin',
+      'almanac_session=garbage',
+      'almanac_session=a.b',
+      'almanac_session=%E0%A4%A',
+    );
+    const form = fc.oneof(
+      fc.string({ maxLength: 200 }),
+      fc
+        .array(fc.tuple(fc.constantFrom('_csrf', 'reason', 'key', 'next', 'x'), fieldValue), { maxLength: 4 })
+        .map((pairs) => pairs.map(([k, v]) => `${k}=${v}`).join('&')),
+    );
+    for (const route of pages) {
+      const names = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] ?? '');
+      const mutating = route.method === 'POST';
+      await fc.assert(
+        fc.asyncProperty(
+          fc.record({
+            params: fc.tuple(
+              ...names.map((name) => fc.oneof(fc.constantFrom(...(readSegments[name] ?? ['x'])), segment)),
+            ),
+            query: fc.array(
+              fc.tuple(fc.constantFrom('from', 'to', 'next', 'done', 'version', 'x'), fieldValue),
+              {
+                maxLength: 3,
+              },
+            ),
+            cookie,
+            origin: fc.constantFrom(undefined, 'null', 'http://evil.example', '%%'),
+            body: mutating ? fc.option(form, { nil: undefined }) : fc.constant(undefined),
+          }),
+          async (generated) => {
+            let index = 0;
+            const path = route.path.replaceAll(/\{\w+\}/g, () => generated.params[index++] ?? '');
+            const search = generated.query.map(([k, v]) => `${k}=${v}`).join('&');
+            const headers: Record<string, string> = {};
+            if (generated.cookie === 'reader' || generated.cookie === 'admin')
+              headers.cookie = sessions[generated.cookie];
+            else if (generated.cookie !== undefined) headers.cookie = generated.cookie;
+            if (generated.origin !== undefined) headers.origin = generated.origin;
+            if (generated.body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
+            const answer = await send(
+              route.method,
+              search === '' ? path : `${path}?${search}`,
+              headers,
+              generated.body,
+            );
+            expect(answer.status, `${route.method} ${path}?${search}`).toBeLessThan(500);
+            expect(answer.body).not.toMatch(/\n\s+at |node_modules|\.ts:\d+/);
+          },
+        ),
+        { numRuns: 60, seed: 20261202 },
+      );
+    }
+    expect(await state()).toBe(before);
   }, 120_000);
 });

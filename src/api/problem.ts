@@ -46,7 +46,13 @@ export function problemFor(
   error: unknown,
   logger: Logger,
   url: string,
-): { status: number; headers: Readonly<Record<string, string>>; detail: string; body: string } {
+): {
+  status: number;
+  headers: Readonly<Record<string, string>>;
+  detail: string;
+  issues: readonly FieldIssue[] | undefined;
+  body: string;
+} {
   const classified = classifyError(error);
   if (classified.kind === 'unexpected') logger.error({ err: error, url }, 'unexpected error');
   else if (classified.kind === 'unavailable') logger.warn({ err: error, url }, 'a dependency failed');
@@ -54,6 +60,7 @@ export function problemFor(
     status: classified.status,
     headers: classified.headers,
     detail: classified.detail,
+    issues: classified.issues,
     body: problemJson(
       classified.status,
       classified.detail,
@@ -66,7 +73,7 @@ export function problemFor(
  * What a dashboard page sets on `res.locals` to have its errors answered as a page: the same
  * status and sentence, in HTML (src/ui/dashboard.ts).
  */
-export type ErrorPage = (status: number, detail: string) => string;
+export type ErrorPage = (status: number, detail: string, issues: readonly FieldIssue[] | undefined) => string;
 declare module 'express-serve-static-core' {
   interface Locals {
     errorPage?: ErrorPage;
@@ -84,7 +91,7 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
     const answer = problemFor(error, logger, req.originalUrl);
     res.status(answer.status).set(answer.headers);
     const page = res.locals.errorPage;
-    if (page !== undefined) res.type('html').send(page(answer.status, answer.detail));
+    if (page !== undefined) res.type('html').send(page(answer.status, answer.detail, answer.issues));
     else res.type('application/problem+json').send(answer.body);
   };
 }

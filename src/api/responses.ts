@@ -56,13 +56,15 @@ export const VersionSummary = z
     publishedAt: timestamp.nullable(),
     // unions with null, not .nullable(): the null must not leak into the named component
     metrics: z.union([metricsSchema, z.null()]).describe('holdout metrics; null for imports'),
+    realized: z
+      .union([realizedSchema, z.null()])
+      .describe('how its estimates fared against the actuals, once they arrived'),
   })
   .openapi('VersionSummary');
 
 export const VersionDetail = VersionSummary.extend({
   lineage: lineageSchema,
   drift: z.union([driftReportSchema, z.null()]).describe('the report the drift gate judged it by'),
-  realized: z.union([realizedSchema, z.null()]).describe('how its estimates fared against the actuals'),
 }).openapi('VersionDetail');
 
 export const Run = z

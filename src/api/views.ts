@@ -16,6 +16,7 @@ export function versionSummary(version: Version): z.infer<typeof VersionSummary>
     createdAt: version.createdAt.toISOString(),
     publishedAt: version.publishedAt?.toISOString() ?? null,
     metrics: version.metrics,
+    realized: version.realized,
   };
 }
 
@@ -24,7 +25,6 @@ export function versionDetail(version: Version): z.infer<typeof VersionDetail> {
     ...versionSummary(version),
     lineage: version.lineage,
     drift: version.drift,
-    realized: version.realized,
   };
 }
 

@@ -88,7 +88,7 @@ export function mountDashboard(app: Express, deps: DashboardDeps, routes: readon
       'Cache-Control': 'no-store',
       'Referrer-Policy': 'same-origin',
     });
-    res.locals.errorPage = (status, detail) => errorPage(status, detail, viewer);
+    res.locals.errorPage = (status, detail, issues) => errorPage(status, detail, issues, viewer);
   };
   /**
    * A form from a page of another site is refused, whatever it carries. Pages send their Origin

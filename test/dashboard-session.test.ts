@@ -1,0 +1,253 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { revokeApiKey } from '../src/db/api-keys.ts';
+import { findVersion } from '../src/db/versions.ts';
+import { importCsv, readableOf } from '../src/imports/import-csv.ts';
+import { createApiKey } from '../src/keys/api-keys.ts';
+import { createSessions, SESSION_COOKIE } from '../src/ui/session.ts';
+import { startTestApi, type TestApi } from './helpers/api.ts';
+import { useTestSetup } from './helpers/hooks.ts';
+import { applySpec } from './helpers/pipeline.ts';
+
+/**
+ * The dashboard's sessions and forms over plain HTTP: what the cookie holds and how it is set,
+ * what ends a session, CSRF and Origin checks on every form, where a login may send the browser,
+ * and that `/data` takes a session while `/v1` stays Bearer-only. With auth off, no login at all.
+ */
+
+const setup = useTestSetup('dashboard_session');
+let api: TestApi;
+let open: TestApi;
+const keys = { admin: '', read: '', doomed: '' };
+
+const csv = (scale: number) =>
+  `key,value\n${Array.from({ length: 200 }, (_, i) => `K${i},${(i + 1) * scale}`).join('\n')}\n`;
+
+beforeAll(async () => {
+  const db = setup.db();
+  await applySpec(db, { name: 'ext', estimator: 'external' });
+  // v1 published; v2 and v3, ten times larger, held by the drift gate
+  for (const scale of [1, 10, 10]) await importCsv(setup.runtime(), 'ext', readableOf(csv(scale)), 'test');
+  keys.admin = await createApiKey(db, 'admin', 'admin');
+  keys.read = await createApiKey(db, 'reader', 'read');
+  keys.doomed = await createApiKey(db, 'doomed', 'read');
+  api = await startTestApi(setup.database.url, setup.prefix.current, { auth: true });
+  open = await startTestApi(setup.database.url, setup.prefix.current, { auth: false });
+}, 60_000);
+afterAll(async () => {
+  await api?.close();
+  await open?.close();
+});
+
+const form = (fields: Record<string, string>) => new URLSearchParams(fields);
+
+async function login(
+  key: string,
+  next?: string,
+): Promise<{ status: number; location: string; cookie: string }> {
+  const res = await api.request('/login', {
+    method: 'POST',
+    body: form({ key, ...(next === undefined ? {} : { next }) }),
+    redirect: 'manual',
+  });
+  return {
+    status: res.status,
+    location: res.headers.get('location') ?? '',
+    cookie: res.headers.get('set-cookie') ?? '',
+  };
+}
+const session = (setCookie: string) => setCookie.split(';')[0] ?? '';
+const get = (server: TestApi, path: string, cookie?: string) =>
+  server.request(path, { headers: cookie === undefined ? {} : { cookie }, redirect: 'manual' });
+const csrfOf = async (server: TestApi, path: string, cookie?: string) =>
+  /name="_csrf" value="([^"]+)"/.exec(await (await get(server, path, cookie)).text())?.[1] ?? '';
+
+describe('dashboard sessions', () => {
+  it('signs in with a key: a signed, HttpOnly, SameSite=Strict cookie that holds no key', async () => {
+    const anonymous = await get(api, '/models/ext?x=1');
+    expect(anonymous.status).toBe(303);
+    expect(anonymous.headers.get('location')).toBe('/login?next=%2Fmodels%2Fext%3Fx%3D1');
+
+    const wrong = await login('alm_not-a-key');
+    expect(wrong.status).toBe(401);
+    expect(wrong.cookie).toBe('');
+
+    const signed = await login(keys.admin, '/models/ext');
+    expect(signed.status).toBe(303);
+    expect(signed.location).toBe('/models/ext');
+    expect(signed.cookie).toMatch(new RegExp(`^${SESSION_COOKIE}=[\\w-]+\\.[\\w-]+;`));
+    expect(signed.cookie).toMatch(/; HttpOnly/);
+    expect(signed.cookie).toMatch(/; SameSite=Strict/);
+    expect(signed.cookie).toMatch(/; Max-Age=43200/);
+    expect(signed.cookie).not.toContain(keys.admin);
+    expect(
+      Buffer.from(session(signed.cookie).split('=')[1]?.split('.')[0] ?? '', 'base64url').toString(),
+    ).not.toContain(keys.admin);
+
+    const page = await get(api, '/models/ext', session(signed.cookie));
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('signed in as <strong>admin</strong> (admin)');
+    expect(html).toContain('Approve v3');
+    // pages run no script and are not cached
+    expect(html).not.toContain('<script');
+    expect(page.headers.get('content-security-policy')).toMatch(/default-src 'none'/);
+    expect(page.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('sends a login only to a path of this site', async () => {
+    for (const next of [
+      '//evil.example/x',
+      'https://evil.example',
+      '/\\evil.example',
+      'javascript:alert(1)',
+    ]) {
+      expect((await login(keys.read, next)).location, next).toBe('/');
+    }
+    const shown = await (await get(api, '/login?next=//evil.example')).text();
+    expect(shown).toContain('name="next" value="/"');
+  });
+
+  it('ends a session that was tampered with, has expired, or whose key was revoked', async () => {
+    const good = session((await login(keys.doomed)).cookie);
+    expect((await get(api, '/', good)).status).toBe(200);
+    const [name, value] = good.split('=') as [string, string];
+    const [body, signature] = value.split('.') as [string, string];
+    const forged = JSON.parse(Buffer.from(body, 'base64url').toString());
+    forged.exp += 3600;
+    const tampered = `${name}=${Buffer.from(JSON.stringify(forged)).toString('base64url')}.${signature}`;
+    expect((await get(api, '/', tampered)).status).toBe(303);
+    expect((await get(api, '/', `${name}=${body}.${signature.slice(0, -2)}xx`)).status).toBe(303);
+
+    // a session is checked against its key on every request: revoking the key ends it
+    expect(await revokeApiKey(setup.db(), 'doomed')).toBe(true);
+    await expect.poll(async () => (await get(api, '/', good)).status, { timeout: 5_000 }).toBe(303);
+
+    // and a session lasts 12 hours
+    let now = Date.now();
+    const sessions = createSessions('s'.repeat(32), () => now);
+    const cookie = sessions.start('a'.repeat(64), false).split(';')[0] ?? '';
+    expect(sessions.read(cookie)?.k).toBe('a'.repeat(64));
+    now += 12 * 3600 * 1000 - 1000;
+    expect(sessions.read(cookie)).toBeDefined();
+    now += 2000;
+    expect(sessions.read(cookie)).toBeUndefined();
+    // another secret (another replica without ALMANAC_SESSION_SECRET) does not know it
+    expect(createSessions('t'.repeat(32)).read(cookie)).toBeUndefined();
+  });
+
+  it("refuses a form without the session's CSRF token or from another site, and changes nothing", async () => {
+    const cookie = session((await login(keys.admin)).cookie);
+    const token = await csrfOf(api, '/models/ext', cookie);
+    expect(token).not.toBe('');
+    const reject = (fields: Record<string, string>, headers: Record<string, string> = {}) =>
+      api.request('/models/ext/versions/3/reject', {
+        method: 'POST',
+        headers: { cookie, ...headers },
+        body: form(fields),
+        redirect: 'manual',
+      });
+    expect((await reject({ reason: 'no token' })).status).toBe(403);
+    expect((await reject({ _csrf: `${token}x` })).status).toBe(403);
+    expect((await reject({ _csrf: token }, { origin: 'http://evil.example' })).status).toBe(403);
+    // another session's token is not this one's
+    const other = session((await login(keys.admin)).cookie);
+    expect((await reject({ _csrf: await csrfOf(api, '/models/ext', other) })).status).toBe(403);
+    expect((await findVersion(setup.db(), 'ext', 3))?.state).toBe('held');
+
+    const done = await reject({ _csrf: token, reason: 'ten times too large' }, { origin: api.url });
+    expect(done.status).toBe(303);
+    expect(done.headers.get('location')).toBe('/models/ext?done=reject&version=3');
+    const rejected = await findVersion(setup.db(), 'ext', 3);
+    expect(rejected?.state).toBe('rejected');
+    expect(rejected?.lineage.rejected).toMatchObject({ actor: 'api:admin', reason: 'ten times too large' });
+    // a decision that no longer applies is a page saying why, with the API's status
+    const again = await reject({ _csrf: token });
+    expect(again.status).toBe(409);
+    expect(again.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await again.text()).toContain('only a held version can be rejected');
+
+    // logging out needs the token too
+    expect(
+      (
+        await api.request('/logout', {
+          method: 'POST',
+          headers: { cookie },
+          body: form({}),
+          redirect: 'manual',
+        })
+      ).status,
+    ).toBe(403);
+    const out = await api.request('/logout', {
+      method: 'POST',
+      headers: { cookie },
+      body: form({ _csrf: token }),
+      redirect: 'manual',
+    });
+    expect(out.status).toBe(303);
+    expect(out.headers.get('set-cookie')).toMatch(new RegExp(`^${SESSION_COOKIE}=; Max-Age=0`));
+  });
+
+  it('answers /data to a session only, read-only, and /v1 to a Bearer key only', async () => {
+    const cookie = session((await login(keys.read)).cookie);
+    const data = await get(api, '/data/v1/models/ext/versions', cookie);
+    expect(data.status).toBe(200);
+    expect(((await data.json()) as { items: unknown[] }).items).toHaveLength(3);
+    const snapshot = await get(api, '/data/v1/models/ext/versions/1/snapshot?format=csv', cookie);
+    expect((await snapshot.text()).split('\n')[0]).toBe('key,value,lower,upper,as_of');
+
+    const none = await get(api, '/data/v1/models');
+    expect(none.status).toBe(401);
+    expect(none.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    // the session is not a key for the API
+    expect((await get(api, '/v1/models', cookie)).status).toBe(401);
+    // nothing that changes state is there, even for an admin's session
+    const admin = session((await login(keys.admin)).cookie);
+    const post = await api.request('/data/v1/models/ext/versions/2/publish', {
+      method: 'POST',
+      headers: { cookie: admin, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(post.status).toBe(404);
+    // the read key's session sees the pages without the buttons
+    const page = await (await get(api, '/models/ext', cookie)).text();
+    expect(page).toContain('(read)');
+    expect(page).not.toContain('Approve v2');
+  });
+
+  it('answers errors as pages, with the status the API would give', async () => {
+    const cookie = session((await login(keys.read)).cookie);
+    const missing = await get(api, '/models/nope', cookie);
+    expect(missing.status).toBe(404);
+    expect(await missing.text()).toContain('model &quot;nope&quot; does not exist');
+    const bad = await get(api, '/models/ext/versions/abc', cookie);
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('params.version');
+    expect((await get(api, '/models/ext/diff?from=1', cookie)).status).toBe(400);
+    expect((await get(api, '/models/ext/versions/1', cookie)).status).toBe(200);
+  });
+
+  it('needs no login with auth off, and records decisions as anonymous', async () => {
+    expect((await get(open, '/login')).headers.get('location')).toBe('/');
+    const page = await get(open, '/models/ext');
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('auth is off');
+    const token = /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
+    const approved = await open.request('/models/ext/versions/2/publish', {
+      method: 'POST',
+      body: form({ _csrf: token }),
+      redirect: 'manual',
+    });
+    expect(approved.status).toBe(303);
+    const published = await findVersion(setup.db(), 'ext', 2);
+    expect(published?.state).toBe('published');
+    expect(published?.lineage.published).toMatchObject({ actor: 'anonymous', reason: null });
+    // still a token: a page of another site cannot post the form
+    const forged = await open.request('/models/ext/versions/1/publish', {
+      method: 'POST',
+      body: form({}),
+      redirect: 'manual',
+    });
+    expect(forged.status).toBe(403);
+  });
+});
