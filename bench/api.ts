@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
@@ -8,7 +8,7 @@ import { importCsv, readableOf } from '../src/imports/import-csv.ts';
 import { createApiKey } from '../src/keys/api-keys.ts';
 import { validateSpec } from '../src/model/validate-spec.ts';
 import { printTable, withScratchDatabase } from './scratch.ts';
-import { BIN } from './worker-process.ts';
+import { BIN, startProcess, stopProcess } from './worker-process.ts';
 
 const KEYS = 1_000_000;
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
@@ -35,13 +35,13 @@ export async function benchApi(): Promise<void> {
       await importCsv(runtime, 'bench', readableOf(`${lines.join('\n')}\n`), 'bench');
       key = await createApiKey(db, 'bench', 'read');
     }
-    const api = await start(
+    const api = await startProcess(
       BIN,
       ['serve'],
       { DATABASE_URL: url, PORT: '18181', ALMANAC_RATE_LIMIT: '0', LOG_LEVEL: 'warn' },
       'listening',
     );
-    const baseline = await start(
+    const baseline = await startProcess(
       BASELINE,
       [],
       { DATABASE_URL: url, PORT: '18182', VERSION_ID: '1' },
@@ -87,8 +87,8 @@ export async function benchApi(): Promise<void> {
         { case: 'API: CSV snapshot', 'MB/s': ours, 'vs baseline': Number((ours / psql).toFixed(2)) },
       );
     } finally {
-      await stop(api);
-      await stop(baseline);
+      await stopProcess(api);
+      await stopProcess(baseline);
     }
   });
   printTable(rows);
@@ -150,29 +150,4 @@ async function psqlRate(url: string): Promise<number> {
     { maxBuffer: 1024 ** 3, encoding: 'buffer' },
   );
   return Number((stdout.length / 1e6 / ((performance.now() - started) / 1000)).toFixed(1));
-}
-
-async function start(
-  script: string,
-  args: string[],
-  env: Record<string, string>,
-  ready: string,
-): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [script, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes(ready)) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
-  });
-  return child;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
 }

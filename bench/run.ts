@@ -5,6 +5,7 @@
 import { benchApi } from './api.ts';
 import { benchDrift } from './drift.ts';
 import { benchImport } from './import.ts';
+import { benchPages } from './pages.ts';
 import { benchRefresh } from './refresh.ts';
 import { benchSeed } from './seed.ts';
 
@@ -14,6 +15,7 @@ const benchmarks: Record<string, () => Promise<void>> = {
   import: benchImport,
   api: benchApi,
   drift: benchDrift,
+  pages: benchPages,
 };
 
 const requested = process.argv.slice(2);
