@@ -1,5 +1,8 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revokeApiKey } from '../src/db/api-keys.ts';
+import { insertRun } from '../src/db/runs.ts';
 import { findVersion } from '../src/db/versions.ts';
 import { importCsv, readableOf } from '../src/imports/import-csv.ts';
 import { createApiKey } from '../src/keys/api-keys.ts';
@@ -212,6 +215,24 @@ describe('dashboard sessions', () => {
     const page = await (await get(api, '/models/ext', cookie)).text();
     expect(page).toContain('(read)');
     expect(page).not.toContain('Approve v2');
+  });
+
+  it('reloads a model page while one of its runs is active', async () => {
+    const cookie = session((await login(keys.read)).cookie);
+    const page = async () => (await get(api, '/models/ext', cookie)).text();
+    expect(await page()).not.toContain('http-equiv="refresh"');
+    await insertRun(setup.db(), {
+      id: randomUUID(),
+      model: 'ext',
+      slot: 'manual-1',
+      trigger: 'test',
+      jobId: 'j',
+    });
+    const watching = await page();
+    expect(watching).toContain('<meta http-equiv="refresh" content="3">');
+    expect(watching).toMatch(/<progress max="1" value="0"/);
+    await sql`UPDATE runs SET state = 'failed', finished_at = now() WHERE model = 'ext'`.execute(setup.db());
+    expect(await page()).not.toContain('http-equiv="refresh"');
   });
 
   it('answers errors as pages, with the status the API would give', async () => {

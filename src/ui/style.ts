@@ -61,6 +61,8 @@ label { font-size: 0.9rem; }
 .links a { margin-right: 0.8rem; }
 progress { width: 6rem; vertical-align: middle; accent-color: var(--accent); }
 .muted { color: var(--muted); }
+details { margin-top: 0.8rem; }
+details summary { cursor: pointer; color: var(--accent); }
 pre.json { background: var(--wash); padding: 0.6rem; border-radius: 6px; overflow-x: auto; font-size: 0.8rem; max-height: 24rem; }
 footer { max-width: 1180px; margin: 0 auto; padding: 1rem 1.2rem 2rem; font-size: 0.85rem; color: var(--muted); }
 `;

@@ -43,6 +43,11 @@ ${actions === '' ? '' : html`<section class="card" aria-labelledby="decide"><h2 
     ${lineage.error === undefined ? '' : html`<dt>error</dt><dd>${lineage.error}</dd>`}
   </dl>
   ${phases(lineage.phasesMs)}
+  ${
+    lineage.spec === undefined
+      ? ''
+      : html`<details><summary>The model's spec when this version was made</summary><pre class="json">${JSON.stringify(lineage.spec, null, 2)}</pre></details>`
+  }
 </section>
 <section class="card" aria-labelledby="metrics">
   <h2 id="metrics">Accuracy</h2>
