@@ -48,8 +48,8 @@ figure.chart figcaption { font-size: 0.85rem; color: var(--muted); margin-top: 0
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 0.3rem 1rem; margin: 0; }
 dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; }
-form.inline { display: inline-flex; gap: 0.4rem; align-items: center; margin: 0.2rem 0.4rem 0.2rem 0; }
-form.inline input[type=text] { width: 12rem; }
+form.inline { display: inline-flex; flex-wrap: wrap; gap: 0.4rem; align-items: center; margin: 0.2rem 0.4rem 0.2rem 0; }
+form.inline input[type=text] { width: 10rem; }
 button.action { border: 1px solid var(--accent); background: var(--accent); color: #ffffff; border-radius: 4px; padding: 0.25rem 0.7rem; cursor: pointer; font-size: 0.85rem; }
 button.action.danger { border-color: var(--bad); background: var(--bad); }
 input, select { font: inherit; padding: 0.25rem 0.4rem; border: 1px solid #8b949e; border-radius: 4px; }

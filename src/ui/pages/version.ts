@@ -1,4 +1,5 @@
 import type { DecisionRecord } from '../../db/json-columns.ts';
+import { RUN_PHASES } from '../../db/types.ts';
 import type { Version } from '../../db/versions.ts';
 import { resolveVersion, type VersionRef } from '../../versions/resolve.ts';
 import { STATES_WITH_ROWS } from '../../versions/states.ts';
@@ -60,7 +61,7 @@ ${actions === '' ? '' : html`<section class="card" aria-labelledby="decide"><h2 
     </tbody>
   </table>
   <p class="muted">${
-    realized == null
+    realized == null || realized.rows === 0
       ? 'No actuals have arrived for this version yet.'
       : html`Interval coverage ${share(realized.intervalCoverage)} of ${count(realized.intervalRows)} rows; measured ${time(realized.evaluatedAt)}${realized.maeRatioToNaive == null ? '' : html`; ${realized.maeRatioToNaive < 1 ? 'beats' : 'does not beat'} naive (ratio ${figure(realized.maeRatioToNaive)})`}.`
   }</p>
@@ -94,13 +95,21 @@ function decision(label: string, record: DecisionRecord | undefined): Html | str
   return html`<dt>${label}</dt><dd>${record.actor} at ${time(record.at)}${record.reason === null ? '' : html`: “${record.reason}”`}</dd>`;
 }
 
+/** Phases in the order a run goes through them; others (an import's steps) after them. */
+const phaseOrder = (phase: string) => {
+  const at = (RUN_PHASES as readonly string[]).indexOf(phase);
+  return at === -1 ? RUN_PHASES.length : at;
+};
+
 function phases(phasesMs: Record<string, number> | undefined): Html | string {
   if (phasesMs === undefined || Object.keys(phasesMs).length === 0) return '';
   return html`<table>
   <caption>Time in each phase</caption>
-  <tbody>${Object.entries(phasesMs).map(
-    ([phase, ms]) => html`<tr><th scope="row">${phase}</th><td class="num">${duration(ms)}</td></tr>`,
-  )}</tbody>
+  <tbody>${Object.entries(phasesMs)
+    .sort(([a], [b]) => phaseOrder(a) - phaseOrder(b))
+    .map(
+      ([phase, ms]) => html`<tr><th scope="row">${phase}</th><td class="num">${duration(ms)}</td></tr>`,
+    )}</tbody>
 </table>`;
 }
 
