@@ -33,6 +33,13 @@ const envSchema = z.object({
     .regex(/^[A-Za-z0-9.:[\]%-]{1,255}$/, 'must be a host name or an IP address, e.g. 127.0.0.1 or 0.0.0.0')
     .default('127.0.0.1'),
   ALMANAC_AUTH: onOff.default('on'),
+  ALMANAC_TRUST_PROXY: z
+    .string()
+    .regex(
+      /^(off|on|\d{1,2}|[\w.:/-]+(\s*,\s*[\w.:/-]+)*)$/,
+      'must be "off", "on", a number of proxies, or addresses and subnets separated by commas (e.g. "loopback, 10.0.0.0/8")',
+    )
+    .default('off'),
   ALMANAC_SESSION_SECRET: z
     .string()
     .min(32, 'must be at least 32 characters (e.g. `openssl rand -hex 32`)')
@@ -51,6 +58,11 @@ const envSchema = z.object({
   LOG_FORMAT: z.enum(['json', 'pretty'], { error: 'must be "json" or "pretty"' }).optional(),
 });
 
+function trustProxyOf(value: string): boolean | number | string {
+  if (value === 'off' || value === 'on') return value === 'on';
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
+
 /** The environment's variables under the names the code uses. */
 const configSchema = envSchema.transform((e) => ({
   databaseUrl: e.DATABASE_URL,
@@ -62,6 +74,11 @@ const configSchema = envSchema.transform((e) => ({
   /** where `almanac serve` listens (and the worker's and scheduler's metrics) */
   host: e.HOST,
   auth: e.ALMANAC_AUTH === 'on',
+  /**
+   * which proxies in front of the API to believe about the client (X-Forwarded-For, -Proto and
+   * -Host): Express's `trust proxy`. Off: none, the connection's peer is the client.
+   */
+  trustProxy: trustProxyOf(e.ALMANAC_TRUST_PROXY),
   /**
    * signs the dashboard's session cookies; unset: a random secret per process (sessions end with
    * it, and each API replica would refuse the others' cookies)

@@ -12,6 +12,8 @@ describe('configuration', () => {
       port: 8080,
       host: '127.0.0.1',
       auth: true,
+      sessionSecret: undefined,
+      trustProxy: false,
       rateLimitPerMinute: 600_000,
       workerConcurrency: 2,
       maxImportBytes: 1024 ** 3,
@@ -22,6 +24,8 @@ describe('configuration', () => {
       logFormat: undefined,
     });
     expect(Object.isFrozen(config)).toBe(true);
+    expect(parseConfig({ ALMANAC_TRUST_PROXY: 'on' }).trustProxy).toBe(true);
+    expect(parseConfig({ ALMANAC_TRUST_PROXY: '2' }).trustProxy).toBe(2);
   });
 
   it('reads every variable and treats empty ones as unset', () => {
@@ -32,6 +36,8 @@ describe('configuration', () => {
       ALMANAC_REDIS_PREFIX: 'prod',
       PORT: '9000',
       ALMANAC_AUTH: 'off',
+      ALMANAC_SESSION_SECRET: 'x'.repeat(32),
+      ALMANAC_TRUST_PROXY: 'loopback, 10.0.0.0/8',
       ALMANAC_RATE_LIMIT: '0',
       ALMANAC_WORKER_CONCURRENCY: '8',
       ALMANAC_MAX_IMPORT_BYTES: '1048576',
@@ -49,6 +55,8 @@ describe('configuration', () => {
       redisPrefix: 'prod',
       port: 9000,
       auth: false,
+      sessionSecret: 'x'.repeat(32),
+      trustProxy: 'loopback, 10.0.0.0/8',
       rateLimitPerMinute: 0,
       workerConcurrency: 8,
       maxImportBytes: 1048576,
@@ -67,6 +75,8 @@ describe('configuration', () => {
         ALMANAC_AUTH: 'yes',
         DATABASE_URL: 'mysql://x',
         ALMANAC_WORKER_CONCURRENCY: '0',
+        ALMANAC_SESSION_SECRET: 'short',
+        ALMANAC_TRUST_PROXY: 'proxy; rm -rf',
       });
     expect(attempt).toThrow(ConfigError);
     const lines = (() => {
@@ -77,7 +87,11 @@ describe('configuration', () => {
         return (error as Error).message.split('\n');
       }
     })();
-    expect(lines).toHaveLength(4);
+    expect(lines).toHaveLength(6);
+    expect(lines.find((line) => line.startsWith('ALMANAC_SESSION_SECRET: '))).toMatch(
+      /at least 32 characters/,
+    );
+    expect(lines.find((line) => line.startsWith('ALMANAC_TRUST_PROXY: '))).toMatch(/"off", "on", a number/);
     expect(lines).toContain('PORT: must be a whole number from 0 to 65535');
     expect(lines).toContain('ALMANAC_AUTH: must be "on" or "off"');
     expect(lines).toContain('ALMANAC_WORKER_CONCURRENCY: must be a whole number from 1 to 256');

@@ -5,9 +5,9 @@ import { revokeApiKey } from '../src/db/api-keys.ts';
 import { insertRun } from '../src/db/runs.ts';
 import { findVersion } from '../src/db/versions.ts';
 import { importCsv, readableOf } from '../src/imports/import-csv.ts';
-import { createApiKey } from '../src/keys/api-keys.ts';
+import { createApiKey, hashApiKey } from '../src/keys/api-keys.ts';
 import { createSessions, SESSION_COOKIE } from '../src/ui/session.ts';
-import { startTestApi, type TestApi } from './helpers/api.ts';
+import { signIn, startTestApi, type TestApi } from './helpers/api.ts';
 import { useTestSetup } from './helpers/hooks.ts';
 import { applySpec } from './helpers/pipeline.ts';
 
@@ -47,16 +47,8 @@ async function login(
   key: string,
   next?: string,
 ): Promise<{ status: number; location: string; cookie: string }> {
-  const res = await api.request('/login', {
-    method: 'POST',
-    body: form({ key, ...(next === undefined ? {} : { next }) }),
-    redirect: 'manual',
-  });
-  return {
-    status: res.status,
-    location: res.headers.get('location') ?? '',
-    cookie: res.headers.get('set-cookie') ?? '',
-  };
+  const signed = await signIn(api, key, next);
+  return { status: signed.status, location: signed.location, cookie: signed.setCookie };
 }
 const session = (setCookie: string) => setCookie.split(';')[0] ?? '';
 const get = (server: TestApi, path: string, cookie?: string) =>
@@ -72,7 +64,15 @@ describe('dashboard sessions', () => {
 
     const wrong = await login('alm_not-a-key');
     expect(wrong.status).toBe(401);
-    expect(wrong.cookie).toBe('');
+    expect(wrong.cookie).not.toContain(SESSION_COOKIE);
+    // the login form's token and its cookie go together: without them, another site's form
+    const bare = await api.request('/login', {
+      method: 'POST',
+      body: form({ key: keys.admin }),
+      redirect: 'manual',
+    });
+    expect(bare.status).toBe(403);
+    expect(bare.headers.get('set-cookie') ?? '').not.toContain(SESSION_COOKIE);
 
     const signed = await login(keys.admin, '/models/ext');
     expect(signed.status).toBe(303);
@@ -127,15 +127,15 @@ describe('dashboard sessions', () => {
 
     // and a session lasts 12 hours
     let now = Date.now();
-    const sessions = createSessions('s'.repeat(32), () => now);
-    const cookie = sessions.start('a'.repeat(64), false).split(';')[0] ?? '';
-    expect(sessions.read(cookie)?.k).toBe('a'.repeat(64));
+    const sessions = createSessions(setup.db(), 's'.repeat(32), () => now);
+    const cookie = (await sessions.start(hashApiKey(keys.admin), false)).split(';')[0] ?? '';
+    expect((await sessions.read(cookie))?.keyHash).toBe(hashApiKey(keys.admin));
     now += 12 * 3600 * 1000 - 1000;
-    expect(sessions.read(cookie)).toBeDefined();
+    expect(await sessions.read(cookie)).toBeDefined();
     now += 2000;
-    expect(sessions.read(cookie)).toBeUndefined();
+    expect(await sessions.read(cookie)).toBeUndefined();
     // another secret (another replica without ALMANAC_SESSION_SECRET) does not know it
-    expect(createSessions('t'.repeat(32)).read(cookie)).toBeUndefined();
+    expect(await createSessions(setup.db(), 't'.repeat(32)).read(cookie)).toBeUndefined();
   });
 
   it("refuses a form without the session's CSRF token or from another site, and changes nothing", async () => {
@@ -188,6 +188,17 @@ describe('dashboard sessions', () => {
     });
     expect(out.status).toBe(303);
     expect(out.headers.get('set-cookie')).toMatch(new RegExp(`^${SESSION_COOKIE}=; Max-Age=0`));
+    // the session ended on the server: a copy of the cookie no longer signs anyone in
+    expect((await get(api, '/', cookie)).status).toBe(303);
+    expect((await get(api, '/data/v1/models', cookie)).status).toBe(401);
+    // and a link that claims a decision that did not happen shows no notice
+    const other2 = session((await login(keys.read)).cookie);
+    expect(await (await get(api, '/models/ext?done=publish&version=3', other2)).text()).not.toContain(
+      'was published',
+    );
+    expect(await (await get(api, '/models/ext?done=reject&version=3', other2)).text()).toContain(
+      'Version 3 was rejected',
+    );
   });
 
   it('answers /data to a session only, read-only, and /v1 to a Bearer key only', async () => {
@@ -197,6 +208,11 @@ describe('dashboard sessions', () => {
     expect(((await data.json()) as { items: unknown[] }).items).toHaveLength(3);
     const snapshot = await get(api, '/data/v1/models/ext/versions/1/snapshot?format=csv', cookie);
     expect((await snapshot.text()).split('\n')[0]).toBe('key,value,lower,upper,as_of');
+
+    // a pinned answer is immutable, but an answer to a cookie is no shared cache's to keep
+    const pinned = await get(api, '/data/v1/models/ext/estimates/K1?version=1', cookie);
+    expect(pinned.status).toBe(200);
+    expect(pinned.headers.get('cache-control')).toBe('private, max-age=31536000, immutable');
 
     const none = await get(api, '/data/v1/models');
     expect(none.status).toBe(401);
@@ -217,22 +233,59 @@ describe('dashboard sessions', () => {
     expect(page).not.toContain('Approve v2');
   });
 
-  it('reloads a model page while one of its runs is active', async () => {
-    const cookie = session((await login(keys.read)).cookie);
-    const page = async () => (await get(api, '/models/ext', cookie)).text();
-    expect(await page()).not.toContain('http-equiv="refresh"');
-    await insertRun(setup.db(), {
-      id: randomUUID(),
-      model: 'ext',
-      slot: 'manual-1',
-      trigger: 'test',
-      jobId: 'j',
-    });
-    const watching = await page();
+  it("reloads a model's runs while one is active, in a frame that leaves the model page's forms alone", async () => {
+    const cookie = session((await login(keys.admin)).cookie);
+    const model = await (await get(api, '/models/ext', cookie)).text();
+    expect(model).toContain('<iframe class="runs" title="Runs of ext" src="/models/ext/runs">');
+    expect(model).not.toContain('http-equiv="refresh"');
+    const frame = async () => (await get(api, '/models/ext/runs', cookie)).text();
+    expect(await frame()).not.toContain('http-equiv="refresh"');
+    const id = randomUUID();
+    await insertRun(setup.db(), { id, model: 'ext', slot: `manual-${id}`, trigger: 'test', jobId: 'j' });
+    const watching = await frame();
     expect(watching).toContain('<meta http-equiv="refresh" content="3">');
     expect(watching).toMatch(/<progress max="1" value="0"/);
-    await sql`UPDATE runs SET state = 'failed', finished_at = now() WHERE model = 'ext'`.execute(setup.db());
-    expect(await page()).not.toContain('http-equiv="refresh"');
+    // the model page itself never reloads: a reason being typed stays
+    expect(await (await get(api, '/models/ext', cookie)).text()).not.toContain('http-equiv="refresh"');
+    // a run queued for long waits for a worker that is not there: no reloading forever
+    await sql`UPDATE runs SET created_at = now() - interval '1 hour' WHERE id = ${id}`.execute(setup.db());
+    expect(await frame()).not.toContain('http-equiv="refresh"');
+    await sql`UPDATE runs SET state = 'running', started_at = now() WHERE id = ${id}`.execute(setup.db());
+    expect(await frame()).toContain('http-equiv="refresh"');
+    await sql`UPDATE runs SET state = 'failed', finished_at = now() WHERE id = ${id}`.execute(setup.db());
+    expect(await frame()).not.toContain('http-equiv="refresh"');
+  });
+
+  it('limits sign-in attempts per address, and counts pages and /data against the key, with limiting on', async () => {
+    const limited = await startTestApi(setup.database.url, setup.prefix.current, {
+      auth: true,
+      rateLimitPerMinute: 6,
+    });
+    try {
+      const attempts = [];
+      for (let i = 0; i < 21; i += 1) attempts.push((await signIn(limited, 'alm_wrong')).status);
+      expect(attempts.slice(0, 20)).toEqual(Array(20).fill(401));
+      expect(attempts[20]).toBe(429);
+    } finally {
+      await limited.close();
+    }
+    const fresh = await startTestApi(setup.database.url, setup.prefix.current, {
+      auth: true,
+      rateLimitPerMinute: 6,
+    });
+    try {
+      const cookie = (await signIn(fresh, keys.read)).cookie;
+      const statuses = [];
+      for (let i = 0; i < 4; i += 1) statuses.push((await get(fresh, '/', cookie)).status);
+      for (let i = 0; i < 3; i += 1) statuses.push((await get(fresh, '/data/v1/models', cookie)).status);
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 429]);
+      const page = await get(fresh, '/', cookie);
+      expect(page.status).toBe(429);
+      expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(page.headers.get('retry-after')).toMatch(/^\d+$/);
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('answers errors as pages, with the status the API would give', async () => {

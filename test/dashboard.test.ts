@@ -119,7 +119,9 @@ describe('the dashboard in a browser', () => {
     expect(await marks(page, 'accuracy', 'mark-symbol')).toBe(expectedPoints);
     // one line per series: holdout and realized, each beside naive's
     expect(await marks(page, 'accuracy', 'mark-line')).toBe(4);
-    expect(await page.locator('section[aria-labelledby="runs"] tbody tr').count()).toBe(3);
+    // the runs, in a frame of their own that reloads itself while one is active
+    const runs = (await v1(`/v1/models/${MODEL}/runs`)).items as Json[];
+    expect(await page.frameLocator('iframe.runs').locator('tbody tr').count()).toBe(runs.length);
     expect(await page.getByRole('button', { name: 'Approve v3' }).count()).toBe(1);
     expect(await page.getByRole('button', { name: 'Roll back to v1' }).count()).toBe(1);
     await check(page, 'model');
@@ -186,6 +188,12 @@ describe('the dashboard in a browser', () => {
     const lookup = () => v1(`/v1/models/${MODEL}/estimates/${ticker}`);
     expect((await lookup()).version).toBe(2);
     await page.goto(`/models/${MODEL}`);
+    // Enter in the reason field decides nothing: a decision is a click on the button that names it
+    await page.fill('input[aria-label="reason for the decision on v3"]', 'pressing Enter');
+    await page.press('input[aria-label="reason for the decision on v3"]', 'Enter');
+    await page.waitForTimeout(300);
+    expect(new URL(page.url()).search).toBe('');
+    expect((await v1(`/v1/models/${MODEL}/versions/3`)).state).toBe('held');
     await page.fill('input[aria-label="reason for the decision on v3"]', 'the shock is real');
     await Promise.all([
       page.waitForURL(/done=publish/),

@@ -1,13 +1,24 @@
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { startCli } from './helpers/cli.ts';
 import { useConnections, useFileRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
 import { waitFor } from './helpers/worker-process.ts';
 
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 const database = useTestDatabase('demo', { migrate: false });
 const { db } = useConnections(database);
 useFileRedisPrefix();
-process.env.PORT = '0';
+// a port of its own, free now: the demo names its dashboard before it listens
+process.env.PORT = String(await freePort());
 
 /**
  * Runs the demo until it serves, checks that it serves 127.0.0.1 only, that the page it names
@@ -26,7 +37,7 @@ async function demo(args: string[] = [], key?: string): Promise<{ stdout: string
   const lines = output.trimEnd().split('\n');
   const dashboard = /(http:\/\/127\.0\.0\.1:\d+\/)$/.exec(lines.at(-1) ?? '')?.[1] ?? '';
   expect(dashboard).not.toBe('');
-  expect(lines[0]).toMatch(/^Almanac's dashboard will be at http:\/\/127\.0\.0\.1:\d+\/$/);
+  expect(lines[0]).toBe(`Almanac's dashboard will be at ${dashboard}`);
   const home = await fetch(dashboard);
   expect(home.status).toBe(200);
   expect(await home.text()).toMatch(/<title>(Models|Sign in) · Almanac<\/title>/);
@@ -76,6 +87,7 @@ describe('almanac demo', () => {
     expect(first.stdout).toContain('published version 2 of nasdaq-naive (5000 keys)');
     expect(first.stdout).toContain('stopping the API, the scheduler and the worker');
     // the shocked day: v3 of nasdaq-close waits for approval, and v2 still serves
+    expect(first.stdout).toContain('v3 of nasdaq-close waits for approval');
     expect(await versionsOf('nasdaq-close')).toEqual(['v1:superseded', 'v2:published', 'v3:held']);
     expect(await versionsOf('nasdaq-naive')).toEqual(['v1:superseded', 'v2:published']);
     // ridge's realized MAE beats naive's on the demo market's actuals, and naive's own is naive's

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '../src/api/routes.ts';
 import { importCsv, readableOf } from '../src/imports/import-csv.ts';
 import { createApiKey } from '../src/keys/api-keys.ts';
-import { startTestApi, type TestApi } from './helpers/api.ts';
+import { signIn, startTestApi, type TestApi } from './helpers/api.ts';
 import { useConnections, useFileRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
 import { applySpec } from './helpers/pipeline.ts';
 import { REDIS_URL } from './helpers/services.ts';
@@ -46,12 +46,7 @@ beforeAll(async () => {
     ['reader', reader],
     ['admin', admin],
   ] as const) {
-    const login = await api.request('/login', {
-      method: 'POST',
-      body: new URLSearchParams({ key }),
-      redirect: 'manual',
-    });
-    sessions[name] = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    sessions[name] = (await signIn(api, key)).cookie;
     expect(sessions[name]).toMatch(/^almanac_session=/);
   }
 }, 60_000);
@@ -283,6 +278,7 @@ describe('hostile input', () => {
       { method: 'GET', path: '/models/{model}' },
       { method: 'GET', path: '/models/{model}/versions/{version}' },
       { method: 'GET', path: '/models/{model}/diff' },
+      { method: 'GET', path: '/models/{model}/runs' },
       { method: 'POST', path: '/models/{model}/versions/{version}/publish' },
       { method: 'POST', path: '/models/{model}/versions/{version}/reject' },
       { method: 'GET', path: '/login' },
@@ -299,6 +295,7 @@ describe('hostile input', () => {
       'almanac_session=garbage',
       'almanac_session=a.b',
       'almanac_session=%E0%A4%A',
+      'almanac_login=x; almanac_session=a.b.c',
     );
     const form = fc.oneof(
       fc.string({ maxLength: 200 }),

@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import rateLimit, { ipKeyGenerator, type MemoryStore } from 'express-rate-limit';
 import { pinoHttp } from 'pino-http';
+import { HttpError } from '../errors.ts';
 import { mountDashboard } from '../ui/dashboard.ts';
 import type { Sessions } from '../ui/session.ts';
 import { authenticate, type KeyVerifier } from './auth.ts';
@@ -17,6 +18,8 @@ export type AppDeps = ApiDeps & {
   auth: boolean;
   /** the dashboard's sessions (src/ui/session.ts) */
   sessions: Sessions;
+  /** Express's `trust proxy` (ALMANAC_TRUST_PROXY) */
+  trustProxy: boolean | number | string;
   /** requests per minute per key; 0 turns limiting off */
   rateLimitPerMinute: number;
   /** the rate limiter's counts, shared with the lookup fast path */
@@ -29,6 +32,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false); // estimate ETags are computed from the version, not hashed bodies
   app.set('query parser', 'simple');
+  app.set('trust proxy', deps.trustProxy);
   app.use(securityHeaders);
   const httpLogger = pinoHttp({
     logger: deps.logger,
@@ -63,30 +67,30 @@ export function createApp(deps: AppDeps): Express {
   mountDocsAssets(app);
 
   app.use('/v1', authenticate(deps.verifier, { enabled: deps.auth }));
-  if (deps.rateLimitPerMinute > 0) {
-    app.use(
-      '/v1',
-      rateLimit({
-        windowMs: 60_000,
-        limit: deps.rateLimitPerMinute,
-        standardHeaders: 'draft-8',
-        legacyHeaders: false,
-        store: deps.rateLimitStore,
-        keyGenerator: (req) => req.caller?.actor ?? ipKeyGenerator(req.ip ?? ''),
-        handler: (req, res) => {
-          const limited = tooManyRequests(
-            deps.rateLimitPerMinute,
-            (req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime,
-          );
-          res.set('Retry-After', limited.retryAfter);
-          sendProblem(res, 429, limited.detail);
-        },
-      }),
-    );
-  }
+  // One limit per key, over /v1 and the dashboard (whose pages and /data name the session's key).
+  const limit =
+    deps.rateLimitPerMinute > 0
+      ? rateLimit({
+          windowMs: 60_000,
+          limit: deps.rateLimitPerMinute,
+          standardHeaders: 'draft-8',
+          legacyHeaders: false,
+          store: deps.rateLimitStore,
+          keyGenerator: (req) => req.caller?.actor ?? ipKeyGenerator(req.ip ?? ''),
+          // through the error handler: a page's 429 is a page, the API's a problem document
+          handler: (req, _res, next) => {
+            const limited = tooManyRequests(
+              deps.rateLimitPerMinute,
+              (req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime,
+            );
+            next(new HttpError(429, limited.detail, { headers: { 'Retry-After': limited.retryAfter } }));
+          },
+        })
+      : undefined;
+  if (limit !== undefined) app.use('/v1', limit);
 
   mountRoutes(app, routes, deps);
-  mountDashboard(app, deps, routes);
+  mountDashboard(app, { ...deps, limit }, routes);
 
   app.use((req, res) => {
     sendProblem(res, 404, `no such endpoint: ${req.method} ${req.path}`);

@@ -56,7 +56,8 @@ export async function startApi(
       rateLimitStore,
       maxImportBytes: config.maxImportBytes,
       reports: new ReportCache(),
-      sessions: createSessions(config.sessionSecret),
+      sessions: createSessions(db, config.sessionSecret),
+      trustProxy: config.trustProxy,
     });
     const fast = fastLookup({
       catalog,

@@ -1,8 +1,9 @@
 import type { Version } from '../db/versions.ts';
 import type { DriftReport } from '../drift/report.ts';
 import type { Verdict } from '../drift/verdict.ts';
+import { formatNumber } from '../format.ts';
 import type { CliContext } from './context.ts';
-import { formatNumber, formatTable } from './table.ts';
+import { formatTable } from './table.ts';
 
 /** Drift reports and verdicts as terminal text. */
 

@@ -7,6 +7,8 @@ export type Model = {
   name: string;
   spec: ModelSpec;
   publishedVersion: number | null;
+  /** when the published version was published */
+  publishedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 };
@@ -31,7 +33,14 @@ function selectModels(db: Db) {
   return db
     .selectFrom('models as m')
     .leftJoin('versions as v', 'v.id', 'm.published_version_id')
-    .select(['m.name', 'm.spec', 'm.created_at', 'm.updated_at', 'v.number as published_number'])
+    .select([
+      'm.name',
+      'm.spec',
+      'm.created_at',
+      'm.updated_at',
+      'v.number as published_number',
+      'v.published_at as published_at',
+    ])
     .orderBy('m.name');
 }
 
@@ -42,6 +51,7 @@ function toModel(row: ModelSelection): Model {
     name: row.name,
     spec: storedSpec(row.spec),
     publishedVersion: row.published_number ?? null,
+    publishedAt: row.published_at ?? null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

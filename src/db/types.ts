@@ -98,6 +98,14 @@ export interface ApiKeyTable {
   revoked_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
+export interface DashboardSessionTable {
+  id: string;
+  key_hash: string;
+  created_at: Timestamp;
+  expires_at: ColumnType<Date, Date, Date>;
+  ended_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
 export interface LatestEstimateView {
   model: string;
   version: number;
@@ -115,6 +123,7 @@ export interface Database {
   estimates: EstimateTable;
   publications: PublicationTable;
   api_keys: ApiKeyTable;
+  dashboard_sessions: DashboardSessionTable;
   latest_estimates: LatestEstimateView;
 }
 

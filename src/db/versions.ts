@@ -122,6 +122,9 @@ const LISTED_COLUMNS = [
   'realized',
 ] as const;
 
+/** A version as listings show it, with the verdict of its drift report and the baseline it was judged against. */
+export type VersionLine = Version & { verdict: boolean | null; baselineNumber: number | null };
+
 export async function listVersions(
   db: Db,
   model: string,
@@ -131,39 +134,31 @@ export async function listVersions(
     belowNumber?: number;
     /** listings leave each version's drift report (several KB) out unless asked: `drift` is then null */
     withDrift?: boolean;
+    /**
+     * the verdict and baseline of each version's report, read from it in Postgres (a table of
+     * versions shows them); null unless asked, as reading them reads each report
+     */
+    withVerdict?: boolean;
   },
-): Promise<Version[]> {
+): Promise<VersionLine[]> {
+  const fromReport = options.withVerdict === true;
   let query = db
     .selectFrom('versions')
-    .select([...LISTED_COLUMNS, options.withDrift === true ? 'drift' : sql<null>`NULL::jsonb`.as('drift')])
+    .select([
+      ...LISTED_COLUMNS,
+      options.withDrift === true ? 'drift' : sql<null>`NULL::jsonb`.as('drift'),
+      fromReport
+        ? sql<boolean | null>`(drift #>> '{verdict,passed}')::boolean`.as('verdict')
+        : sql<null>`NULL::boolean`.as('verdict'),
+      fromReport
+        ? sql<number | null>`(drift #>> '{baseline,version}')::int`.as('baseline_number')
+        : sql<null>`NULL::int`.as('baseline_number'),
+    ])
     .where('model', '=', model);
   if (options.states !== undefined && options.states.length > 0)
     query = query.where('state', 'in', options.states);
   if (options.belowNumber !== undefined) query = query.where('number', '<', options.belowNumber);
   const rows = await query.orderBy('number', 'desc').limit(options.limit).execute();
-  return rows.map(toVersion);
-}
-
-/** A version as listings show it, with the verdict of its drift report and the baseline it was judged against. */
-export type VersionLine = Version & { verdict: boolean | null; baselineNumber: number | null };
-
-/**
- * Newest first, without drift reports but with what a table of versions shows of them: the
- * verdict and the baseline, read from the stored report in Postgres (a few bytes, not its KBs).
- */
-export async function listVersionLines(db: Db, model: string, limit: number): Promise<VersionLine[]> {
-  const rows = await db
-    .selectFrom('versions')
-    .select([
-      ...LISTED_COLUMNS,
-      sql<null>`NULL::jsonb`.as('drift'),
-      sql<boolean | null>`(drift #>> '{verdict,passed}')::boolean`.as('verdict'),
-      sql<number | null>`(drift #>> '{baseline,version}')::int`.as('baseline_number'),
-    ])
-    .where('model', '=', model)
-    .orderBy('number', 'desc')
-    .limit(limit)
-    .execute();
   return rows.map((row) => ({
     ...toVersion(row),
     verdict: row.verdict,

@@ -14,7 +14,10 @@ export function actionsFor(
 ): Html | string {
   if (version.state !== 'held' && version.state !== 'superseded') return '';
   const n = version.number;
+  // Enter in the reason field submits with the form's first button: this disabled one, so Enter
+  // does nothing and a decision is always a click on the button that names it.
   return html`<form class="inline" method="post" action="${pagePath.action(model, n, 'publish')}">
+  <button type="submit" disabled hidden aria-hidden="true">nothing</button>
   <input type="hidden" name="_csrf" value="${viewer.csrf}">
   <input type="text" name="reason" maxlength="1000" placeholder="reason (optional)" aria-label="reason for the decision on v${n}">
   ${

@@ -45,10 +45,9 @@ const config = {
 
 async function figureOf(spec: TopLevelSpec, caption: string, kind: string): Promise<Html> {
   // the SVG is one image to assistive technology, named by the chart's description (its figures)
-  const svg = (await svgOf({ ...spec, config } as TopLevelSpec)).replace(
-    '<svg ',
-    `<svg role="img" aria-label="${escapeHtml(spec.description ?? caption)}" `,
-  );
+  // (a function as the replacement: a string one would read `$&` and `$'` in the label as patterns)
+  const label = `<svg role="img" aria-label="${escapeHtml(spec.description ?? caption)}" `;
+  const svg = (await svgOf({ ...spec, config } as TopLevelSpec)).replace('<svg ', () => label);
   return html`<figure class="chart" data-chart="${kind}">${raw(svg)}<figcaption>${caption}</figcaption></figure>`;
 }
 
@@ -155,16 +154,14 @@ export function psiHistogram(report: DriftReport): Promise<Html> | undefined {
   );
 }
 
-/** The value at which a CDF given by its percentile points reaches `x`, read off linearly. */
+/**
+ * A CDF given by its percentile points, at `x`, as the chart draws it (a step after each point):
+ * the share of the last point at or below `x`, so that the KS rule meets both steps.
+ */
 function cdfAt(points: readonly number[], x: number): number {
-  if (points.length === 0) return 0;
-  if (x < (points[0] ?? 0)) return 0;
-  if (x >= (points.at(-1) ?? 0)) return 1;
-  for (let i = 1; i < points.length; i += 1) {
-    const [lo, hi] = [points[i - 1] ?? 0, points[i] ?? 0];
-    if (x < hi) return (i - 1 + (hi === lo ? 0 : (x - lo) / (hi - lo))) / (points.length - 1);
-  }
-  return 1;
+  let below = -1;
+  for (const [i, point] of points.entries()) if (point <= x) below = i;
+  return below < 0 ? 0 : below / Math.max(1, points.length - 1);
 }
 
 /** Both versions' cumulative distributions, with the KS gap marked where it is largest. */

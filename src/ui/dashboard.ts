@@ -1,5 +1,6 @@
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import rateLimit, { ipKeyGenerator } from 'express-rate-limit';
+import onHeaders from 'on-headers';
 import { z } from 'zod';
 import type { KeyVerifier } from '../api/auth.ts';
 import { bearerOf } from '../api/auth.ts';
@@ -12,14 +13,14 @@ import { parseRequest } from '../api/validate.ts';
 import { HttpError } from '../errors.ts';
 import { hashApiKey } from '../keys/api-keys.ts';
 import { decisionReason } from '../versions/publish.ts';
-import { html } from './html.ts';
 import type { PageContext } from './page-context.ts';
 import { canAct } from './page-context.ts';
-import { defaultPair, diffPage } from './pages/diff.ts';
+import { diffPage } from './pages/diff.ts';
 import { errorPage } from './pages/error.ts';
 import { loginPage } from './pages/login.ts';
-import { modelPage } from './pages/model.ts';
+import { type Done, modelPage } from './pages/model.ts';
 import { modelsPage } from './pages/models.ts';
+import { runsFrame } from './pages/runs.ts';
 import { versionPage } from './pages/version.ts';
 import { DATA_PREFIX, pagePath } from './paths.ts';
 import type { Sessions, Viewer } from './session.ts';
@@ -27,17 +28,25 @@ import { STYLESHEET } from './style.ts';
 
 /**
  * The dashboard on the API's port: server-rendered pages (no script at all), their stylesheet, the
- * login form and session, the admin buttons' forms, and `/data`, a read-only copy of the API's GET
- * routes that takes the session cookie (the `/v1` API stays Bearer-only).
+ * login form and sessions, the admin buttons' forms, and `/data`, a read-only copy of the API's GET
+ * routes that takes the session cookie (the `/v1` API stays Bearer-only). Pages and `/data` count
+ * against the same per-key rate limit as `/v1`.
  */
 
-export type DashboardDeps = ApiDeps & { verifier: KeyVerifier; auth: boolean; sessions: Sessions };
+export type DashboardDeps = ApiDeps & {
+  verifier: KeyVerifier;
+  auth: boolean;
+  sessions: Sessions;
+  /** the API's per-key rate limit (keyed by `req.caller`), when limiting is on */
+  limit: RequestHandler | undefined;
+};
 
 /** Pages run no script and load only this server's stylesheet; charts are inline SVG. */
 export const PAGE_CSP =
-  "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+  "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; form-action 'self'; frame-ancestors 'self'; base-uri 'none'";
 
 const LOGIN_ATTEMPTS_PER_MINUTE = 20;
+const STALE_FORM = 'the form is stale or came from another site: reload the page and try again';
 const forms = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
 
 /** Where to go after signing in: a path of this site only (never `//elsewhere`). */
@@ -50,6 +59,7 @@ const nextPath = z
 const loginForm = z.object({
   key: z.string({ error: 'is required' }).trim().min(1, 'is required').max(512, 'is not an API key'),
   next: nextPath.optional(),
+  _csrf: z.string().optional(),
 });
 
 const decisionForm = z.object({
@@ -65,22 +75,27 @@ const diffQuery = z
     path: ['to'],
   });
 
-const doneQuery = z.object({
-  done: z.enum(['publish', 'reject']),
-  version: versionNumberText,
-});
+const doneQuery = z.object({ done: z.enum(['publish', 'reject']), version: versionNumberText });
+
+declare module 'express-serve-static-core' {
+  interface Locals {
+    viewer?: Viewer;
+  }
+}
 
 export function mountDashboard(app: Express, deps: DashboardDeps, routes: readonly Route[]): void {
   const { sessions } = deps;
+  const limited = deps.limit === undefined ? [] : [deps.limit];
 
-  /** Who is looking: the anonymous admin with auth off, else the live key of a valid session. */
+  /** Who is looking: the anonymous admin with auth off, else the live key of a live session. */
   const viewerOf = async (req: Request): Promise<Viewer | undefined> => {
     if (!deps.auth) return sessions.anonymous();
-    const session = sessions.read(req.get('cookie'));
+    const session = await sessions.read(req.get('cookie'));
     if (session === undefined) return undefined;
-    const caller = await deps.verifier.identifyHash(session.k);
-    return caller === undefined ? undefined : sessions.viewerOf(session, caller);
+    const caller = await deps.verifier.identifyHash(session.keyHash);
+    return caller === undefined ? undefined : sessions.viewerOf(session.id, caller);
   };
+  // behind a proxy that TRUST_PROXY trusts, these are what the browser used (X-Forwarded-*)
   const secure = (req: Request) => req.protocol === 'https';
   const asPage = (res: Response, viewer: Viewer | undefined) => {
     res.set({
@@ -99,30 +114,38 @@ export function mountDashboard(app: Express, deps: DashboardDeps, routes: readon
     const origin = req.get('origin');
     if (origin === undefined || origin === 'null') return true;
     try {
-      return new URL(origin).host === req.get('host');
+      return new URL(origin).host === req.host;
     } catch {
       return false;
     }
   };
 
-  /** A page: its viewer (or the login form first), its content, and its errors as pages too. */
-  const page =
-    (
-      render: (ctx: PageContext, req: Request, res: Response) => Promise<string | undefined>,
-    ): RequestHandler =>
+  /** Finds the viewer (or sends the browser to the login form) and makes its errors pages. */
+  const signedIn: RequestHandler = async (req, res, next) => {
+    asPage(res, undefined);
+    const viewer = await viewerOf(req);
+    if (viewer === undefined) {
+      // after signing in, a form's page is where to go back to (its POST is not a page)
+      const back = req.method === 'GET' ? req.originalUrl : '/';
+      res.redirect(303, `/login?next=${encodeURIComponent(back)}`);
+      return;
+    }
+    asPage(res, viewer);
+    res.locals.viewer = viewer;
+    req.caller = { actor: viewer.actor, scopes: viewer.scopes };
+    next();
+  };
+  const page = (
+    render: (ctx: PageContext, req: Request, res: Response) => Promise<string | undefined>,
+  ): RequestHandler[] => [
+    signedIn,
+    ...limited,
     async (req, res) => {
-      asPage(res, undefined);
-      const viewer = await viewerOf(req);
-      if (viewer === undefined) {
-        // after signing in, a form's page is where to go back to (its POST is not a page)
-        const back = req.method === 'GET' ? req.originalUrl : '/';
-        res.redirect(303, `/login?next=${encodeURIComponent(back)}`);
-        return;
-      }
-      asPage(res, viewer);
+      const viewer = res.locals.viewer as Viewer;
       const markup = await render({ deps, viewer, now: new Date() }, req, res);
       if (markup !== undefined) res.type('html').send(markup);
-    };
+    },
+  ];
 
   app.get('/assets/dashboard.css', (_req, res) => {
     res.set({ 'Cache-Control': 'public, max-age=300' }).type('text/css').send(STYLESHEET);
@@ -137,11 +160,12 @@ export function mountDashboard(app: Express, deps: DashboardDeps, routes: readon
     page(async (ctx, req) => {
       const { model } = parseRequest(modelParam, req.params, 'params');
       const done = doneQuery.safeParse(req.query);
-      const notice = done.success
-        ? html`<p class="notice ok" role="status">Version ${done.data.version} was ${done.data.done === 'publish' ? 'published: lookups answer from it now' : 'rejected'}.</p>`
-        : undefined;
-      return modelPage(ctx, model, notice);
+      return modelPage(ctx, model, done.success ? (done.data satisfies Done) : undefined);
     }),
+  );
+  app.get(
+    '/models/:model/runs',
+    page(async (ctx, req) => runsFrame(ctx, parseRequest(modelParam, req.params, 'params').model)),
   );
   app.get(
     '/models/:model/versions/:version',
@@ -155,15 +179,12 @@ export function mountDashboard(app: Express, deps: DashboardDeps, routes: readon
     page(async (ctx, req, res) => {
       const { model } = parseRequest(modelParam, req.params, 'params');
       const query = parseRequest(diffQuery, req.query, 'query');
-      if (query.from === undefined || query.to === undefined) {
-        const pair = await defaultPair(ctx, model);
-        if (pair !== undefined) {
-          res.redirect(303, pagePath.diff(model, pair[0], pair[1]));
-          return undefined;
-        }
-        return diffPage(ctx, model, undefined);
-      }
-      return diffPage(ctx, model, { from: query.from, to: query.to });
+      const pair =
+        query.from === undefined || query.to === undefined ? undefined : { from: query.from, to: query.to };
+      const answer = await diffPage(ctx, model, pair);
+      if (answer.redirect === undefined) return answer.html;
+      res.redirect(303, answer.redirect);
+      return undefined;
     }),
   );
 
@@ -171,16 +192,12 @@ export function mountDashboard(app: Express, deps: DashboardDeps, routes: readon
     app.post(
       `/models/:model/versions/:version/${action}`,
       forms,
-      page(async (ctx, req, res) => {
+      ...page(async (ctx, req, res) => {
         const { model, version } = parseRequest(versionNumberParams, req.params, 'params');
         if (!canAct(ctx.viewer)) throw new HttpError(403, 'this needs an API key with the "admin" scope');
         const form = parseRequest(decisionForm, req.body ?? {}, 'body');
-        if (!sameOrigin(req) || !sessions.csrfMatches(ctx.viewer, form._csrf)) {
-          throw new HttpError(
-            403,
-            'the form is stale or came from another site: reload the page and try again',
-          );
-        }
+        if (!sameOrigin(req) || !sessions.csrfMatches(ctx.viewer, form._csrf))
+          throw new HttpError(403, STALE_FORM);
         await decideVersion(deps, action, model, version, { actor: ctx.viewer.actor, reason: form.reason });
         res.redirect(303, `${pagePath.model(model)}?done=${action}&version=${version}`);
         return undefined;
@@ -188,88 +205,115 @@ export function mountDashboard(app: Express, deps: DashboardDeps, routes: readon
     );
   }
 
+  /** The login form, with a fresh token bound to a cookie of its own (another site has neither). */
+  const sendLogin = (
+    req: Request,
+    res: Response,
+    options: { next: string; error?: string; status?: number },
+  ) => {
+    const challenge = sessions.loginChallenge(secure(req));
+    res.append('Set-Cookie', challenge.cookie);
+    res
+      .status(options.status ?? 200)
+      .type('html')
+      .send(loginPage({ ...options, token: challenge.token }));
+  };
   app.get('/login', (req, res) => {
     asPage(res, undefined);
     const next = nextPath.parse(req.query.next ?? '/');
     if (!deps.auth) res.redirect(303, next);
-    else res.type('html').send(loginPage({ next }));
+    else sendLogin(req, res, { next });
   });
   app.post(
     '/login',
-    rateLimit({
-      windowMs: 60_000,
-      limit: LOGIN_ATTEMPTS_PER_MINUTE,
-      standardHeaders: 'draft-8',
-      legacyHeaders: false,
-      keyGenerator: (req) => ipKeyGenerator(req.ip ?? ''),
-      handler: (_req, res) => {
-        asPage(res, undefined);
-        res
-          .status(429)
-          .set('Retry-After', '60')
-          .type('html')
-          .send(loginPage({ next: '/', error: 'Too many attempts: wait a minute and try again.' }));
-      },
-    }),
+    ...(deps.limit === undefined
+      ? []
+      : [
+          rateLimit({
+            windowMs: 60_000,
+            limit: LOGIN_ATTEMPTS_PER_MINUTE,
+            standardHeaders: 'draft-8',
+            legacyHeaders: false,
+            keyGenerator: (req) => ipKeyGenerator(req.ip ?? ''),
+            handler: (req, res) => {
+              asPage(res, undefined);
+              res.set('Retry-After', '60');
+              sendLogin(req, res, {
+                next: '/',
+                status: 429,
+                error: 'Too many attempts: wait a minute and try again.',
+              });
+            },
+          }),
+        ]),
     forms,
     async (req, res) => {
       asPage(res, undefined);
-      if (!deps.auth || !sameOrigin(req)) {
+      if (!deps.auth) {
         res.redirect(303, '/');
         return;
       }
       const form = loginForm.safeParse(req.body ?? {});
       const next = form.success ? (form.data.next ?? '/') : '/';
+      if (!sameOrigin(req) || !sessions.loginChallengeMatches(req.get('cookie'), req.body?._csrf)) {
+        sendLogin(req, res, {
+          next,
+          status: 403,
+          error: 'The form had expired or came from another site: sign in again.',
+        });
+        return;
+      }
       // a key pasted with its "Bearer " is taken as the key
       const key = form.success ? (bearerOf(form.data.key) ?? form.data.key) : undefined;
       const caller = key === undefined ? undefined : await deps.verifier.identify(key);
       if (key === undefined || caller === undefined) {
-        res
-          .status(401)
-          .type('html')
-          .send(
-            loginPage({
-              next,
-              error: key === undefined ? 'Paste an API key.' : 'That API key is unknown or revoked.',
-            }),
-          );
+        sendLogin(req, res, {
+          next,
+          status: 401,
+          error: key === undefined ? 'Paste an API key.' : 'That API key is unknown or revoked.',
+        });
         return;
       }
-      res.append('Set-Cookie', sessions.start(hashApiKey(key), secure(req)));
+      res.append('Set-Cookie', await sessions.start(hashApiKey(key), secure(req)));
       res.redirect(303, next);
     },
   );
   app.post(
     '/logout',
     forms,
-    page(async (ctx, req, res) => {
+    ...page(async (ctx, req, res) => {
       const token = (req.body as Record<string, unknown> | undefined)?._csrf;
-      if (!sameOrigin(req) || !sessions.csrfMatches(ctx.viewer, token)) {
-        throw new HttpError(
-          403,
-          'the form is stale or came from another site: reload the page and try again',
-        );
-      }
-      res.append('Set-Cookie', sessions.end(secure(req)));
+      if (!sameOrigin(req) || !sessions.csrfMatches(ctx.viewer, token)) throw new HttpError(403, STALE_FORM);
+      res.append('Set-Cookie', await sessions.end(ctx.viewer, secure(req)));
       res.redirect(303, deps.auth ? '/login' : '/');
       return undefined;
     }),
   );
 
   // The JSON each page shows, for a browser with a session: the API's read routes, read-only.
-  app.use(DATA_PREFIX, async (req, res, next) => {
-    const viewer = await viewerOf(req);
-    if (viewer === undefined) {
-      sendProblem(
-        res,
-        401,
-        'sign in at /login first: /data answers to a dashboard session (the API at /v1 takes a Bearer key)',
-      );
-      return;
-    }
-    req.caller = { actor: viewer.actor, scopes: ['read'] };
-    next();
-  });
+  app.use(
+    DATA_PREFIX,
+    async (req, res, next) => {
+      const viewer = await viewerOf(req);
+      if (viewer === undefined) {
+        sendProblem(
+          res,
+          401,
+          'sign in at /login first: /data answers to a dashboard session (the API at /v1 takes a Bearer key)',
+        );
+        return;
+      }
+      req.caller = { actor: viewer.actor, scopes: ['read'] };
+      // An answer to a cookie is this browser's: no shared cache may keep it, pinned or not.
+      onHeaders(res, () => {
+        const cacheControl = res.getHeader('Cache-Control');
+        if (typeof cacheControl === 'string')
+          res.setHeader('Cache-Control', cacheControl.replace(/\bpublic\b/, 'private'));
+      });
+      next();
+    },
+    ...limited,
+  );
   mountRoutes(
     app,
     routes.filter((route) => route.method === 'get' && route.access === 'read'),

@@ -41,7 +41,12 @@ export async function driftSection(
 <div class="grid">
   <section class="card" aria-labelledby="distributions">
     <h2 id="distributions">Distributions</h2>
-    ${histogram ?? html`<p class="muted">This report was stored before reports kept their bin counts; the diff page computes it again.</p>`}
+    ${
+      histogram ??
+      (report.baseline === null
+        ? html`<p class="muted">A first version has no baseline, so no bins to compare it in.</p>`
+        : html`<p class="muted">This report was stored before reports kept their bin counts; the diff page computes it again.</p>`)
+    }
   </section>
   <section class="card" aria-labelledby="cumulative">
     <h2 id="cumulative">Cumulative distributions</h2>

@@ -1,11 +1,14 @@
+import { formatNumber, formatTime } from '../format.ts';
+
 /** How the dashboard writes numbers and times: short, exact enough, the same on every page. */
 
+/** A figure as src/format.ts writes it, without trailing zeros, whole numbers grouped; a dash for none. */
 export function figure(value: number | null | undefined, digits = 4): string {
   if (value == null || !Number.isFinite(value)) return '–';
   if (Number.isInteger(value) && Math.abs(value) < 1e9) return value.toLocaleString('en-US');
-  const magnitude = Math.abs(value);
-  if (magnitude !== 0 && (magnitude >= 1e6 || magnitude < 1e-3)) return value.toExponential(digits - 1);
-  return Number(value.toPrecision(digits)).toString();
+  return formatNumber(value, digits)
+    .replace(/(\.\d*?)0+(e|$)/, '$1$2')
+    .replace(/\.(e|$)/, '$1');
 }
 
 export function share(value: number | null | undefined): string {
@@ -16,10 +19,9 @@ export function count(value: number | null | undefined): string {
   return value == null ? '–' : value.toLocaleString('en-US');
 }
 
-/** A time as the API writes it, without its milliseconds: 2026-05-01T02:00:00Z. */
+/** A time without its milliseconds (2026-05-01T02:00:00Z), as the CLI writes it; a dash for none. */
 export function time(date: Date | string | null | undefined): string {
-  if (date == null) return '–';
-  return new Date(date).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return date == null ? '–' : formatTime(new Date(date));
 }
 
 /** How long ago, in the largest unit that makes it short: 5 min, 3 h, 2 d. */

@@ -4,7 +4,7 @@ import type { Viewer } from './session.ts';
 /**
  * The page around every dashboard view: the navigation (models, the API reference), who is
  * logged in and how to leave, a link to the JSON the page shows, and the stylesheet. Pages work
- * without JavaScript; one that watches a run reloads itself while the run is active.
+ * without JavaScript.
  */
 export function page(options: {
   title: string;
@@ -12,8 +12,6 @@ export function page(options: {
   body: Html;
   /** the JSON (read-only, through the dashboard's session) that the page shows */
   json?: string;
-  /** reload every so many seconds (a run in progress) */
-  refreshSeconds?: number;
   crumbs?: { label: string; href?: string }[];
 }): string {
   const { viewer } = options;
@@ -22,7 +20,6 @@ export function page(options: {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-${options.refreshSeconds === undefined ? '' : html`<meta http-equiv="refresh" content="${options.refreshSeconds}">`}
 <title>${options.title} · Almanac</title>
 <link rel="stylesheet" href="/assets/dashboard.css">
 </head>
@@ -54,6 +51,25 @@ ${
 ${options.body}
 </main>
 <footer>Almanac: estimates as a service. Every page has its JSON; the <a href="/docs">API reference</a> documents it.</footer>
+</body>
+</html>
+`.markup;
+}
+
+/** A page shown in a frame of another (a model's runs): no navigation, links open in the whole window. */
+export function framePage(options: { title: string; body: Html; refreshSeconds?: number }): string {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+${options.refreshSeconds === undefined ? '' : html`<meta http-equiv="refresh" content="${options.refreshSeconds}">`}
+<title>${options.title} · Almanac</title>
+<link rel="stylesheet" href="/assets/dashboard.css">
+</head>
+<body class="frame">
+<main>
+${options.body}
+</main>
 </body>
 </html>
 `.markup;

@@ -10,6 +10,7 @@ export const DATA_PREFIX = '/data';
 export const pagePath = {
   models: () => '/',
   model: (model: string) => `/models/${seg(model)}`,
+  runs: (model: string) => `/models/${seg(model)}/runs`,
   version: (model: string, version: number) => `/models/${seg(model)}/versions/${version}`,
   diff: (model: string, from?: number, to?: number) =>
     `/models/${seg(model)}/diff${from === undefined || to === undefined ? '' : `?from=${from}&to=${to}`}`,

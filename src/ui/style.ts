@@ -64,5 +64,8 @@ progress { width: 6rem; vertical-align: middle; accent-color: var(--accent); }
 details { margin-top: 0.8rem; }
 details summary { cursor: pointer; color: var(--accent); }
 pre.json { background: var(--wash); padding: 0.6rem; border-radius: 6px; overflow-x: auto; font-size: 0.8rem; max-height: 24rem; }
+iframe.runs { width: 100%; height: 27rem; border: 0; }
+body.frame { background: var(--paper); }
+body.frame main { max-width: none; padding: 0; }
 footer { max-width: 1180px; margin: 0 auto; padding: 1rem 1.2rem 2rem; font-size: 0.85rem; color: var(--muted); }
 `;

@@ -2,7 +2,7 @@ import type { Db } from '../db/database.ts';
 import { findModel, type Model } from '../db/models.ts';
 import { findPublishedVersion, findVersion, type Version } from '../db/versions.ts';
 import { NotFoundError } from '../errors.ts';
-import { requireReadable, STATES_WITH_ROWS } from './states.ts';
+import { requireReadable, WITH_ROWS } from './states.ts';
 
 export type VersionRef = number | 'latest';
 
@@ -12,8 +12,6 @@ export async function requireModel(db: Db, name: string): Promise<Model> {
     throw new NotFoundError(`model "${name}" does not exist; see \`almanac models list\``);
   return model;
 }
-
-const WITH_ROWS = new Set(STATES_WITH_ROWS);
 
 /**
  * A version whose rows are there, to export or compare (held and rejected ones too): 404 while

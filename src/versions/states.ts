@@ -14,6 +14,8 @@ export const STATES_WITH_ROWS = [
   'rejected',
 ] as const satisfies VersionState[];
 
+export const WITH_ROWS: ReadonlySet<VersionState> = new Set(STATES_WITH_ROWS);
+
 export function prunedError(model: string, number: number): GoneError {
   return new GoneError(`version ${number} of "${model}" was pruned by retention; its estimates are gone`);
 }

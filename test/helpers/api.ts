@@ -60,3 +60,31 @@ export async function startTestApi(
     },
   };
 }
+
+/**
+ * Signs in to the dashboard as a browser does: the login form first (its token and the cookie that
+ * goes with it), then the key. `cookie` is the session's, to send back; `setCookie` as it came.
+ */
+export async function signIn(
+  api: Pick<TestApi, 'request'>,
+  key: string,
+  next?: string,
+): Promise<{ status: number; location: string; setCookie: string; cookie: string }> {
+  const form = await api.request('/login');
+  const challenge = (form.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())?.[1] ?? '';
+  const res = await api.request('/login', {
+    method: 'POST',
+    headers: { cookie: challenge },
+    body: new URLSearchParams({ key, _csrf: token, ...(next === undefined ? {} : { next }) }),
+    redirect: 'manual',
+  });
+  await res.text();
+  const setCookie = res.headers.get('set-cookie') ?? '';
+  return {
+    status: res.status,
+    location: res.headers.get('location') ?? '',
+    setCookie,
+    cookie: setCookie.split(';')[0] ?? '',
+  };
+}

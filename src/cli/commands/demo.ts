@@ -139,9 +139,12 @@ async function explain(ctx: CliContext, url: string, firstRun: boolean): Promise
   const auth = config.auth ? ' -H "Authorization: Bearer $ALMANAC_KEY"' : '';
   ctx.print('');
   ctx.print(`Almanac is up. The dashboard: ${dashboardUrl(url)}; the API reference: ${url}/docs`);
-  ctx.print(
-    `  v3 of ${HELD_MODEL} waits for approval: approve or reject it on ${url}/models/${HELD_MODEL} (sign in with the key below)`,
-  );
+  const held = await listVersions(db, HELD_MODEL, { limit: 10, states: ['held'] });
+  for (const version of held) {
+    ctx.print(
+      `  v${version.number} of ${HELD_MODEL} waits for approval: approve or reject it on ${url}/models/${HELD_MODEL}${!config.auth ? '' : key !== undefined ? ' (sign in with the key below)' : ' (sign in with an admin key)'}`,
+    );
+  }
   if (!config.auth) ctx.print('Auth is off (ALMANAC_AUTH=off): no key needed.');
   else if (key !== undefined) ctx.print(`An admin key for this demo (shown once): export ALMANAC_KEY=${key}`);
   else {

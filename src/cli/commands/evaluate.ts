@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { listVersions } from '../../db/versions.ts';
+import { formatNumber } from '../../format.ts';
 import { getLogger } from '../../logger.ts';
 import { evaluateModel } from '../../pipeline/evaluate.ts';
 import { modelArgument } from '../arguments.ts';
 import type { CliContext } from '../context.ts';
 import { parseOptions } from '../options.ts';
-import { formatNumber, formatTable } from '../table.ts';
+import { formatTable } from '../table.ts';
 
 export function registerEvaluate(program: Command, ctx: CliContext): void {
   program

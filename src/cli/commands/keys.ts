@@ -2,10 +2,11 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { listApiKeys, revokeApiKey } from '../../db/api-keys.ts';
 import { NotFoundError } from '../../errors.ts';
+import { formatTime } from '../../format.ts';
 import { apiKeyName, createApiKey, scopeName } from '../../keys/api-keys.ts';
 import type { CliContext } from '../context.ts';
 import { parseOptions } from '../options.ts';
-import { formatTable, formatTime } from '../table.ts';
+import { formatTable } from '../table.ts';
 
 export function registerKeys(program: Command, ctx: CliContext): void {
   const keys = program.command('keys').description('manage API keys (stored as SHA-256; shown once)');

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { findRun, listRuns, type Run } from '../../db/runs.ts';
 import { findVersionById } from '../../db/versions.ts';
+import { formatTime } from '../../format.ts';
 import { requestRefresh } from '../../runs/request.ts';
 import { requireModel } from '../../versions/resolve.ts';
 import { cliActor, limitOption, modelArgument } from '../arguments.ts';
@@ -10,7 +11,7 @@ import { printHeld } from '../drift-text.ts';
 import { ExitCode } from '../exit-code.ts';
 import { parseOptions } from '../options.ts';
 import { startProgress } from '../progress.ts';
-import { formatTable, formatTime } from '../table.ts';
+import { formatTable } from '../table.ts';
 
 const runOptions = z.object({
   MODEL: modelArgument,

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { VERSION_STATES } from '../../db/types.ts';
 import { listVersions, type Version } from '../../db/versions.ts';
+import { formatNumber, formatTime } from '../../format.ts';
 import { decisionReason, publishVersion, rejectVersion } from '../../versions/publish.ts';
 import { requireModel, resolveVersion } from '../../versions/resolve.ts';
 import {
@@ -13,7 +14,7 @@ import {
 } from '../arguments.ts';
 import type { CliContext } from '../context.ts';
 import { parseOptions } from '../options.ts';
-import { formatNumber, formatTable, formatTime } from '../table.ts';
+import { formatTable } from '../table.ts';
 
 const states = VERSION_STATES;
 

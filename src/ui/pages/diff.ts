@@ -1,4 +1,4 @@
-import { listVersionLines } from '../../db/versions.ts';
+import { listVersions } from '../../db/versions.ts';
 import { resolveDiff } from '../../drift/diff.ts';
 import { requireModel } from '../../versions/resolve.ts';
 import { STATES_WITH_ROWS } from '../../versions/states.ts';
@@ -8,32 +8,26 @@ import { page } from '../layout.ts';
 import type { PageContext } from '../page-context.ts';
 import { dataPath, pagePath } from '../paths.ts';
 
-const WITH_ROWS: ReadonlySet<string> = new Set(STATES_WITH_ROWS);
 /** Versions the pickers offer. */
 const PICKABLE = 200;
-
-/** The pair a diff page opens with when none is asked for: the two newest versions that have rows. */
-export async function defaultPair(ctx: PageContext, model: string): Promise<[number, number] | undefined> {
-  await requireModel(ctx.deps.db, model);
-  const versions = (await listVersionLines(ctx.deps.db, model, PICKABLE)).filter((v) =>
-    WITH_ROWS.has(v.state),
-  );
-  const [to, from] = versions;
-  return from === undefined || to === undefined ? undefined : [from.number, to.number];
-}
 
 /**
  * `GET /models/:model/diff?from=A&to=B`: the drift report between any two versions, judged by
  * the model's current policy, computed once per pair and then served from the API's cache.
+ * Without a pair it sends the browser to the two newest versions that have estimates.
  */
 export async function diffPage(
   ctx: PageContext,
   model: string,
   pair: { from: number; to: number } | undefined,
-): Promise<string> {
+): Promise<{ html: string; redirect?: undefined } | { redirect: string }> {
   const { db } = ctx.deps;
   await requireModel(db, model);
-  const versions = (await listVersionLines(db, model, PICKABLE)).filter((v) => WITH_ROWS.has(v.state));
+  const versions = await listVersions(db, model, { limit: PICKABLE, states: [...STATES_WITH_ROWS] });
+  const [newest, before] = versions;
+  if (pair === undefined && newest !== undefined && before !== undefined) {
+    return { redirect: pagePath.diff(model, before.number, newest.number) };
+  }
   const report =
     pair === undefined
       ? undefined
@@ -63,15 +57,17 @@ ${
         json: dataPath.diff(model, pair.from, pair.to),
       })
 }`;
-  return page({
-    title: pair === undefined ? `${model}: compare` : `${model}: v${pair.from} → v${pair.to}`,
-    viewer: ctx.viewer,
-    body,
-    ...(pair === undefined ? {} : { json: dataPath.diff(model, pair.from, pair.to) }),
-    crumbs: [
-      { label: 'Models', href: pagePath.models() },
-      { label: model, href: pagePath.model(model) },
-      { label: 'compare' },
-    ],
-  });
+  return {
+    html: page({
+      title: pair === undefined ? `${model}: compare` : `${model}: v${pair.from} → v${pair.to}`,
+      viewer: ctx.viewer,
+      body,
+      ...(pair === undefined ? {} : { json: dataPath.diff(model, pair.from, pair.to) }),
+      crumbs: [
+        { label: 'Models', href: pagePath.models() },
+        { label: model, href: pagePath.model(model) },
+        { label: 'compare' },
+      ],
+    }),
+  };
 }

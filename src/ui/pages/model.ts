@@ -1,10 +1,10 @@
-import { listRuns, type Run } from '../../db/runs.ts';
-import { listVersionLines, type VersionLine } from '../../db/versions.ts';
+import { listVersions, type VersionLine } from '../../db/versions.ts';
 import { nextRunOf } from '../../runs/scheduled.ts';
 import { requireModel } from '../../versions/resolve.ts';
+import { WITH_ROWS } from '../../versions/states.ts';
 import { actionsFor } from '../actions.ts';
 import { type AccuracyPoint, accuracyChart } from '../charts.ts';
-import { count, duration, figure, share, time } from '../format.ts';
+import { count, figure, time } from '../format.ts';
 import { type Html, html } from '../html.ts';
 import { badge, page } from '../layout.ts';
 import { canAct, type PageContext } from '../page-context.ts';
@@ -13,25 +13,24 @@ import type { Viewer } from '../session.ts';
 
 /** Versions the table and the chart show (the JSON pages through all of them). */
 const VERSIONS_SHOWN = 60;
-const RUNS_SHOWN = 10;
-/** How often a page watching a run reloads itself. */
-const WATCH_SECONDS = 3;
 
-/** `GET /models/:model`: its versions, their accuracy, its runs, and the operator's buttons. */
-export async function modelPage(ctx: PageContext, name: string, notice?: Html): Promise<string> {
+/** What the operator just did, from the redirect after a button (`?done=publish&version=3`). */
+export type Done = { done: 'publish' | 'reject'; version: number };
+
+/**
+ * `GET /models/:model`: its versions, their accuracy, its runs, and the operator's buttons. The
+ * runs are a frame of their own (src/ui/pages/runs.ts) that reloads itself while one is active,
+ * so that a reason being typed into a form here is never lost to a reload.
+ */
+export async function modelPage(ctx: PageContext, name: string, done?: Done): Promise<string> {
   const { db } = ctx.deps;
   const model = await requireModel(db, name);
-  const [versions, runs] = await Promise.all([
-    listVersionLines(db, name, VERSIONS_SHOWN),
-    listRuns(db, name, { limit: RUNS_SHOWN }),
-  ]);
-  const active = runs.some((run) => run.state === 'queued' || run.state === 'running');
+  const versions = await listVersions(db, name, { limit: VERSIONS_SHOWN, withVerdict: true });
+  const notice = doneNotice(versions, done);
   const unit = model.spec.source?.target ?? 'the estimate';
   const points = accuracyPoints(versions);
   const next = nextRunOf(model.spec, ctx.now);
-  const comparable = versions.filter(
-    (v) => v.state !== 'running' && v.state !== 'failed' && v.state !== 'pruned',
-  );
+  const comparable = versions.filter((v) => WITH_ROWS.has(v.state));
   const body = html`<h1>${name}</h1>
 ${model.spec.description === '' ? '' : html`<p class="lede">${model.spec.description}</p>`}
 ${notice ?? ''}
@@ -54,15 +53,14 @@ ${notice ?? ''}
   </dl>
   ${
     comparable.length >= 2
-      ? html`<p class="links"><a href="${pagePath.diff(name, comparable[1]?.number, comparable[0]?.number)}">Compare two versions</a></p>`
+      ? html`<p class="links"><a href="${pagePath.diff(name)}">Compare two versions</a></p>`
       : ''
   }
 </section>
 <section class="card" aria-labelledby="runs">
   <h2 id="runs">Runs</h2>
-  ${active ? html`<p class="muted" role="status">A run is in progress: this page reloads every ${WATCH_SECONDS} s.</p>` : ''}
-  ${runsTable(runs)}
-  <p class="links"><a href="${dataPath.runs(name)}">runs as JSON</a></p>
+  <iframe class="runs" title="Runs of ${name}" src="${pagePath.runs(name)}"></iframe>
+  <p class="links"><a href="${pagePath.runs(name)}">runs on a page of their own</a> <a href="${dataPath.runs(name)}">runs as JSON</a></p>
 </section>
 <section class="card" aria-labelledby="versions">
   <h2 id="versions">Versions</h2>
@@ -83,8 +81,18 @@ ${notice ?? ''}
     body,
     json: dataPath.model(name),
     crumbs: [{ label: 'Models', href: pagePath.models() }, { label: name }],
-    ...(active ? { refreshSeconds: WATCH_SECONDS } : {}),
   });
+}
+
+/** The notice after a button, when what the link says is what happened (a link can say anything). */
+function doneNotice(versions: readonly VersionLine[], done: Done | undefined): Html | undefined {
+  const version = versions.find((v) => v.number === done?.version);
+  if (done === undefined || version === undefined) return undefined;
+  if (done.done === 'publish' && version.state === 'published')
+    return html`<p class="notice ok" role="status">Version ${version.number} was published: lookups answer from it now.</p>`;
+  if (done.done === 'reject' && version.state === 'rejected')
+    return html`<p class="notice ok" role="status">Version ${version.number} was rejected.</p>`;
+  return undefined;
 }
 
 /** Each version's holdout and realized MAE, each beside naive's on the same rows, oldest first. */
@@ -100,29 +108,6 @@ export function accuracyPoints(versions: readonly VersionLine[]): AccuracyPoint[
     add('realized, naive', v.realized?.naiveMae);
     return points;
   });
-}
-
-function runsTable(runs: readonly Run[]): Html {
-  if (runs.length === 0) return html`<p class="muted">No runs yet.</p>`;
-  return html`<table>
-  <caption>The newest ${runs.length} runs</caption>
-  <thead><tr><th>requested</th><th>by</th><th>state</th><th>phase</th><th>progress</th><th>version</th><th>took</th></tr></thead>
-  <tbody>${runs.map((run) => {
-    const took =
-      run.startedAt !== null && run.finishedAt !== null
-        ? run.finishedAt.getTime() - run.startedAt.getTime()
-        : null;
-    return html`<tr>
-    <td>${time(run.createdAt)}</td>
-    <td>${run.trigger}</td>
-    <td>${badge(run.state)}${run.error === null ? '' : html`<br><span class="muted">${run.error}</span>`}</td>
-    <td>${run.phase}</td>
-    <td><progress max="1" value="${run.progress}" aria-label="progress of the run requested ${time(run.createdAt)}"></progress> ${share(run.progress)}</td>
-    <td>${run.version === null ? '–' : `v${run.version}`}</td>
-    <td>${duration(took)}</td>
-  </tr>`;
-  })}</tbody>
-</table>`;
 }
 
 function versionsTable(model: string, versions: readonly VersionLine[], viewer: Viewer): Html {

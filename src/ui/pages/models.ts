@@ -1,6 +1,6 @@
 import { listModels } from '../../db/models.ts';
 import { listRuns } from '../../db/runs.ts';
-import { listVersionLines } from '../../db/versions.ts';
+import { listVersions } from '../../db/versions.ts';
 import { nextRunOf } from '../../runs/scheduled.ts';
 import { sparkline } from '../charts.ts';
 import { age, figure, time } from '../format.ts';
@@ -19,7 +19,7 @@ export async function modelsPage(ctx: PageContext): Promise<string> {
   const rows = await Promise.all(
     models.map(async (model) => {
       const [versions, runs] = await Promise.all([
-        listVersionLines(db, model.name, SPARK_VERSIONS),
+        listVersions(db, model.name, { limit: SPARK_VERSIONS, withVerdict: true }),
         listRuns(db, model.name, { limit: 1 }),
       ]);
       const realized = versions
@@ -27,7 +27,6 @@ export async function modelsPage(ctx: PageContext): Promise<string> {
         .map((v) => ({ version: v.number, mae: v.realized?.mae ?? 0, naive: v.realized?.naiveMae ?? null }))
         .reverse();
       const latestRealized = realized.at(-1);
-      const published = versions.find((v) => v.state === 'published');
       const newest = versions[0];
       const next = nextRunOf(model.spec, ctx.now);
       const run = runs[0];
@@ -40,9 +39,9 @@ export async function modelsPage(ctx: PageContext): Promise<string> {
       : html`<code>${model.spec.schedule.cron}</code> ${model.spec.schedule.timezone}<br><span class="muted">next ${time(next)}</span>`
   }</td>
   <td>${
-    published === undefined
+    model.publishedVersion === null
       ? html`<span class="muted">none yet</span>`
-      : html`<a href="${pagePath.version(model.name, published.number)}">v${published.number}</a> <span class="muted">${age(published.publishedAt, ctx.now.getTime())} old</span>`
+      : html`<a href="${pagePath.version(model.name, model.publishedVersion)}">v${model.publishedVersion}</a> <span class="muted">published ${age(model.publishedAt, ctx.now.getTime())} ago</span>`
   }</td>
   <td>${run === undefined ? html`<span class="muted">none</span>` : html`${badge(run.state)} <span class="muted">${run.phase}, ${age(run.createdAt, ctx.now.getTime())} ago</span>`}</td>
   <td>${

@@ -2,7 +2,7 @@ import type { DecisionRecord } from '../../db/json-columns.ts';
 import { RUN_PHASES } from '../../db/types.ts';
 import type { Version } from '../../db/versions.ts';
 import { resolveVersion, type VersionRef } from '../../versions/resolve.ts';
-import { STATES_WITH_ROWS } from '../../versions/states.ts';
+import { WITH_ROWS } from '../../versions/states.ts';
 import { actionsFor } from '../actions.ts';
 import { driftSection } from '../drift-section.ts';
 import { count, duration, figure, share, time } from '../format.ts';
@@ -10,8 +10,6 @@ import { type Html, html } from '../html.ts';
 import { badge, page } from '../layout.ts';
 import { canAct, type PageContext } from '../page-context.ts';
 import { dataPath, pagePath } from '../paths.ts';
-
-const WITH_ROWS: ReadonlySet<string> = new Set(STATES_WITH_ROWS);
 
 /** `GET /models/:model/versions/:version`: lineage, metrics, and its drift report drawn. */
 export async function versionPage(ctx: PageContext, model: string, ref: VersionRef): Promise<string> {
