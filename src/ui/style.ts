@@ -7,10 +7,10 @@ export const STYLESHEET = `
   --ink: #1b1f24; --muted: #4d5661; --line: #d5dae0; --paper: #ffffff; --wash: #f4f6f8;
   --accent: #0b5cad; --good: #1d6b34; --good-bg: #e3f3e6; --warn: #7a4a00; --warn-bg: #fdf0d5;
   --bad: #a4161a; --bad-bg: #fbe3e4; --info: #0b4f8a; --info-bg: #e1eefa; --dim: #4a525b; --dim-bg: #eceff2;
-  font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); background: var(--wash);
+  font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink);
 }
 * { box-sizing: border-box; }
-body { margin: 0; line-height: 1.45; }
+body { margin: 0; line-height: 1.45; background: var(--wash); }
 a { color: var(--accent); }
 a:focus-visible, button:focus-visible, select:focus-visible, input:focus-visible { outline: 3px solid #f2a900; outline-offset: 2px; }
 .skip { position: absolute; left: -999px; }
@@ -64,7 +64,7 @@ progress { width: 6rem; vertical-align: middle; accent-color: var(--accent); }
 details { margin-top: 0.8rem; }
 details summary { cursor: pointer; color: var(--accent); }
 pre.json { background: var(--wash); padding: 0.6rem; border-radius: 6px; overflow-x: auto; font-size: 0.8rem; max-height: 24rem; }
-iframe.runs { width: 100%; height: 27rem; border: 0; }
+iframe.runs { width: 100%; border: 0; display: block; }
 body.frame { background: var(--paper); }
 body.frame main { max-width: none; padding: 0; }
 footer { max-width: 1180px; margin: 0 auto; padding: 1rem 1.2rem 2rem; font-size: 0.85rem; color: var(--muted); }

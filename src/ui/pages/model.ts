@@ -10,6 +10,7 @@ import { badge, page } from '../layout.ts';
 import { canAct, type PageContext } from '../page-context.ts';
 import { dataPath, pagePath } from '../paths.ts';
 import type { Viewer } from '../session.ts';
+import { newestRuns, runsFrameHeight } from './runs.ts';
 
 /** Versions the table and the chart show (the JSON pages through all of them). */
 const VERSIONS_SHOWN = 60;
@@ -25,7 +26,10 @@ export type Done = { done: 'publish' | 'reject'; version: number };
 export async function modelPage(ctx: PageContext, name: string, done?: Done): Promise<string> {
   const { db } = ctx.deps;
   const model = await requireModel(db, name);
-  const versions = await listVersions(db, name, { limit: VERSIONS_SHOWN, withVerdict: true });
+  const [versions, runs] = await Promise.all([
+    listVersions(db, name, { limit: VERSIONS_SHOWN, withVerdict: true }),
+    newestRuns(ctx, name),
+  ]);
   const notice = doneNotice(versions, done);
   const unit = model.spec.source?.target ?? 'the estimate';
   const points = accuracyPoints(versions);
@@ -59,7 +63,7 @@ ${notice ?? ''}
 </section>
 <section class="card" aria-labelledby="runs">
   <h2 id="runs">Runs</h2>
-  <iframe class="runs" title="Runs of ${name}" src="${pagePath.runs(name)}"></iframe>
+  <iframe class="runs" title="Runs of ${name}" src="${pagePath.runs(name)}" height="${runsFrameHeight(runs, ctx.now)}"></iframe>
   <p class="links"><a href="${pagePath.runs(name)}">runs on a page of their own</a> <a href="${dataPath.runs(name)}">runs as JSON</a></p>
 </section>
 <section class="card" aria-labelledby="versions">

@@ -4,7 +4,6 @@ import { duration, share, time } from '../format.ts';
 import { type Html, html } from '../html.ts';
 import { badge, framePage } from '../layout.ts';
 import type { PageContext } from '../page-context.ts';
-import { dataPath } from '../paths.ts';
 
 const RUNS_SHOWN = 10;
 /** How often the runs reload themselves while one is active. */
@@ -19,20 +18,37 @@ const QUEUED_WATCH_MS = 15 * 60_000;
  */
 export async function runsFrame(ctx: PageContext, name: string): Promise<string> {
   await requireModel(ctx.deps.db, name);
-  const runs = await listRuns(ctx.deps.db, name, { limit: RUNS_SHOWN });
-  const watching = runs.some(
-    (run) =>
-      run.state === 'running' ||
-      (run.state === 'queued' && ctx.now.getTime() - run.createdAt.getTime() < QUEUED_WATCH_MS),
-  );
+  const runs = await newestRuns(ctx, name);
+  const watching = isWatching(runs, ctx.now);
   const body = html`${watching ? html`<p class="muted" role="status">A run is in progress: this list reloads every ${WATCH_SECONDS} s.</p>` : ''}
-${runsTable(runs)}
-<p class="links"><a href="${dataPath.runs(name)}" target="_top">runs as JSON</a></p>`;
+${runsTable(runs)}`;
   return framePage({
     title: `Runs of ${name}`,
     body,
     ...(watching ? { refreshSeconds: WATCH_SECONDS } : {}),
   });
+}
+
+export function newestRuns(ctx: PageContext, name: string): Promise<Run[]> {
+  return listRuns(ctx.deps.db, name, { limit: RUNS_SHOWN });
+}
+
+/** Whether runs are worth watching: one running, or queued recently enough that a worker may take it. */
+function isWatching(runs: readonly Run[], now: Date): boolean {
+  return runs.some(
+    (run) =>
+      run.state === 'running' ||
+      (run.state === 'queued' && now.getTime() - run.createdAt.getTime() < QUEUED_WATCH_MS),
+  );
+}
+
+/**
+ * The frame's height in pixels, for the page that shows it (without script a frame cannot size
+ * itself to its content): its caption and header, a line a run, the status line while watching.
+ */
+export function runsFrameHeight(runs: readonly Run[], now: Date): number {
+  if (runs.length === 0) return 48;
+  return 60 + 37 * runs.length + (isWatching(runs, now) ? 40 : 0);
 }
 
 function runsTable(runs: readonly Run[]): Html {
