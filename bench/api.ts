@@ -55,6 +55,13 @@ export async function benchApi(): Promise<void> {
         () => `/v1/models/bench/estimates/${randomKey()}`,
         auth,
       );
+      // the same lookups as of an instant: the catalog finds its interval in memory (no query)
+      const at = encodeURIComponent(new Date().toISOString());
+      const asOf = await load(
+        'http://127.0.0.1:18181',
+        () => `/v1/models/bench/estimates/${randomKey()}?at=${at}`,
+        auth,
+      );
       const hot = await load('http://127.0.0.1:18181', () => '/v1/models/bench/estimates/key-0000042', auth);
       const baseHot = await load('http://127.0.0.1:18182', () => '/estimates/key-0000042', {});
       const batch = await load(
@@ -73,6 +80,12 @@ export async function benchApi(): Promise<void> {
       rows.push(
         { case: 'baseline: random single lookups (node:http + pg)', ...figures(base) },
         { case: 'API: random single lookups', ...figures(random), 'vs baseline': ratio(random, base) },
+        {
+          case: 'API: random single lookups ?at= an instant',
+          ...figures(asOf),
+          'vs baseline': ratio(asOf, base),
+          'vs plain': ratio(asOf, random),
+        },
         { case: 'baseline: one hot key', ...figures(baseHot) },
         { case: 'API: one hot key (in-process cache)', ...figures(hot), 'vs baseline': ratio(hot, base) },
         { case: `API: batches of 1,000 random keys, ${CONNECTIONS} connections`, ...figures(batch) },

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { listModelStates } from '../db/catalog-state.ts';
+import { listModelStates, type ModelState } from '../db/catalog-state.ts';
 import { CHANGES_CHANNEL, type Change, listenForChanges } from '../db/changes.ts';
 import type { Db } from '../db/database.ts';
 import { createClient } from '../db/database.ts';
@@ -8,11 +8,15 @@ import type { VersionState } from '../db/types.ts';
 import type { ModelSpec } from '../model/spec.ts';
 
 export type VersionEntry = { id: string; number: number; state: VersionState; publishedAt: Date | null };
+/** A publication interval: `version` was live from `from` (inclusive) to `to` (exclusive; open: undefined), in ms. */
+export type Interval = { version: VersionEntry; from: number; to: number | undefined };
 export type ModelEntry = {
   name: string;
   spec: ModelSpec;
   published: VersionEntry | undefined;
   versions: Map<number, VersionEntry>;
+  /** oldest first */
+  history: Interval[];
 };
 
 /**
@@ -33,6 +37,19 @@ export type Catalog = {
   close: () => Promise<void>;
 };
 
+/** A model's state as the catalog holds it (the CLI's `lookup` builds one the same way). */
+export function modelEntryOf(state: ModelState): ModelEntry {
+  const versions = new Map(state.versions.map((version) => [version.number, version]));
+  const published = state.versions.find((version) => version.state === 'published');
+  const history = state.history.flatMap((interval) => {
+    const version = versions.get(interval.number);
+    return version === undefined
+      ? []
+      : [{ version, from: interval.from.getTime(), to: interval.to?.getTime() }];
+  });
+  return { name: state.name, spec: state.spec, published, versions, history };
+}
+
 export async function createCatalog(db: Db, databaseUrl: string, logger: Logger): Promise<Catalog> {
   const entries = new Map<string, ModelEntry>();
   const keyListeners: (() => void)[] = [];
@@ -44,11 +61,7 @@ export async function createCatalog(db: Db, databaseUrl: string, logger: Logger)
     const states = await listModelStates(db, name);
     if (name !== undefined && states.length === 0) entries.delete(name);
     if (name === undefined) entries.clear();
-    for (const state of states) {
-      const versions = new Map(state.versions.map((version) => [version.number, version]));
-      const published = state.versions.find((version) => version.state === 'published');
-      entries.set(state.name, { name: state.name, spec: state.spec, published, versions });
-    }
+    for (const state of states) entries.set(state.name, modelEntryOf(state));
   };
 
   const listen = async () => {

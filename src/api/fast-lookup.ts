@@ -3,9 +3,8 @@ import type { MemoryStore } from 'express-rate-limit';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { SERVED_STATES } from '../versions/states.ts';
 import { bearerOf, type KeyVerifier } from './auth.ts';
-import type { Catalog, VersionEntry } from './catalog.ts';
+import type { Catalog } from './catalog.ts';
 import {
   estimateBody,
   estimateEtag,
@@ -20,8 +19,9 @@ import type { keyParams } from './params.ts';
 import { problemFor, problemJson, tooManyRequests } from './problem.ts';
 import { requestIdOf } from './request-id.ts';
 import { expressPath } from './route.ts';
-import { type estimateQuery, estimateRoute } from './routes/estimates.ts';
+import { type estimateQuery, estimateRoute, requestOf } from './routes/estimates.ts';
 import { securityHeaderValues } from './security-headers.ts';
+import { pickServed, type Served } from './served-version.ts';
 
 /**
  * Single lookups are most of the traffic. This answers the ones that need no decision from the
@@ -83,7 +83,6 @@ export function fastLookup(deps: FastLookupDeps) {
     const input = parse(req.url ?? '');
     if (input === undefined) return false;
     const { model: name, key } = input.params;
-    const requested = input.query.version ?? 'latest';
     let actor = 'anonymous';
     if (deps.auth) {
       const bearer = bearerOf(req.headers.authorization);
@@ -93,9 +92,13 @@ export function fastLookup(deps: FastLookupDeps) {
     }
     const model = deps.catalog.model(name);
     if (model === undefined) return false;
-    const version: VersionEntry | undefined =
-      requested === 'latest' ? model.published : model.versions.get(requested);
-    if (version === undefined || !SERVED_STATES.has(version.state)) return false;
+    let served: Served;
+    try {
+      served = pickServed(model, requestOf(input.query));
+    } catch {
+      return false; // the app answers what is missing or gone, or reloads what is new
+    }
+    const { version } = served;
 
     const started = process.hrtime.bigint();
     const etag = estimateEtag(version.id, key);
@@ -122,7 +125,7 @@ export function fastLookup(deps: FastLookupDeps) {
     const versionHeaders = {
       ...common,
       [ESTIMATE_VERSION]: String(version.number),
-      'Cache-Control': cacheControl(requested !== 'latest'),
+      'Cache-Control': cacheControl(served.immutable),
     };
     const lookUp = () => {
       if (matchesEtag(req.headers['if-none-match'], etag)) {

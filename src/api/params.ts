@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseInstant } from '../instant.ts';
 import { keySchema } from '../model/keys.ts';
 import { modelName } from '../model/spec.ts';
 import { versionNumberText, versionText } from '../versions/version-text.ts';
@@ -18,6 +19,21 @@ export const versionParams = z.object({ model: modelName, version: versionText }
 export const versionNumberParams = z.object({ model: modelName, version: versionNumberText });
 export const keyParams = z.object({ model: modelName, key: keySchema });
 export { keySchema, modelName, versionNumberText, versionText };
+
+/**
+ * An instant (`?at=`, a batch's `"at"`): RFC 3339 with its offset, up to 6 fractional digits, or a
+ * date (midnight UTC); its milliseconds since the epoch, rounded down (publication intervals start
+ * and end on whole milliseconds, so that is exact for finding the one that holds it).
+ */
+export const instantText = z
+  .string({ error: 'must be a time, e.g. 2026-05-01T16:00:00Z' })
+  .transform((text, ctx) => {
+    const parsed = parseInstant(text);
+    if ('ms' in parsed) return parsed.ms;
+    ctx.addIssue({ code: 'custom', message: parsed.problem });
+    return z.NEVER;
+  })
+  .meta({ type: 'string', format: 'date-time' });
 
 const LIMIT = 'must be a whole number from 1 to 1000';
 

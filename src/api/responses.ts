@@ -119,6 +119,16 @@ export const page = <T extends z.ZodType>(item: T) =>
     nextCursor: z.string().nullable().describe('pass as `cursor` for the next page; null on the last'),
   });
 
+export const Publication = z
+  .object({
+    version: z.number().int(),
+    validFrom: timestamp,
+    validTo: timestamp.nullable().describe('null while it is the published version'),
+    actor: z.string().describe('who published, approved or rolled back to it'),
+    reason: z.string().nullable(),
+  })
+  .openapi('Publication');
+
 export const RunQueued = z.object({ runId: z.string(), slot: z.string(), state: z.enum(RUN_STATES) });
 
 const readiness = z.object({

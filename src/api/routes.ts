@@ -2,6 +2,7 @@ import type { Route } from './route.ts';
 import { driftRoutes } from './routes/drift.ts';
 import { estimateRoutes } from './routes/estimates.ts';
 import { healthRoutes } from './routes/health.ts';
+import { historyRoutes } from './routes/history.ts';
 import { modelRoutes } from './routes/models.ts';
 import { runRoutes } from './routes/runs.ts';
 import { snapshotRoutes } from './routes/snapshots.ts';
@@ -14,6 +15,7 @@ export const routes: readonly Route[] = [
   ...estimateRoutes,
   ...snapshotRoutes,
   ...driftRoutes,
+  ...historyRoutes,
   ...runRoutes,
   ...healthRoutes,
 ];

@@ -1,31 +1,79 @@
 import { NotFoundError } from '../errors.ts';
+import { formatTime } from '../format.ts';
 import { requireReadable, SERVED_STATES } from '../versions/states.ts';
-import type { Catalog, ModelEntry, VersionEntry } from './catalog.ts';
+import type { Catalog, Interval, ModelEntry, VersionEntry } from './catalog.ts';
 
-export type VersionRequest = number | 'latest';
+/** What a lookup asks for: the published version, a pinned number, or the one live at an instant (ms). */
+export type VersionRequest = number | 'latest' | { at: number };
+
+/** The version a lookup answers from, and whether that answer can never change. */
+export type Served = { version: VersionEntry; immutable: boolean };
 
 /**
- * The version a lookup answers from: the published one for `latest`, or the pinned number. A
- * number the catalog has not heard of yet (a version created a moment ago) is looked up once.
+ * The version that answers `requested` from what the catalog holds, with no query: `latest` is
+ * the published one (its answer may change); a number is that version (immutable); an instant is
+ * the version whose publication interval holds it, `from` inclusive and `to` exclusive (immutable
+ * once the interval has closed; the open one, or an instant in the future, may still change).
+ * Throws NotFoundError or GoneError (a pruned version) for what cannot be answered.
+ */
+export function pickServed(model: ModelEntry, requested: VersionRequest): Served {
+  const name = model.name;
+  if (requested === 'latest') {
+    if (model.published === undefined)
+      throw new NotFoundError(`model "${name}" has no published version yet`);
+    return { version: model.published, immutable: false };
+  }
+  if (typeof requested === 'number') {
+    const version = model.versions.get(requested);
+    if (version === undefined) throw new NotFoundError(`model "${name}" has no version ${requested}`);
+    requireReadable(name, version, SERVED_STATES, 'it is not served');
+    return { version, immutable: true };
+  }
+  const interval = intervalAt(model.history, requested.at);
+  if (interval === undefined) {
+    const first = model.history[0];
+    throw new NotFoundError(
+      first === undefined
+        ? `model "${name}" has never published a version`
+        : `model "${name}" published nothing before ${formatTime(new Date(first.from))}, its first publish`,
+    );
+  }
+  requireReadable(name, interval.version, SERVED_STATES, 'it is not served');
+  return { version: interval.version, immutable: interval.to !== undefined };
+}
+
+/** The interval that holds `at` (intervals are sorted, and each starts where the one before ended). */
+function intervalAt(history: readonly Interval[], at: number): Interval | undefined {
+  let low = 0;
+  let high = history.length - 1;
+  let found: Interval | undefined;
+  // the last interval that starts at or before `at`
+  while (low <= high) {
+    const middle = (low + high) >> 1;
+    const interval = history[middle];
+    if (interval === undefined) break;
+    if (interval.from <= at) {
+      found = interval;
+      low = middle + 1;
+    } else high = middle - 1;
+  }
+  return found !== undefined && (found.to === undefined || at < found.to) ? found : undefined;
+}
+
+/**
+ * `pickServed` on the catalog. A model, or a version number, the catalog has not heard of yet (one
+ * created a moment ago) is looked up once.
  */
 export async function servedVersion(
   catalog: Catalog,
   name: string,
   requested: VersionRequest,
-): Promise<{ model: ModelEntry; version: VersionEntry }> {
+): Promise<Served & { model: ModelEntry }> {
   let model = catalog.model(name);
-  if (model === undefined || (requested !== 'latest' && !model.versions.has(requested))) {
+  if (model === undefined || (typeof requested === 'number' && !model.versions.has(requested))) {
     await catalog.reload(name);
     model = catalog.model(name);
   }
   if (model === undefined) throw new NotFoundError(`model "${name}" does not exist`);
-  if (requested === 'latest') {
-    if (model.published === undefined)
-      throw new NotFoundError(`model "${name}" has no published version yet`);
-    return { model, version: model.published };
-  }
-  const version = model.versions.get(requested);
-  if (version === undefined) throw new NotFoundError(`model "${name}" has no version ${requested}`);
-  requireReadable(name, version, SERVED_STATES, 'it is not served');
-  return { model, version };
+  return { model, ...pickServed(model, requested) };
 }

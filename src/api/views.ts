@@ -1,8 +1,9 @@
 import type { z } from 'zod';
 import type { Model as ModelRow } from '../db/models.ts';
+import type { Publication as PublicationRow } from '../db/publications.ts';
 import type { Run as RunRow } from '../db/runs.ts';
 import type { Version } from '../db/versions.ts';
-import type { Model, ModelListItem, Run, VersionDetail, VersionSummary } from './responses.ts';
+import type { Model, ModelListItem, Publication, Run, VersionDetail, VersionSummary } from './responses.ts';
 
 /** The JSON shapes the API answers with, typed by the schemas the document shows (src/api/responses.ts). */
 
@@ -68,5 +69,15 @@ export function runView(run: RunRow): z.infer<typeof Run> {
     createdAt: run.createdAt.toISOString(),
     startedAt: run.startedAt?.toISOString() ?? null,
     finishedAt: run.finishedAt?.toISOString() ?? null,
+  };
+}
+
+export function publicationView(publication: PublicationRow): z.infer<typeof Publication> {
+  return {
+    version: publication.version,
+    validFrom: publication.validFrom.toISOString(),
+    validTo: publication.validTo?.toISOString() ?? null,
+    actor: publication.actor,
+    reason: publication.reason,
   };
 }

@@ -5,6 +5,7 @@ import { registerDemo } from './commands/demo.ts';
 import { registerDiff } from './commands/diff.ts';
 import { registerEvaluate } from './commands/evaluate.ts';
 import { registerExport } from './commands/export.ts';
+import { registerHistory } from './commands/history.ts';
 import { registerImport } from './commands/import.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerMigrate } from './commands/migrate.ts';
@@ -47,6 +48,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   registerRuns(program, ctx);
   registerVersions(program, ctx);
   registerDiff(program, ctx);
+  registerHistory(program, ctx);
   registerEvaluate(program, ctx);
   registerImport(program, ctx);
   registerExport(program, ctx);

@@ -23,12 +23,13 @@ import { createVersion, setVersionResults } from '../db/versions.ts';
 import type { AlertOptions } from '../drift/alerts.ts';
 import { reportAgainstPublished } from '../drift/gate.ts';
 import { ConflictError, ValidationError } from '../errors.ts';
+import { parseInstant } from '../instant.ts';
 import { keyProblem } from '../model/keys.ts';
 import type { ModelSpec } from '../model/spec.ts';
 import { packageVersion as codeVersion } from '../package-info.ts';
 import { afterDecision, type Conclusion, decideInTransaction } from '../versions/conclude.ts';
 import { requireModel } from '../versions/resolve.ts';
-import { parseNumberField, parseTimeField } from './field-checks.ts';
+import { parseNumberField } from './field-checks.ts';
 
 export const MAX_LISTED_PROBLEMS = 100;
 
@@ -231,7 +232,7 @@ class CsvToStaging extends Transform {
     const asOfText = at('as_of');
     let asOf = '\\N';
     if (asOfText !== undefined && asOfText.trim() !== '') {
-      const parsed = parseTimeField(asOfText);
+      const parsed = parseInstant(asOfText);
       if ('value' in parsed) asOf = parsed.value;
       else this.problem({ line, field: 'as_of', message: parsed.problem });
     }

@@ -9,16 +9,29 @@ import {
   readEstimates,
 } from '../estimate-answer.ts';
 import { cacheControl, ESTIMATE_VERSION } from '../headers.ts';
-import { keyParams, keySchema, modelParam, versionNumber, versionText } from '../params.ts';
+import { instantText, keyParams, keySchema, modelParam, versionNumber, versionText } from '../params.ts';
 import { Batch, Estimate, headers, json, problem } from '../responses.ts';
 import { defineRoute } from '../route.ts';
-import { servedVersion } from '../served-version.ts';
+import { servedVersion, type VersionRequest } from '../served-version.ts';
 
 export const MAX_BATCH_KEYS = 10_000;
 
+const VERSION_OR_AT = 'give version or at, not both';
+
 export const estimateQuery = z
-  .object({ version: versionText.optional().describe('a version number, or "latest" (the default)') })
-  .strict();
+  .object({
+    version: versionText.optional().describe('a version number, or "latest" (the default)'),
+    at: instantText
+      .optional()
+      .describe(
+        'answer from the version that was published at this instant (RFC 3339), instead of `version`',
+      ),
+  })
+  .strict()
+  .refine((query) => query.version === undefined || query.at === undefined, {
+    error: VERSION_OR_AT,
+    path: ['at'],
+  });
 export const batchBody = z
   .object({
     keys: z
@@ -26,8 +39,23 @@ export const batchBody = z
       .min(1, 'must hold 1 to 10000 keys')
       .max(MAX_BATCH_KEYS, 'must hold 1 to 10000 keys'),
     version: versionNumber.optional(),
+    at: instantText
+      .optional()
+      .describe('answer from the version that was published at this instant, instead of `version`'),
   })
-  .strict();
+  .strict()
+  .refine((body) => body.version === undefined || body.at === undefined, {
+    error: VERSION_OR_AT,
+    path: ['at'],
+  });
+
+/** What a lookup's query or a batch's body asks for (src/api/served-version.ts). */
+export function requestOf(input: {
+  version?: number | 'latest' | undefined;
+  at?: number | undefined;
+}): VersionRequest {
+  return input.at !== undefined ? { at: input.at } : (input.version ?? 'latest');
+}
 
 const answerHeaders = {
   [ESTIMATE_VERSION]: headers.estimateVersion,
@@ -39,7 +67,8 @@ export const estimateRoute = defineRoute({
   method: 'get',
   path: '/v1/models/{model}/estimates/{key}',
   operationId: 'getEstimate',
-  summary: 'One estimate, from the published version or a pinned one (`?version=N`)',
+  summary:
+    'One estimate, from the published version, a pinned one (`?version=N`), or the one published at an instant (`?at=`)',
   access: 'read',
   params: keyParams,
   query: estimateQuery,
@@ -53,13 +82,12 @@ export const estimateRoute = defineRoute({
     410: problem('the version was pruned by retention'),
   },
   handle: async ({ params, query }, { req, res, deps }) => {
-    const requested = query.version ?? 'latest';
-    const { version } = await servedVersion(deps.catalog, params.model, requested);
+    const { version, immutable } = await servedVersion(deps.catalog, params.model, requestOf(query));
     const etag = estimateEtag(version.id, params.key);
     res.set({
       [ESTIMATE_VERSION]: String(version.number),
       ETag: etag,
-      'Cache-Control': cacheControl(requested !== 'latest'),
+      'Cache-Control': cacheControl(immutable),
     });
     if (matchesEtag(req.get('if-none-match'), etag)) {
       deps.metrics.lookups.inc({ model: params.model });
@@ -90,7 +118,7 @@ export const estimateRoutes = [
       410: problem('the version was pruned by retention'),
     },
     handle: async ({ params, body }, { res, deps }) => {
-      const { version } = await servedVersion(deps.catalog, params.model, body.version ?? 'latest');
+      const { version, immutable } = await servedVersion(deps.catalog, params.model, requestOf(body));
       const found = await readEstimates(deps, params.model, version.id, body.keys);
       const estimates = [];
       const missing = [];
@@ -101,7 +129,7 @@ export const estimateRoutes = [
       }
       res.set({
         [ESTIMATE_VERSION]: String(version.number),
-        'Cache-Control': cacheControl(body.version !== undefined),
+        'Cache-Control': cacheControl(immutable),
       });
       res.json({ model: params.model, version: version.number, estimates, missing });
     },
