@@ -104,6 +104,52 @@ export function sparkline(points: readonly { version: number; mae: number }[], l
   );
 }
 
+export type TimelineInterval = { version: number; validFrom: Date; validTo: Date | null };
+
+/** Which version was live when: a bar per publication interval on a time axis (open ones run to `now`). */
+export function historyTimeline(intervals: readonly TimelineInterval[], now: Date): Promise<Html> {
+  const values = intervals.map((interval) => ({
+    version: `v${interval.version}`,
+    from: interval.validFrom.toISOString(),
+    to: (interval.validTo ?? now).toISOString(),
+    live: interval.validTo === null ? 'published now' : 'earlier',
+  }));
+  return figureOf(
+    {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      description: `Publication history: ${intervals
+        .map(
+          (i) =>
+            `v${i.version} from ${i.validFrom.toISOString()} to ${i.validTo === null ? 'now' : i.validTo.toISOString()}`,
+        )
+        .join('; ')}`,
+      width: 520,
+      height: Math.max(40, 22 * new Set(values.map((v) => v.version)).size),
+      data: { values },
+      mark: { type: 'bar', tooltip: true },
+      encoding: {
+        y: { field: 'version', type: 'ordinal', title: 'version', sort: 'descending' },
+        x: {
+          field: 'from',
+          type: 'temporal',
+          title: 'live from … to (UTC)',
+          scale: { type: 'utc' },
+          axis: { format: '%Y-%m-%d %H:%M', formatType: 'utc' },
+        },
+        x2: { field: 'to' },
+        color: {
+          field: 'live',
+          type: 'nominal',
+          title: 'interval',
+          scale: { domain: ['published now', 'earlier'], range: ['#1d6b34', '#7d8b99'] },
+        },
+      },
+    },
+    'Each bar is a publication interval: the version lookups answered from, from its publish to the next (the green one is live). A lookup with ?at= answers from the bar that holds its instant.',
+    'history',
+  );
+}
+
 const sideLabel = (report: DriftReport, side: 'a' | 'b') =>
   side === 'a' ? `A: v${report.baseline?.version ?? '–'}` : `B: v${report.candidate.version}`;
 

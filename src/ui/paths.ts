@@ -23,6 +23,7 @@ export const dataPath = {
   model: (model: string) => `${DATA_PREFIX}/v1/models/${seg(model)}`,
   versions: (model: string) => `${DATA_PREFIX}/v1/models/${seg(model)}/versions`,
   runs: (model: string) => `${DATA_PREFIX}/v1/models/${seg(model)}/runs`,
+  history: (model: string) => `${DATA_PREFIX}/v1/models/${seg(model)}/history`,
   version: (model: string, version: number) => `${DATA_PREFIX}/v1/models/${seg(model)}/versions/${version}`,
   drift: (model: string, version: number) =>
     `${DATA_PREFIX}/v1/models/${seg(model)}/versions/${version}/drift`,

@@ -1,9 +1,10 @@
+import { listPublications } from '../../db/publications.ts';
 import { listVersions, type VersionLine } from '../../db/versions.ts';
 import { nextRunOf } from '../../runs/scheduled.ts';
 import { requireModel } from '../../versions/resolve.ts';
 import { WITH_ROWS } from '../../versions/states.ts';
 import { actionsFor } from '../actions.ts';
-import { type AccuracyPoint, accuracyChart } from '../charts.ts';
+import { type AccuracyPoint, accuracyChart, historyTimeline } from '../charts.ts';
 import { count, figure, time } from '../format.ts';
 import { type Html, html } from '../html.ts';
 import { badge, page } from '../layout.ts';
@@ -14,6 +15,8 @@ import { newestRuns, runsFrameHeight } from './runs.ts';
 
 /** Versions the table and the chart show (the JSON pages through all of them). */
 const VERSIONS_SHOWN = 60;
+/** Publication intervals the timeline and its table show. */
+const HISTORY_SHOWN = 20;
 
 /** What the operator just did, from the redirect after a button (`?done=publish&version=3`). */
 export type Done = { done: 'publish' | 'reject'; version: number };
@@ -26,9 +29,10 @@ export type Done = { done: 'publish' | 'reject'; version: number };
 export async function modelPage(ctx: PageContext, name: string, done?: Done): Promise<string> {
   const { db } = ctx.deps;
   const model = await requireModel(db, name);
-  const [versions, runs] = await Promise.all([
+  const [versions, runs, history] = await Promise.all([
     listVersions(db, name, { limit: VERSIONS_SHOWN, withVerdict: true }),
     newestRuns(ctx, name),
+    listPublications(db, name, { limit: HISTORY_SHOWN }),
   ]);
   const notice = doneNotice(versions, done);
   const unit = model.spec.source?.target ?? 'the estimate';
@@ -70,6 +74,23 @@ ${notice ?? ''}
   <h2 id="versions">Versions</h2>
   ${versionsTable(name, versions, ctx.viewer)}
   <p class="links"><a href="${dataPath.versions(name)}">versions as JSON</a></p>
+</section>
+<section class="card" aria-labelledby="history">
+  <h2 id="history">Publication history</h2>
+  ${
+    history.length === 0
+      ? html`<p class="muted">Nothing published yet.</p>`
+      : html`${await historyTimeline(history, ctx.now)}
+  <table>
+    <caption>The newest ${history.length} publication intervals</caption>
+    <thead><tr><th>version</th><th>live from</th><th>until</th><th>by</th><th>reason</th></tr></thead>
+    <tbody>${history.map(
+      (interval) =>
+        html`<tr><td><a href="${pagePath.version(name, interval.version)}">v${interval.version}</a></td><td>${interval.validFrom.toISOString()}</td><td>${interval.validTo === null ? 'now' : interval.validTo.toISOString()}</td><td>${interval.actor}</td><td>${interval.reason ?? ''}</td></tr>`,
+    )}</tbody>
+  </table>`
+  }
+  <p class="links"><a href="${dataPath.history(name)}">history as JSON</a></p>
 </section>
 <section class="card" aria-labelledby="accuracy">
   <h2 id="accuracy">Accuracy across versions</h2>
