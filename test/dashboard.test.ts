@@ -122,6 +122,10 @@ describe('the dashboard in a browser', () => {
     // the runs, in a frame of their own that reloads itself while one is active
     const runs = (await v1(`/v1/models/${MODEL}/runs`)).items as Json[];
     expect(await page.frameLocator('iframe.runs').locator('tbody tr').count()).toBe(runs.length);
+    // the publication history: a bar per interval, as the API lists them
+    const history = (await v1(`/v1/models/${MODEL}/history`)).items as Json[];
+    expect(history.map((interval) => interval.version)).toEqual([2, 1]);
+    expect(await marks(page, 'history', 'mark-rect')).toBe(history.length);
     expect(await page.getByRole('button', { name: 'Approve v3' }).count()).toBe(1);
     expect(await page.getByRole('button', { name: 'Roll back to v1' }).count()).toBe(1);
     await check(page, 'model');
@@ -202,6 +206,7 @@ describe('the dashboard in a browser', () => {
     expect(await page.getByRole('status').textContent()).toContain('Version 3 was published');
     expect(await table.nth(0).locator('.badge').first().textContent()).toBe('published');
     expect((await lookup()).version).toBe(3);
+    expect(await marks(page, 'history', 'mark-rect')).toBe(3);
     expect((await v1(`/v1/models/${MODEL}/versions/3`)).lineage.published).toMatchObject({
       actor: 'api:ops',
       reason: 'the shock is real',

@@ -1,5 +1,4 @@
 import { NotFoundError } from '../errors.ts';
-import { formatTime } from '../format.ts';
 import { requireReadable, SERVED_STATES } from '../versions/states.ts';
 import type { Catalog, Interval, ModelEntry, VersionEntry } from './catalog.ts';
 
@@ -35,7 +34,7 @@ export function pickServed(model: ModelEntry, requested: VersionRequest): Served
     throw new NotFoundError(
       first === undefined
         ? `model "${name}" has never published a version`
-        : `model "${name}" published nothing before ${formatTime(new Date(first.from))}, its first publish`,
+        : `model "${name}" published nothing before ${new Date(first.from).toISOString()}, its first publish`,
     );
   }
   requireReadable(name, interval.version, SERVED_STATES, 'it is not served');

@@ -86,7 +86,7 @@ ${notice ?? ''}
     <thead><tr><th>version</th><th>live from</th><th>until</th><th>by</th><th>reason</th></tr></thead>
     <tbody>${history.map(
       (interval) =>
-        html`<tr><td><a href="${pagePath.version(name, interval.version)}">v${interval.version}</a></td><td>${interval.validFrom.toISOString()}</td><td>${interval.validTo === null ? 'now' : interval.validTo.toISOString()}</td><td>${interval.actor}</td><td>${interval.reason ?? ''}</td></tr>`,
+        html`<tr><td><a href="${pagePath.version(name, interval.version)}">v${interval.version}</a></td><td class="time">${interval.validFrom.toISOString()}</td><td class="time">${interval.validTo === null ? 'now' : interval.validTo.toISOString()}</td><td>${interval.actor}</td><td>${interval.reason ?? ''}</td></tr>`,
     )}</tbody>
   </table>`
   }
