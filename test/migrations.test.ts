@@ -21,7 +21,12 @@ async function sqlState(promise: Promise<unknown>): Promise<string | undefined> 
 describe('migrations', () => {
   it('create the public schema of README.md on an empty database', async () => {
     const outcome = await migrateToLatest(db());
-    expect(outcome.applied).toEqual(['0001_initial', '0002_change_notifications', '0003_dashboard_sessions']);
+    expect(outcome.applied).toEqual([
+      '0001_initial',
+      '0002_change_notifications',
+      '0003_dashboard_sessions',
+      '0004_pins',
+    ]);
     await expect(dumpSchema(db())).resolves.toMatchFileSnapshot('./fixtures/schema.txt');
   });
 

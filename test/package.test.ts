@@ -67,7 +67,8 @@ describe('the package', () => {
     const migrated = await almanac(['migrate'], { DATABASE_URL: database.url });
     expect(migrated).toMatchObject({
       code: 0,
-      stdout: 'applied 3 migration(s): 0001_initial, 0002_change_notifications, 0003_dashboard_sessions\n',
+      stdout:
+        'applied 4 migration(s): 0001_initial, 0002_change_notifications, 0003_dashboard_sessions, 0004_pins\n',
     });
     expect(await almanac(['migrate'], { DATABASE_URL: database.url })).toMatchObject({
       code: 0,

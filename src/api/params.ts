@@ -44,3 +44,9 @@ export const limitQuery = z
   .transform(Number)
   .refine((n) => n >= 1 && n <= 1000, LIMIT)
   .meta({ type: 'integer', minimum: 1, maximum: 1000 });
+
+/** An instant that has not come yet (a pin's expiry), as a Date. */
+export const futureInstant = instantText
+  .refine((ms) => ms > Date.now(), 'must be in the future')
+  .transform((ms) => new Date(ms))
+  .meta({ type: 'string', format: 'date-time' });

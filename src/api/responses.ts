@@ -62,7 +62,21 @@ export const VersionSummary = z
   })
   .openapi('VersionSummary');
 
+export const Pin = z
+  .object({
+    consumer: z.string().describe('who depends on the version'),
+    version: z.number().int(),
+    expiresAt: timestamp.nullable().describe('null: until unpinned'),
+    note: z.string().nullable(),
+    createdAt: timestamp.describe('when it was pinned (or last moved)'),
+    expired: z.boolean().describe('past its expiry: it no longer keeps the version from retention'),
+  })
+  .openapi('Pin');
+
 export const VersionDetail = VersionSummary.extend({
+  pinnedBy: z
+    .array(Pin.omit({ version: true, expired: true }))
+    .describe('the unexpired pins on it: retention keeps it while there are any'),
   lineage: lineageSchema,
   drift: z.union([driftReportSchema, z.null()]).describe('the report the drift gate judged it by'),
 }).openapi('VersionDetail');

@@ -4,6 +4,7 @@ import { estimateRoutes } from './routes/estimates.ts';
 import { healthRoutes } from './routes/health.ts';
 import { historyRoutes } from './routes/history.ts';
 import { modelRoutes } from './routes/models.ts';
+import { pinRoutes } from './routes/pins.ts';
 import { runRoutes } from './routes/runs.ts';
 import { snapshotRoutes } from './routes/snapshots.ts';
 import { versionRoutes } from './routes/versions.ts';
@@ -16,6 +17,7 @@ export const routes: readonly Route[] = [
   ...snapshotRoutes,
   ...driftRoutes,
   ...historyRoutes,
+  ...pinRoutes,
   ...runRoutes,
   ...healthRoutes,
 ];

@@ -1,9 +1,18 @@
 import type { z } from 'zod';
 import type { Model as ModelRow } from '../db/models.ts';
+import type { Pin as PinRow } from '../db/pins.ts';
 import type { Publication as PublicationRow } from '../db/publications.ts';
 import type { Run as RunRow } from '../db/runs.ts';
 import type { Version } from '../db/versions.ts';
-import type { Model, ModelListItem, Publication, Run, VersionDetail, VersionSummary } from './responses.ts';
+import type {
+  Model,
+  ModelListItem,
+  Pin,
+  Publication,
+  Run,
+  VersionDetail,
+  VersionSummary,
+} from './responses.ts';
 
 /** The JSON shapes the API answers with, typed by the schemas the document shows (src/api/responses.ts). */
 
@@ -21,9 +30,16 @@ export function versionSummary(version: Version): z.infer<typeof VersionSummary>
   };
 }
 
-export function versionDetail(version: Version): z.infer<typeof VersionDetail> {
+/** A version with its lineage, drift report and the unexpired pins that keep it (`pinnedBy`). */
+export function versionDetail(version: Version, pinnedBy: readonly PinRow[]): z.infer<typeof VersionDetail> {
   return {
     ...versionSummary(version),
+    pinnedBy: pinnedBy.map((pin) => ({
+      consumer: pin.consumer,
+      expiresAt: pin.expiresAt?.toISOString() ?? null,
+      note: pin.note,
+      createdAt: pin.createdAt.toISOString(),
+    })),
     lineage: version.lineage,
     drift: version.drift,
   };
@@ -79,5 +95,16 @@ export function publicationView(publication: PublicationRow): z.infer<typeof Pub
     validTo: publication.validTo?.toISOString() ?? null,
     actor: publication.actor,
     reason: publication.reason,
+  };
+}
+
+export function pinView(pin: PinRow & { expired: boolean }): z.infer<typeof Pin> {
+  return {
+    consumer: pin.consumer,
+    version: pin.version,
+    expiresAt: pin.expiresAt?.toISOString() ?? null,
+    note: pin.note,
+    createdAt: pin.createdAt.toISOString(),
+    expired: pin.expired,
   };
 }

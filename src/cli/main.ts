@@ -10,6 +10,7 @@ import { registerImport } from './commands/import.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerModels } from './commands/models.ts';
+import { registerPins } from './commands/pins.ts';
 import { registerProcesses } from './commands/processes.ts';
 import { registerRuns } from './commands/runs.ts';
 import { registerSeed } from './commands/seed.ts';
@@ -49,6 +50,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   registerVersions(program, ctx);
   registerDiff(program, ctx);
   registerHistory(program, ctx);
+  registerPins(program, ctx);
   registerEvaluate(program, ctx);
   registerImport(program, ctx);
   registerExport(program, ctx);

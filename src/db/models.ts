@@ -75,6 +75,7 @@ export async function findModel(db: Db, name: string): Promise<Model | undefined
 export async function deleteModelRows(db: Db, name: string): Promise<void> {
   await db.updateTable('models').set({ published_version_id: null }).where('name', '=', name).execute();
   await db.deleteFrom('publications').where('model', '=', name).execute();
+  await db.deleteFrom('pins').where('model', '=', name).execute();
   await db.deleteFrom('runs').where('model', '=', name).execute();
   await db.deleteFrom('versions').where('model', '=', name).execute();
   await db.deleteFrom('models').where('name', '=', name).execute();

@@ -106,6 +106,15 @@ export interface DashboardSessionTable {
   ended_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
+export interface PinTable {
+  model: string;
+  consumer: string;
+  version_id: BigId;
+  expires_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  note: string | null;
+  created_at: Timestamp;
+}
+
 export interface LatestEstimateView {
   model: string;
   version: number;
@@ -124,6 +133,7 @@ export interface Database {
   publications: PublicationTable;
   api_keys: ApiKeyTable;
   dashboard_sessions: DashboardSessionTable;
+  pins: PinTable;
   latest_estimates: LatestEstimateView;
 }
 

@@ -3,14 +3,22 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/database.ts';
 import { dropPartition } from '../db/partitions.ts';
 import { hasSqlState, PgError } from '../db/pg-errors.ts';
-import { transitionVersion, versionsWithRows, versionsWithTables } from '../db/versions.ts';
+import { pruneUnlessPinned } from '../db/pins.ts';
+import { versionsWithRows, versionsWithTables } from '../db/versions.ts';
 import { STATES_WITH_ROWS } from './states.ts';
 
-export type RetentionOutcome = { pruned: number[]; dropped: number[]; deferred: number[] };
+export type RetentionOutcome = {
+  pruned: number[];
+  dropped: number[];
+  deferred: number[];
+  /** versions past `keepVersions` that pins kept, with the consumers that pin them */
+  pinned: { version: number; consumers: string[] }[];
+};
 
 /**
  * Keeps the rows of a model's newest `keepVersions` versions that have rows; older superseded or
- * rejected versions become `pruned` (metadata stays; lookups get 410) and their tables are
+ * rejected versions become `pruned` (metadata stays; lookups get 410) unless an unexpired pin
+ * names them (then they are kept, and the pass says which pins kept them), and their tables are
  * detached concurrently and dropped. Tables of pruned or failed versions that an earlier pass
  * could not drop are swept too. A table that cannot be detached within the lock timeout (a long
  * reader holds it) is left for the next pass.
@@ -23,11 +31,12 @@ export async function applyRetention(
   lockTimeoutMs = 5_000,
 ): Promise<RetentionOutcome> {
   const withRows = await versionsWithRows(db, model, STATES_WITH_ROWS);
-  const outcome: RetentionOutcome = { pruned: [], dropped: [], deferred: [] };
+  const outcome: RetentionOutcome = { pruned: [], dropped: [], deferred: [], pinned: [] };
   for (const version of withRows.slice(keepVersions)) {
     if (version.state !== 'superseded' && version.state !== 'rejected') continue;
-    if (await transitionVersion(db, version.id, ['superseded', 'rejected'], 'pruned'))
-      outcome.pruned.push(version.number);
+    const { pruned, keptBy } = await pruneUnlessPinned(db, version.id, ['superseded', 'rejected']);
+    if (pruned) outcome.pruned.push(version.number);
+    if (keptBy.length > 0) outcome.pinned.push({ version: version.number, consumers: keptBy });
   }
   for (const version of await versionsWithTables(db, model, ['pruned', 'failed'])) {
     try {
@@ -57,8 +66,17 @@ export async function retainAfterPublish(
   try {
     client = await deps.pool.connect();
     const outcome = await applyRetention(deps.db, client, model, keepVersions);
+    for (const { version, consumers } of outcome.pinned) {
+      deps.logger.info(
+        { model, version, consumers },
+        `retention kept version ${version}: pinned by ${consumers.join(', ')}`,
+      );
+    }
     if (outcome.pruned.length + outcome.dropped.length + outcome.deferred.length > 0) {
-      deps.logger.info({ model, ...outcome }, 'retention');
+      deps.logger.info(
+        { model, pruned: outcome.pruned, dropped: outcome.dropped, deferred: outcome.deferred },
+        'retention',
+      );
     }
   } catch (error) {
     deps.logger.warn(

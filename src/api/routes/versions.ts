@@ -1,6 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import type { Request } from 'express';
 import { z } from 'zod';
+import { pinsOfVersion } from '../../db/pins.ts';
 import { VERSION_STATES } from '../../db/types.ts';
 import type { Version } from '../../db/versions.ts';
 import { listVersions } from '../../db/versions.ts';
@@ -106,7 +107,8 @@ export const versionRoutes = [
     params: versionParams,
     responses: { 200: json(VersionDetail, 'the version') },
     handle: async ({ params }, { res, deps }) => {
-      res.json(versionDetail(await resolveVersion(deps.db, params.model, params.version)));
+      const version = await resolveVersion(deps.db, params.model, params.version);
+      res.json(versionDetail(version, await pinsOfVersion(deps.db, version.id)));
     },
   }),
   defineRoute({

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { pinsOfVersion } from '../../db/pins.ts';
 import { VERSION_STATES } from '../../db/types.ts';
 import { listVersions, type Version } from '../../db/versions.ts';
 import { formatNumber, formatTime } from '../../format.ts';
@@ -79,7 +80,8 @@ export function registerVersions(program: Command, ctx: CliContext): void {
         VERSION: version,
       });
       const found = await resolveVersion(ctx.db(), args.MODEL, args.VERSION);
-      ctx.print(JSON.stringify(summary(found), null, 2));
+      const pinnedBy = (await pinsOfVersion(ctx.db(), found.id)).map(({ version: _v, ...pin }) => pin);
+      ctx.print(JSON.stringify({ ...summary(found), pinnedBy }, null, 2));
     });
 
   for (const [name, verb, act] of [

@@ -1,3 +1,4 @@
+import { listPins } from '../../db/pins.ts';
 import { listPublications } from '../../db/publications.ts';
 import { listVersions, type VersionLine } from '../../db/versions.ts';
 import { nextRunOf } from '../../runs/scheduled.ts';
@@ -29,10 +30,11 @@ export type Done = { done: 'publish' | 'reject'; version: number };
 export async function modelPage(ctx: PageContext, name: string, done?: Done): Promise<string> {
   const { db } = ctx.deps;
   const model = await requireModel(db, name);
-  const [versions, runs, history] = await Promise.all([
+  const [versions, runs, history, pins] = await Promise.all([
     listVersions(db, name, { limit: VERSIONS_SHOWN, withVerdict: true }),
     newestRuns(ctx, name),
     listPublications(db, name, { limit: HISTORY_SHOWN }),
+    listPins(db, name),
   ]);
   const notice = doneNotice(versions, done);
   const unit = model.spec.source?.target ?? 'the estimate';
@@ -91,6 +93,22 @@ ${notice ?? ''}
   </table>`
   }
   <p class="links"><a href="${dataPath.history(name)}">history as JSON</a></p>
+</section>
+<section class="card" aria-labelledby="pins">
+  <h2 id="pins">Pins</h2>
+  ${
+    pins.length === 0
+      ? html`<p class="muted">No consumer pins a version: retention keeps the newest ${model.spec.retention?.keepVersions ?? 'versions'} it is told to.</p>`
+      : html`<table>
+    <caption>Consumers that depend on a version: retention keeps it until the pin expires</caption>
+    <thead><tr><th>consumer</th><th>version</th><th>expires</th><th>pinned</th><th>note</th></tr></thead>
+    <tbody>${pins.map(
+      (pin) =>
+        html`<tr${pin.expired ? html` class="muted"` : ''}><td>${pin.consumer}</td><td><a href="${pagePath.version(name, pin.version)}">v${pin.version}</a></td><td>${pin.expiresAt === null ? 'never' : time(pin.expiresAt)}${pin.expired ? ' (expired)' : ''}</td><td>${time(pin.createdAt)}</td><td>${pin.note ?? ''}</td></tr>`,
+    )}</tbody>
+  </table>`
+  }
+  <p class="links"><a href="${dataPath.pins(name)}">pins as JSON</a></p>
 </section>
 <section class="card" aria-labelledby="accuracy">
   <h2 id="accuracy">Accuracy across versions</h2>

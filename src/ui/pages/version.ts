@@ -1,4 +1,5 @@
 import type { DecisionRecord } from '../../db/json-columns.ts';
+import { pinsOfVersion } from '../../db/pins.ts';
 import { RUN_PHASES } from '../../db/types.ts';
 import type { Version } from '../../db/versions.ts';
 import { resolveVersion, type VersionRef } from '../../versions/resolve.ts';
@@ -14,6 +15,7 @@ import { dataPath, pagePath } from '../paths.ts';
 /** `GET /models/:model/versions/:version`: lineage, metrics, and its drift report drawn. */
 export async function versionPage(ctx: PageContext, model: string, ref: VersionRef): Promise<string> {
   const version = await resolveVersion(ctx.deps.db, model, ref);
+  const pins = await pinsOfVersion(ctx.deps.db, version.id);
   const { lineage, metrics, realized, drift } = version;
   const n = version.number;
   const actions = canAct(ctx.viewer) ? actionsFor(model, version, ctx.viewer) : '';
@@ -25,6 +27,7 @@ ${actions === '' ? '' : html`<section class="card" aria-labelledby="decide"><h2 
   <dl class="facts">
     <dt>created</dt><dd>${time(version.createdAt)}</dd>
     <dt>published</dt><dd>${version.publishedAt === null ? 'never' : time(version.publishedAt)}</dd>
+    <dt>pinned by</dt><dd>${pins.length === 0 ? 'nobody' : pins.map((pin, i) => html`${i === 0 ? '' : ', '}${pin.consumer}${pin.expiresAt === null ? '' : html` <span class="muted">(until ${time(pin.expiresAt)})</span>`}`)}</dd>
     ${decision('approved or rolled back by', lineage.published)}
     ${decision('rejected by', lineage.rejected)}
     <dt>requested by</dt><dd>${lineage.trigger ?? '–'}${lineage.slot === undefined ? '' : html` <span class="muted">(slot ${lineage.slot})</span>`}</dd>
