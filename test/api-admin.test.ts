@@ -61,6 +61,7 @@ describe('auth', () => {
     expect((await api.json('/readyz')).body).toEqual({
       status: 'ready',
       checks: { postgres: 'ok', redis: 'ok' },
+      stale: [],
     });
     const metrics = await api.request('/metrics');
     expect(metrics.status).toBe(200);

@@ -47,6 +47,7 @@ describe('GET /v1/models/:model/estimates/:key', () => {
       lower: expect.any(Number),
       upper: expect.any(Number),
       asOf: '2026-01-31T00:00:00.000Z',
+      stale: false,
     });
     expect(res.headers.get('estimate-version')).toBe('3');
     expect(res.headers.get('cache-control')).toBe('no-cache');

@@ -7,7 +7,14 @@ import { createClient } from '../db/database.ts';
 import type { VersionState } from '../db/types.ts';
 import type { ModelSpec } from '../model/spec.ts';
 
-export type VersionEntry = { id: string; number: number; state: VersionState; publishedAt: Date | null };
+export type VersionEntry = {
+  id: string;
+  number: number;
+  state: VersionState;
+  /** when its rows were made, in ms: how fresh its data is */
+  createdAt: number;
+  publishedAt: Date | null;
+};
 /** A publication interval: `version` was live from `from` (inclusive) to `to` (exclusive; open: undefined), in ms. */
 export type Interval = { version: VersionEntry; from: number; to: number | undefined };
 export type ModelEntry = {
@@ -39,8 +46,10 @@ export type Catalog = {
 
 /** A model's state as the catalog holds it (the CLI's `lookup` builds one the same way). */
 export function modelEntryOf(state: ModelState): ModelEntry {
-  const versions = new Map(state.versions.map((version) => [version.number, version]));
-  const published = state.versions.find((version) => version.state === 'published');
+  const versions = new Map(
+    state.versions.map((version) => [version.number, { ...version, createdAt: version.createdAt.getTime() }]),
+  );
+  const published = [...versions.values()].find((version) => version.state === 'published');
   const history = state.history.flatMap((interval) => {
     const version = versions.get(interval.number);
     return version === undefined

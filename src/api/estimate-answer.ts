@@ -3,23 +3,41 @@ import type pg from 'pg';
 import type { z } from 'zod';
 import { type EstimateRow, findEstimate, findEstimates } from '../db/estimates.ts';
 import type { EstimateCache } from './estimate-cache.ts';
+import { cacheControl, ESTIMATE_STALE, ESTIMATE_VERSION } from './headers.ts';
 import type { Metrics } from './metrics.ts';
 import type { Estimate } from './responses.ts';
+import type { Served } from './served-version.ts';
 
 /**
  * What a single lookup answers, shared by the Express route and the fast path in front of it, so
  * that the two cannot drift apart: the ETag, the caching, the body, and the read itself.
  */
 
-export function estimateEtag(versionId: string, key: string): string {
-  return `"${versionId}-${createHash('sha1').update(key).digest('base64url').slice(0, 16)}"`;
+/** The ETag of one key's answer: its version and key, and whether it was stale (a change of that is a new answer). */
+export function estimateEtag(served: Pick<Served, 'version' | 'stale'>, key: string): string {
+  const hash = createHash('sha1').update(key).digest('base64url').slice(0, 16);
+  return `"${served.version.id}-${hash}${served.stale ? '-stale' : ''}"`;
+}
+
+/** The headers of every estimate answer (single or batch, found or not): version, caching, staleness. */
+export function servedHeaders(served: Served): Record<string, string> {
+  return {
+    [ESTIMATE_VERSION]: String(served.version.number),
+    'Cache-Control': cacheControl(served.immutable),
+    ...(served.stale ? { [ESTIMATE_STALE]: 'true' } : {}),
+  };
 }
 
 export function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
   return ifNoneMatch?.split(/\s*,\s*/).includes(etag) === true;
 }
 
-export function estimateBody(model: string, version: number, row: EstimateRow): z.infer<typeof Estimate> {
+export function estimateBody(
+  model: string,
+  version: number,
+  row: EstimateRow,
+  stale: boolean,
+): z.infer<typeof Estimate> {
   return {
     model,
     version,
@@ -28,6 +46,7 @@ export function estimateBody(model: string, version: number, row: EstimateRow): 
     lower: row.lower,
     upper: row.upper,
     asOf: row.as_of_ms === null ? null : new Date(row.as_of_ms).toISOString(),
+    stale,
   };
 }
 

@@ -11,9 +11,10 @@ import {
   matchesEtag,
   missingKeyDetail,
   readEstimate,
+  servedHeaders,
 } from './estimate-answer.ts';
 import type { EstimateCache } from './estimate-cache.ts';
-import { cacheControl, ESTIMATE_VERSION, REQUEST_ID } from './headers.ts';
+import { REQUEST_ID } from './headers.ts';
 import type { Metrics } from './metrics.ts';
 import type { keyParams } from './params.ts';
 import { problemFor, problemJson, tooManyRequests } from './problem.ts';
@@ -101,7 +102,7 @@ export function fastLookup(deps: FastLookupDeps) {
     const { version } = served;
 
     const started = process.hrtime.bigint();
-    const etag = estimateEtag(version.id, key);
+    const etag = estimateEtag(served, key);
     const requestId = requestIdOf(req.headers[REQUEST_ID.toLowerCase()]);
     res.on('close', () => {
       if (!res.writableFinished) deps.metrics.abortedRequests.inc({ method: METHOD, route: ROUTE });
@@ -122,11 +123,7 @@ export function fastLookup(deps: FastLookupDeps) {
         { ...common, ...headers, 'Content-Type': 'application/problem+json' },
         problemJson(status, detail),
       );
-    const versionHeaders = {
-      ...common,
-      [ESTIMATE_VERSION]: String(version.number),
-      'Cache-Control': cacheControl(served.immutable),
-    };
+    const versionHeaders = { ...common, ...servedHeaders(served) };
     const lookUp = () => {
       if (matchesEtag(req.headers['if-none-match'], etag)) {
         deps.metrics.lookups.inc({ model: name });
@@ -137,7 +134,7 @@ export function fastLookup(deps: FastLookupDeps) {
         (row) => {
           if (row === null) problem(404, missingKeyDetail(name, version.number, key), versionHeaders);
           else {
-            const body = JSON.stringify(estimateBody(name, version.number, row));
+            const body = JSON.stringify(estimateBody(name, version.number, row, served.stale));
             send(
               200,
               { ...versionHeaders, ETag: etag, 'Content-Type': 'application/json; charset=utf-8' },

@@ -5,6 +5,8 @@
 
 /** The version an estimate answer comes from (its per-model number). */
 export const ESTIMATE_VERSION = 'Estimate-Version';
+/** Sent (`true`) on an answer whose data is older than the model's `maxAgeHours`. */
+export const ESTIMATE_STALE = 'Estimate-Stale';
 export const REQUEST_ID = 'X-Request-Id';
 
 /** A pinned answer never changes; `latest` must be revalidated. */

@@ -2,7 +2,12 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 
 /** The API's Prometheus metrics, in a registry of its own (one per app). */
 export function createMetrics(
-  options: { queueDepth?: () => Promise<number>; heldVersions?: () => Map<string, number> } = {},
+  options: {
+    queueDepth?: () => Promise<number>;
+    heldVersions?: () => Map<string, number>;
+    /** each model with a published version: its data's age, and whether that passed maxAgeHours */
+    freshness?: () => Map<string, { ageSeconds: number; stale: boolean }>;
+  } = {},
 ) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'almanac_' });
@@ -72,6 +77,26 @@ export function createMetrics(
     collect() {
       this.reset();
       for (const [model, n] of options.heldVersions?.() ?? []) this.set({ model }, n);
+    },
+  });
+  new Gauge({
+    name: 'almanac_published_age_seconds',
+    help: "Age of the published version's data (since it was scored or imported), by model",
+    labelNames: ['model'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [model, { ageSeconds }] of options.freshness?.() ?? []) this.set({ model }, ageSeconds);
+    },
+  });
+  new Gauge({
+    name: 'almanac_model_stale',
+    help: "1 when the published version's data is older than the model's maxAgeHours, else 0, by model",
+    labelNames: ['model'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [model, { stale }] of options.freshness?.() ?? []) this.set({ model }, stale ? 1 : 0);
     },
   });
   return { registry, requestDuration, abortedRequests, lookups, cacheLookups, snapshotBytes };

@@ -33,6 +33,11 @@ export const Estimate = z
     lower: nullableNumber,
     upper: nullableNumber,
     asOf: timestamp.nullable().describe('the source time of the row the estimate scored'),
+    stale: z
+      .boolean()
+      .describe(
+        "its version's data is older than the model's maxAgeHours (never for a pinned or closed-interval answer)",
+      ),
   })
   .openapi('Estimate');
 
@@ -40,6 +45,7 @@ export const Batch = z
   .object({
     model: z.string(),
     version: z.number().int(),
+    stale: z.boolean().describe("its version's data is older than the model's maxAgeHours"),
     estimates: z.array(Estimate).describe('in request order, found keys only'),
     missing: z.array(z.string()),
   })
@@ -148,6 +154,11 @@ export const RunQueued = z.object({ runId: z.string(), slot: z.string(), state: 
 const readiness = z.object({
   status: z.string(),
   checks: z.object({ postgres: z.string(), redis: z.string() }),
+  stale: z
+    .array(z.string())
+    .describe(
+      "models whose published version's data is older than their maxAgeHours (they do not fail readiness)",
+    ),
 });
 export const Readiness = readiness.openapi('Readiness');
 
@@ -168,6 +179,10 @@ export const headers = {
   cacheControl: {
     description: '`public, max-age=31536000, immutable` for a pinned version, `no-cache` for latest',
     schema: { type: 'string' as const },
+  },
+  estimateStale: {
+    description: "`true` when the version's data is older than the model's maxAgeHours; absent otherwise",
+    schema: { type: 'string' as const, enum: ['true'] },
   },
   requestId: {
     description: 'the id of the request, in its log line (sent back when given)',

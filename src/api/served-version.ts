@@ -1,21 +1,32 @@
 import { NotFoundError } from '../errors.ts';
+import { ageMs, isStale } from '../versions/freshness.ts';
 import { requireReadable, SERVED_STATES } from '../versions/states.ts';
 import type { Catalog, Interval, ModelEntry, VersionEntry } from './catalog.ts';
 
 /** What a lookup asks for: the published version, a pinned number, or the one live at an instant (ms). */
 export type VersionRequest = number | 'latest' | { at: number };
 
-/** The version a lookup answers from, and whether that answer can never change. */
-export type Served = { version: VersionEntry; immutable: boolean };
+/**
+ * The version a lookup answers from, whether that answer can never change, and whether its data
+ * is older than the spec's `maxAgeHours` (only ever for an answer that may still change: a pinned
+ * or closed-interval answer is what it was, and says `stale: false`).
+ */
+export type Served = { version: VersionEntry; immutable: boolean; stale: boolean };
 
 /**
  * The version that answers `requested` from what the catalog holds, with no query: `latest` is
  * the published one (its answer may change); a number is that version (immutable); an instant is
  * the version whose publication interval holds it, `from` inclusive and `to` exclusive (immutable
  * once the interval has closed; the open one, or an instant in the future, may still change).
- * Throws NotFoundError or GoneError (a pruned version) for what cannot be answered.
+ * Throws NotFoundError or GoneError (a pruned version) for what cannot be answered. `now` (ms)
+ * decides staleness.
  */
-export function pickServed(model: ModelEntry, requested: VersionRequest): Served {
+export function pickServed(model: ModelEntry, requested: VersionRequest, now = Date.now()): Served {
+  const { version, immutable } = pickVersion(model, requested);
+  return { version, immutable, stale: !immutable && isStale(model.spec, version.createdAt, now) };
+}
+
+function pickVersion(model: ModelEntry, requested: VersionRequest): Omit<Served, 'stale'> {
   const name = model.name;
   if (requested === 'latest') {
     if (model.published === undefined)
@@ -75,4 +86,18 @@ export async function servedVersion(
   }
   if (model === undefined) throw new NotFoundError(`model "${name}" does not exist`);
   return { model, ...pickServed(model, requested) };
+}
+
+/** How old the published version's data is, and whether that is stale: undefined when none is published. */
+export function freshnessOf(
+  model: ModelEntry,
+  now = Date.now(),
+): { version: number; ageSeconds: number; stale: boolean } | undefined {
+  const published = model.published;
+  if (published === undefined) return undefined;
+  return {
+    version: published.number,
+    ageSeconds: ageMs(published.createdAt, now) / 1000,
+    stale: isStale(model.spec, published.createdAt, now),
+  };
 }

@@ -9,6 +9,7 @@ import { EstimateCache } from './estimate-cache.ts';
 import { fastLookup } from './fast-lookup.ts';
 import { createMetrics } from './metrics.ts';
 import { ReportCache } from './report-cache.ts';
+import { freshnessOf } from './served-version.ts';
 import { listen, type RunningServer } from './server.ts';
 
 /**
@@ -37,6 +38,15 @@ export async function startApi(
               [...model.versions.values()].filter((v) => v.state === 'held').length,
             ]),
         ),
+      freshness: () => {
+        const now = Date.now();
+        return new Map(
+          catalog.models().flatMap((model) => {
+            const freshness = freshnessOf(model, now);
+            return freshness === undefined ? [] : [[model.name, freshness] as const];
+          }),
+        );
+      },
     });
     const verifier = createKeyVerifier(db, catalog.onKeysChanged);
     const cache = new EstimateCache(100_000);

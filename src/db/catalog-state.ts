@@ -6,7 +6,13 @@ import type { VersionState } from './types.ts';
 export type ModelState = {
   name: string;
   spec: ModelSpec;
-  versions: { id: string; number: number; state: VersionState; publishedAt: Date | null }[];
+  versions: {
+    id: string;
+    number: number;
+    state: VersionState;
+    createdAt: Date;
+    publishedAt: Date | null;
+  }[];
   /** its publication intervals, oldest first: which version was live when */
   history: { number: number; from: Date; to: Date | null }[];
 };
@@ -14,7 +20,9 @@ export type ModelState = {
 /** Every model (or one) with the state of each of its versions: what the API holds in memory. */
 export async function listModelStates(db: Db, name?: string): Promise<ModelState[]> {
   let models = db.selectFrom('models').select(['name', 'spec']);
-  let versions = db.selectFrom('versions').select(['id', 'model', 'number', 'state', 'published_at']);
+  let versions = db
+    .selectFrom('versions')
+    .select(['id', 'model', 'number', 'state', 'created_at', 'published_at']);
   let history = db
     .selectFrom('publications as p')
     .innerJoin('versions as v', 'v.id', 'p.version_id')
@@ -39,9 +47,13 @@ export async function listModelStates(db: Db, name?: string): Promise<ModelState
     byModel.get(row.model)?.history.push({ number: row.number, from: row.valid_from, to: row.valid_to });
   }
   for (const row of versionRows) {
-    byModel
-      .get(row.model)
-      ?.versions.push({ id: row.id, number: row.number, state: row.state, publishedAt: row.published_at });
+    byModel.get(row.model)?.versions.push({
+      id: row.id,
+      number: row.number,
+      state: row.state,
+      createdAt: row.created_at,
+      publishedAt: row.published_at,
+    });
   }
   return [...byModel.values()];
 }

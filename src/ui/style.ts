@@ -39,7 +39,8 @@ caption { text-align: left; font-weight: 600; padding-bottom: 0.4rem; }
 .badge { display: inline-block; border-radius: 999px; padding: 0.05rem 0.55rem; font-size: 0.8rem; font-weight: 600; white-space: nowrap; }
 .badge.published, .badge.succeeded, .badge.pass { color: var(--good); background: var(--good-bg); }
 .badge.held, .badge.queued { color: var(--warn); background: var(--warn-bg); }
-.badge.rejected, .badge.failed, .badge.fail { color: var(--bad); background: var(--bad-bg); }
+.badge.rejected, .badge.failed, .badge.fail, .badge.stale { color: var(--bad); background: var(--bad-bg); }
+span.stale { color: var(--bad); }
 .badge.running { color: var(--info); background: var(--info-bg); }
 .badge.superseded, .badge.pruned, .badge.none { color: var(--dim); background: var(--dim-bg); }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(360px, 1fr)); gap: 1rem; }

@@ -7,8 +7,9 @@ import {
   missingKeyDetail,
   readEstimate,
   readEstimates,
+  servedHeaders,
 } from '../estimate-answer.ts';
-import { cacheControl, ESTIMATE_VERSION } from '../headers.ts';
+import { ESTIMATE_STALE, ESTIMATE_VERSION } from '../headers.ts';
 import { instantText, keyParams, keySchema, modelParam, versionNumber, versionText } from '../params.ts';
 import { Batch, Estimate, headers, json, problem } from '../responses.ts';
 import { defineRoute } from '../route.ts';
@@ -60,6 +61,7 @@ export function requestOf(input: {
 const answerHeaders = {
   [ESTIMATE_VERSION]: headers.estimateVersion,
   'Cache-Control': headers.cacheControl,
+  [ESTIMATE_STALE]: headers.estimateStale,
 };
 
 /** The single lookup: the Express app's route, and the definition the fast path matches with. */
@@ -82,13 +84,10 @@ export const estimateRoute = defineRoute({
     410: problem('the version was pruned by retention'),
   },
   handle: async ({ params, query }, { req, res, deps }) => {
-    const { version, immutable } = await servedVersion(deps.catalog, params.model, requestOf(query));
-    const etag = estimateEtag(version.id, params.key);
-    res.set({
-      [ESTIMATE_VERSION]: String(version.number),
-      ETag: etag,
-      'Cache-Control': cacheControl(immutable),
-    });
+    const served = await servedVersion(deps.catalog, params.model, requestOf(query));
+    const { version } = served;
+    const etag = estimateEtag(served, params.key);
+    res.set({ ...servedHeaders(served), ETag: etag });
     if (matchesEtag(req.get('if-none-match'), etag)) {
       deps.metrics.lookups.inc({ model: params.model });
       res.status(304).end();
@@ -99,7 +98,7 @@ export const estimateRoute = defineRoute({
       res.removeHeader('ETag');
       throw new NotFoundError(missingKeyDetail(params.model, version.number, params.key));
     }
-    res.json(estimateBody(params.model, version.number, row));
+    res.json(estimateBody(params.model, version.number, row, served.stale));
   },
 });
 
@@ -118,20 +117,18 @@ export const estimateRoutes = [
       410: problem('the version was pruned by retention'),
     },
     handle: async ({ params, body }, { res, deps }) => {
-      const { version, immutable } = await servedVersion(deps.catalog, params.model, requestOf(body));
+      const served = await servedVersion(deps.catalog, params.model, requestOf(body));
+      const { version } = served;
       const found = await readEstimates(deps, params.model, version.id, body.keys);
       const estimates = [];
       const missing = [];
       for (const key of body.keys) {
         const row = found.get(key);
         if (row == null) missing.push(key);
-        else estimates.push(estimateBody(params.model, version.number, row));
+        else estimates.push(estimateBody(params.model, version.number, row, served.stale));
       }
-      res.set({
-        [ESTIMATE_VERSION]: String(version.number),
-        'Cache-Control': cacheControl(immutable),
-      });
-      res.json({ model: params.model, version: version.number, estimates, missing });
+      res.set(servedHeaders(served));
+      res.json({ model: params.model, version: version.number, stale: served.stale, estimates, missing });
     },
   }),
 ];

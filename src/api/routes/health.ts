@@ -6,6 +6,7 @@ import { DOCS_CSP, DOCS_PAGE } from '../docs.ts';
 import { openApiDocument } from '../openapi.ts';
 import { Readiness } from '../responses.ts';
 import { defineRoute } from '../route.ts';
+import { freshnessOf } from '../served-version.ts';
 
 const text = (description: string, type: string) => ({
   description,
@@ -58,9 +59,16 @@ export const healthRoutes = [
       const down = [postgres === 'ok' ? undefined : 'postgres', redis === 'ok' ? undefined : 'redis'].filter(
         (name) => name !== undefined,
       );
+      // stale data is worth an operator's look, not a reason to take the API out of a load balancer
+      const now = Date.now();
+      const stale = deps.catalog
+        .models()
+        .filter((model) => freshnessOf(model, now)?.stale === true)
+        .map((model) => model.name);
       res.status(down.length === 0 ? 200 : 503).json({
         status: down.length === 0 ? 'ready' : `not ready: ${down.join(' and ')} down`,
         checks: { postgres, redis },
+        stale,
       });
     },
   }),

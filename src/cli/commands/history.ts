@@ -80,10 +80,11 @@ export function registerHistory(program: Command, ctx: CliContext): void {
       await requireModel(ctx.db(), options.MODEL);
       const [state] = await listModelStates(ctx.db(), options.MODEL);
       if (state === undefined) throw new NotFoundError(`model "${options.MODEL}" does not exist`);
-      const { version } = pickServed(modelEntryOf(state), requestOf(options));
+      const served = pickServed(modelEntryOf(state), requestOf(options));
+      const { version } = served;
       const row = await findEstimate(ctx.runtime().pool, version.id, options.KEY);
       if (row === undefined)
         throw new NotFoundError(missingKeyDetail(options.MODEL, version.number, options.KEY));
-      ctx.print(JSON.stringify(estimateBody(options.MODEL, version.number, row)));
+      ctx.print(JSON.stringify(estimateBody(options.MODEL, version.number, row, served.stale)));
     });
 }

@@ -7,6 +7,7 @@ import { WITH_ROWS } from '../../versions/states.ts';
 import { actionsFor } from '../actions.ts';
 import { type AccuracyPoint, accuracyChart, historyTimeline } from '../charts.ts';
 import { count, figure, time } from '../format.ts';
+import { staleMark } from '../freshness.ts';
 import { type Html, html } from '../html.ts';
 import { badge, page } from '../layout.ts';
 import { canAct, type PageContext } from '../page-context.ts';
@@ -48,7 +49,8 @@ ${notice ?? ''}
   <h2 id="about">About</h2>
   <dl class="facts">
     <dt>estimator</dt><dd>${model.spec.estimator}</dd>
-    <dt>published</dt><dd>${model.publishedVersion === null ? 'none yet' : html`<a href="${pagePath.version(name, model.publishedVersion)}">v${model.publishedVersion}</a>`}</dd>
+    <dt>published</dt><dd>${model.publishedVersion === null ? 'none yet' : html`<a href="${pagePath.version(name, model.publishedVersion)}">v${model.publishedVersion}</a>${staleMark(ctx, name)}`}</dd>
+    <dt>freshness</dt><dd>${model.spec.maxAgeHours === undefined ? 'no limit (maxAgeHours unset)' : `lookups say stale once the data is over ${model.spec.maxAgeHours} h old`}</dd>
     <dt>schedule</dt><dd>${
       next === undefined
         ? model.spec.schedule.paused
@@ -98,7 +100,7 @@ ${notice ?? ''}
   <h2 id="pins">Pins</h2>
   ${
     pins.length === 0
-      ? html`<p class="muted">No consumer pins a version: retention keeps the newest ${model.spec.retention?.keepVersions ?? 'versions'} it is told to.</p>`
+      ? html`<p class="muted">No consumer pins a version: retention keeps the newest ${model.spec.retention.keepVersions} versions.</p>`
       : html`<table>
     <caption>Consumers that depend on a version: retention keeps it until the pin expires</caption>
     <thead><tr><th>consumer</th><th>version</th><th>expires</th><th>pinned</th><th>note</th></tr></thead>

@@ -4,6 +4,7 @@ import { listVersions } from '../../db/versions.ts';
 import { nextRunOf } from '../../runs/scheduled.ts';
 import { sparkline } from '../charts.ts';
 import { age, figure, time } from '../format.ts';
+import { staleMark } from '../freshness.ts';
 import { html } from '../html.ts';
 import { badge, page } from '../layout.ts';
 import type { PageContext } from '../page-context.ts';
@@ -41,7 +42,7 @@ export async function modelsPage(ctx: PageContext): Promise<string> {
   <td>${
     model.publishedVersion === null
       ? html`<span class="muted">none yet</span>`
-      : html`<a href="${pagePath.version(model.name, model.publishedVersion)}">v${model.publishedVersion}</a> <span class="muted">published ${age(model.publishedAt, ctx.now.getTime())} ago</span>`
+      : html`<a href="${pagePath.version(model.name, model.publishedVersion)}">v${model.publishedVersion}</a> <span class="muted">published ${age(model.publishedAt, ctx.now.getTime())} ago</span>${staleMark(ctx, model.name)}`
   }</td>
   <td>${run === undefined ? html`<span class="muted">none</span>` : html`${badge(run.state)} <span class="muted">${run.phase}, ${age(run.createdAt, ctx.now.getTime())} ago</span>`}</td>
   <td>${
