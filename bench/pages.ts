@@ -110,9 +110,9 @@ async function demoData(runtime: Runtime, url: string): Promise<void> {
   };
   try {
     for (const model of ['nasdaq-close', 'nasdaq-naive']) await refresh(model);
-    await advanceMarket(pool, 1, undefined);
+    await advanceMarket(pool, 1);
     for (const model of ['nasdaq-close', 'nasdaq-naive']) await refresh(model);
-    await advanceMarket(pool, 1, 30);
+    await advanceMarket(pool, 1, { shockPct: 30 });
     await refresh('nasdaq-close');
     for (const model of ['nasdaq-close', 'nasdaq-naive']) await evaluateModel(db, model, runtime.logger);
   } finally {

@@ -63,7 +63,7 @@ export function addDays(start: string, offset: number): string {
 }
 
 /** mulberry32 over a seed mixed from (seed, index): small, fast and identical on every platform. */
-function randomStream(seed: number, index: number): () => number {
+export function randomStream(seed: number, index: number): () => number {
   let state = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35);
   return () => {
     state = (state + 0x6d2b79f5) | 0;

@@ -26,6 +26,7 @@ describe('migrations', () => {
       '0002_change_notifications',
       '0003_dashboard_sessions',
       '0004_pins',
+      '0005_input_checks',
     ]);
     await expect(dumpSchema(db())).resolves.toMatchFileSnapshot('./fixtures/schema.txt');
   });

@@ -100,6 +100,53 @@ describe('almanac seed', () => {
     expect(model).toBeLessThan(naive * 0.99);
   });
 
+  it('--drop-keys and --null-share spoil each advanced day, exactly and the same way every time', async () => {
+    await seed('--keys', '200', '--days', '30');
+    const base = await checksum();
+    const run = await runCli('seed', '--advance', '2', '--drop-keys', '20', '--null-share', '30');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(
+      "on each advanced day, 20% of the tickers left out and 30% of each feature's values null",
+    );
+    const { rows } = await sql<Record<string, string>>`
+      SELECT day::text, count(*) AS n, count(*) FILTER (WHERE close IS NULL) AS close,
+             count(*) FILTER (WHERE volume IS NULL) AS volume, count(*) FILTER (WHERE ma_5 IS NULL) AS ma_5,
+             count(*) FILTER (WHERE ma_20 IS NULL) AS ma_20, count(*) FILTER (WHERE volume_z IS NULL) AS volume_z
+      FROM demo.daily_prices WHERE day > '2026-01-30' GROUP BY day ORDER BY day`.execute(db());
+    // 40 of the 200 tickers left out, and 30% of the 160 left (48) null in each feature
+    for (const row of rows) {
+      expect(row).toMatchObject({
+        n: '160',
+        close: '48',
+        volume: '48',
+        ma_5: '48',
+        ma_20: '48',
+        volume_z: '48',
+      });
+    }
+    // each feature nulls rows of its own
+    const { rows: together } = await sql<{ n: string }>`
+      SELECT count(*) AS n FROM demo.daily_prices WHERE close IS NULL AND ma_5 IS NULL`.execute(db());
+    expect(Number(together[0]?.n)).toBeLessThan(96);
+    expect(rows.map((row) => row.day)).toEqual(['2026-01-31', '2026-02-01']);
+    // a lost row or close is a lost actual the day before
+    const { rows: lost } = await sql<{ day: string; missing: string }>`
+      SELECT a.day::text, count(*) AS missing FROM demo.daily_prices a
+      LEFT JOIN demo.daily_prices b ON b.ticker = a.ticker AND b.day = a.day + 1
+      WHERE a.day = '2026-01-30' AND (b.ticker IS NULL OR b.close IS NULL) AND a.close_next IS NULL
+      GROUP BY a.day`.execute(db());
+    const { rows: unknown } = await sql<{ n: string }>`
+      SELECT count(*) AS n FROM demo.daily_prices WHERE day = '2026-01-30' AND close_next IS NULL`.execute(
+      db(),
+    );
+    expect(lost[0]?.missing).toBe(unknown[0]?.n);
+    const spoiled = await checksum();
+    await seed('--keys', '200', '--days', '30');
+    expect(await checksum()).toBe(base);
+    await seed('--advance', '2', '--drop-keys', '20', '--null-share', '30');
+    expect(await checksum()).toBe(spoiled);
+  });
+
   it('makes unique, ticker-like keys', () => {
     const names = new Set(Array.from({ length: 100_000 }, (_, i) => tickerName(i)));
     expect(names.size).toBe(100_000);
@@ -113,6 +160,10 @@ describe('almanac seed refuses what it cannot do', () => {
     [['--days', 'ten'], '--days: must be a whole number from 1 to 3650'],
     [['--start', '2026-02-30'], '--start: is not a real date'],
     [['--shock', '30'], '--shock only applies with --advance'],
+    [['--drop-keys', '20', '--null-share', '5'], '--drop-keys, --null-share only apply with --advance'],
+    [['--advance', '1', '--drop-keys', '101'], '--drop-keys: must be a percentage from 0 to 100'],
+    [['--advance', '1', '--null-share', 'half'], '--null-share: must be a percentage from 0 to 100'],
+    [['--advance', '1', '--null-share', '-1'], '--null-share: must be a percentage from 0 to 100'],
     [['--advance', '1', '--keys', '10'], '--advance continues the existing market'],
   ])('%j', async (args, message) => {
     const run = await runCli('seed', ...args);

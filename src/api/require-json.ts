@@ -9,9 +9,12 @@ export const requireJson: RequestHandler = (req, _res, next) => {
   next();
 };
 
-/** For an optional body: none at all is fine (type-is answers null), any other than JSON is a 415. */
+/**
+ * For an optional body: none at all is fine (type-is answers null), and so is an empty one without
+ * a type (fetch sends `Content-Length: 0` for a POST without a body); any other than JSON is a 415.
+ */
 export const optionalJson: RequestHandler = (req, _res, next) => {
-  if (req.is('application/json') === false) {
+  if (req.headers['content-length'] !== '0' && req.is('application/json') === false) {
     throw new HttpError(415, 'send the body as JSON, with "Content-Type: application/json"');
   }
   next();

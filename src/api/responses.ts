@@ -100,6 +100,7 @@ export const Run = z
     version: z.number().int().nullable(),
     error: z.string().nullable(),
     attempts: z.number().int(),
+    forceInputs: z.boolean().describe('the run goes past failed input checks (`--force-inputs`)'),
     createdAt: timestamp,
     startedAt: timestamp.nullable(),
     finishedAt: timestamp.nullable(),

@@ -82,6 +82,7 @@ export function runView(run: RunRow): z.infer<typeof Run> {
     version: run.version,
     error: run.error,
     attempts: run.attempts,
+    forceInputs: run.forceInputs,
     createdAt: run.createdAt.toISOString(),
     startedAt: run.startedAt?.toISOString() ?? null,
     finishedAt: run.finishedAt?.toISOString() ?? null,

@@ -13,13 +13,13 @@ export function parseOptions<T extends z.ZodType>(schema: T, input: unknown): z.
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.map((issue) => {
     const name = issue.path.map(String).join('.');
-    const flag =
-      name === ''
-        ? ''
-        : /^[A-Z]+$/.test(name)
-          ? `${name}: `
-          : `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: `;
+    const flag = name === '' ? '' : /^[A-Z]+$/.test(name) ? `${name}: ` : `${flagName(name)}: `;
     return `${flag}${issue.message}`;
   });
   throw new UsageError(lines.join('\n'));
+}
+
+/** An option's flag as it is typed: `dropKeys` is `--drop-keys`. */
+export function flagName(option: string): string {
+  return `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }

@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import type { Db } from './database.ts';
 
-export type ColumnInfo = { name: string; type: string };
+/** A column, its type, and its collation (null for types without one). */
+export type ColumnInfo = { name: string; type: string; collation: string | null };
 export type TableInfo = { qualifiedName: string; columns: Map<string, ColumnInfo> };
 
 /** A table's or view's columns with their types, or undefined when no such relation exists. */
@@ -11,7 +12,8 @@ export async function describeTable(db: Db, table: string): Promise<TableInfo | 
   const row = found.rows[0];
   if (row?.oid == null || row.qualified == null) return undefined;
   const columns = await sql<ColumnInfo>`
-    SELECT attname AS name, format_type(atttypid, atttypmod) AS type
+    SELECT attname AS name, format_type(atttypid, atttypmod) AS type,
+           (SELECT collname::text FROM pg_collation WHERE oid = attcollation) AS collation
     FROM pg_attribute
     WHERE attrelid = ${row.oid}::oid AND attnum > 0 AND NOT attisdropped
     ORDER BY attnum`.execute(db);

@@ -31,6 +31,18 @@ export async function createMarketTable(client: pg.PoolClient): Promise<void> {
   );
 }
 
+/**
+ * Lets the features be null, for bad days made on purpose (`seed --advance --null-share`): a real
+ * source has gaps, and the input checks should see them. Nothing to do when they already may.
+ */
+export async function allowNullFeatures(client: pg.PoolClient): Promise<void> {
+  await client.query(
+    `ALTER TABLE ${MARKET_TABLE} ${['close', 'volume', 'ma_5', 'ma_20', 'volume_z']
+      .map((column) => `ALTER COLUMN ${column} DROP NOT NULL`)
+      .join(', ')}`,
+  );
+}
+
 /** COPYs rows (`ticker\tday\tclose\tvolume\tma_5\tma_20\tvolume_z\tclose_next` lines) into the price table. */
 export async function copyMarketRows(client: pg.PoolClient, lines: Readable): Promise<void> {
   await pipeline(

@@ -2,6 +2,8 @@ import { type RawBuilder, sql } from 'kysely';
 import type { Db } from './database.ts';
 import { withLocalSettings } from './local-settings.ts';
 import { asPruned, partitionName } from './partitions.ts';
+import { type PsiBinColumns, psiBinColumns, psiBinCtes, psiBinsOf } from './psi-bins.ts';
+import { interpolated, sortedValues } from './sorted-values.ts';
 
 /**
  * The statistics of a drift report, computed by Postgres over the two versions' partitions: no
@@ -13,7 +15,6 @@ import { asPruned, partitionName } from './partitions.ts';
  */
 
 const QUANTILES = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99];
-const DECILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 /** The shares at which a version's CDF is kept for charts: every percentile, 0 to 1. */
 export const CDF_SHARES = Array.from({ length: 101 }, (_, i) => i / 100);
 
@@ -72,26 +73,7 @@ export type Distributions = {
 };
 
 /** A version's values sorted into one array `s`, with their count, mean and sample std. */
-const sorted = (id: string) => sql`
-  SELECT coalesce(array_agg(value ORDER BY value), '{}') AS s, count(*) AS n, avg(value) AS mean,
-         stddev_samp(value) AS std
-  FROM ${sql.table(partitionName(id))}`;
-
-/**
- * `percentile_cont`'s linear interpolation, for each fraction, over `s`, a sorted float8[] of `n`
- * values: the same arithmetic on the order statistics at floor and ceil of q · (n − 1).
- */
-const interpolated = (s: string, n: string, fractions: number[]) => {
-  const [values, count] = [sql.raw(s), sql.raw(n)];
-  return sql`(
-    SELECT array_agg(CASE WHEN lo = hi THEN ${values}[lo + 1]
-                          ELSE ${values}[lo + 1] + (p - lo) * (${values}[hi + 1] - ${values}[lo + 1]) END
-                     ORDER BY k)
-    FROM (SELECT p, floor(p)::int AS lo, ceil(p)::int AS hi, k
-          FROM unnest(${sql.val(fractions)}::float8[]) WITH ORDINALITY AS f(q, k),
-               LATERAL (SELECT q * (${count} - 1)::float8 AS p) scaled) points
-    WHERE ${count} > 0)`;
-};
+const sorted = (id: string) => sortedValues(sql.table(partitionName(id)));
 
 /**
  * The part of the Kolmogorov–Smirnov statistic and of the Wasserstein-1 distance that steps at the
@@ -127,46 +109,30 @@ const stepsOf = (mine: 'a' | 'b') => {
  * values are sorted once, into an array, and everything else is read from the two arrays.
  */
 export async function distributions(db: Db, a: string, b: string): Promise<Distributions> {
-  const { rows } = await sql<{
-    na: string;
-    mean_a: number | null;
-    std_a: number | null;
-    q_a: number[] | null;
-    nb: string;
-    mean_b: number | null;
-    std_b: number | null;
-    q_b: number[] | null;
-    edges: number[] | null;
-    below_a: string[] | null;
-    below_b: string[] | null;
-    from_a: (number | null)[] | null;
-    from_b: (number | null)[] | null;
-    cdf_a: number[] | null;
-    cdf_b: number[] | null;
-  }>`
+  const { rows } = await sql<
+    PsiBinColumns & {
+      na: string;
+      mean_a: number | null;
+      std_a: number | null;
+      q_a: number[] | null;
+      nb: string;
+      mean_b: number | null;
+      std_b: number | null;
+      q_b: number[] | null;
+      from_a: (number | null)[] | null;
+      from_b: (number | null)[] | null;
+      cdf_a: number[] | null;
+      cdf_b: number[] | null;
+    }
+  >`
     WITH RECURSIVE
     sa AS MATERIALIZED (${sorted(a)}),
     sb AS MATERIALIZED (${sorted(b)}),
-    edges AS MATERIALIZED (SELECT ${interpolated('sa.s', 'sa.n', DECILES)} AS cuts FROM sa),
-    -- how many values of each side lie below each edge (strictly): a binary search in its array
-    below(side, k, cut, lo, hi) AS (
-      SELECT sides.side, x.k, x.cut, 0::bigint, sides.n
-      FROM edges, unnest(edges.cuts) WITH ORDINALITY AS x(cut, k),
-           (SELECT 'a' AS side, n FROM sa UNION ALL SELECT 'b', n FROM sb) sides
-      UNION ALL
-      SELECT side, k, cut, CASE WHEN under THEN mid ELSE lo END, CASE WHEN under THEN hi ELSE mid - 1 END
-      FROM (
-        SELECT side, k, cut, lo, hi, mid,
-               (CASE side WHEN 'a' THEN (SELECT s FROM sa) ELSE (SELECT s FROM sb) END)[mid] < cut AS under
-        FROM (SELECT *, (lo + hi + 1) / 2 AS mid FROM below WHERE lo < hi) halves
-      ) probes
-    )
+    ${psiBinCtes}
     SELECT sa.n AS na, sa.mean AS mean_a, sa.std AS std_a, ${interpolated('sa.s', 'sa.n', QUANTILES)} AS q_a,
            sb.n AS nb, sb.mean AS mean_b, sb.std AS std_b, ${interpolated('sb.s', 'sb.n', QUANTILES)} AS q_b,
            ${interpolated('sa.s', 'sa.n', CDF_SHARES)} AS cdf_a, ${interpolated('sb.s', 'sb.n', CDF_SHARES)} AS cdf_b,
-           (SELECT cuts FROM edges) AS edges,
-           (SELECT array_agg(lo ORDER BY k) FROM below WHERE side = 'a' AND lo = hi) AS below_a,
-           (SELECT array_agg(lo ORDER BY k) FROM below WHERE side = 'b' AND lo = hi) AS below_b,
+           ${psiBinColumns},
            CASE WHEN sa.n > 0 AND sb.n > 0 THEN ${stepsOf('a')} END AS from_a,
            CASE WHEN sa.n > 0 AND sb.n > 0 THEN ${stepsOf('b')} END AS from_b
     FROM sa, sb`.execute(db);
@@ -185,19 +151,15 @@ export async function distributions(db: Db, a: string, b: string): Promise<Distr
     quantiles: q ?? QUANTILES.map(() => null),
     cdf: cdf ?? [],
   });
-  // bin 0 holds the values below the first edge, bin j those from edge j to below edge j + 1
-  const counts = (below: string[] | null | undefined, count: number) => {
-    const cumulative = [0, ...(below ?? DECILES.map(() => '0')).map(Number), count];
-    return cumulative.slice(1).map((upTo, bin) => upTo - (cumulative[bin] ?? 0));
-  };
+  const bins = psiBinsOf(row, na, nb);
   const [ksA, wA, atA] = row?.from_a ?? [null, null, null];
   const [ksB, wB, atB] = row?.from_b ?? [null, null, null];
   const bothSides = na > 0 && nb > 0;
   return {
     a: side(na, row?.mean_a, row?.std_a, row?.q_a, row?.cdf_a),
     b: side(nb, row?.mean_b, row?.std_b, row?.q_b, row?.cdf_b),
-    psiEdges: row?.edges ?? [],
-    psiCounts: { a: counts(row?.below_a, na), b: counts(row?.below_b, nb) },
+    psiEdges: bins.edges,
+    psiCounts: bins.counts,
     ks: bothSides ? Math.max(ksA ?? 0, ksB ?? 0) : null,
     ksAt: bothSides ? (((ksA ?? 0) >= (ksB ?? 0) ? atA : atB) ?? null) : null,
     // with both sides, no step between two values (a single value in all) integrates to 0

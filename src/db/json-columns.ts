@@ -43,6 +43,49 @@ const recordedSpec = z.looseObject({
   source: sourceSchema.optional(),
 });
 
+/** A check of an input figure; `threshold` is null when the spec sets none (reported, never failing). */
+const inputCheck = z.object({
+  name: z
+    .string()
+    .describe('the figure checked, as its path in `inputs` (`nullShare.close`); `rowDrop` is −rowChange'),
+  threshold: nullableNumber,
+  observed: nullableNumber,
+  passed: z.boolean(),
+});
+
+/**
+ * What the input checks found before training (src/drift/input-checks.ts): the source's newest
+ * slice (its rows at the newest time) against the slice the published version scored.
+ */
+export const inputChecksSchema = z
+  .looseObject({
+    time: z.string().nullable().describe("the newest slice's source time: the rows this run scores"),
+    baseline: z
+      .object({ version: z.number().int(), time: z.string(), rows: z.number().int() })
+      .nullable()
+      .describe(
+        'the published version, the source time of the slice it scored and its rows; null for a first run',
+      ),
+    rows: z.number().int().describe("the newest slice's rows"),
+    rowChange: nullableNumber.describe('(rows − baseline rows) / baseline rows: negative for a drop'),
+    missingKeys: nullableNumber.describe("share of the baseline slice's keys absent from the newest slice"),
+    missing: z
+      .object({ count: z.number().int(), keys: z.array(z.string()) })
+      .describe('those keys (scored from their older rows): how many, and the first 100 in key order'),
+    nullShare: z
+      .record(z.string(), nullableNumber)
+      .describe(
+        'per feature in the newest slice, and for the target over the training window: share null or not finite',
+      ),
+    psi: z
+      .record(z.string(), nullableNumber)
+      .describe("per feature: PSI of the newest slice's finite values against the baseline's"),
+    checks: z.array(inputCheck),
+    passed: z.boolean(),
+    forced: z.boolean().describe('the run was asked to go on past failed checks (`--force-inputs`)'),
+  })
+  .openapi('InputChecks');
+
 export const lineageSchema = z
   .looseObject({
     /** the model spec as it was when the version was made */
@@ -56,6 +99,7 @@ export const lineageSchema = z
     jobId: z.string().optional(),
     attempts: z.number().int().optional(),
     codeVersion: z.string().optional(),
+    inputs: inputChecksSchema.optional(),
     training: z
       .looseObject({
         window: z.looseObject({ anchor: z.string(), trainWindowDays: z.number(), holdoutDays: z.number() }),
@@ -178,6 +222,8 @@ const realizedFigures = realizedSchema.omit({ keys: true, evaluatedAt: true });
 
 export type DecisionRecord = z.infer<typeof decisionRecordSchema>;
 export type Lineage = z.infer<typeof lineageSchema>;
+export type InputChecks = z.infer<typeof inputChecksSchema>;
+export type InputCheck = z.infer<typeof inputCheck>;
 export type Metrics = z.infer<typeof metricsSchema>;
 export type DriftReport = z.infer<typeof driftReportSchema>;
 export type RealizedAccuracy = z.infer<typeof realizedSchema>;

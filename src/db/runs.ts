@@ -15,6 +15,8 @@ export type Run = {
   version: number | null;
   error: string | null;
   attempts: number;
+  /** the run goes past failed input checks, and its lineage says so */
+  forceInputs: boolean;
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
@@ -42,20 +44,31 @@ function toRun(row: RunRow & { version_number: number | null }): Run {
     version: row.version_number,
     error: row.error,
     attempts: row.attempts,
+    forceInputs: row.force_inputs,
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
   };
 }
 
-/** Inserts the run of (model, slot) unless it exists: this insert decides that a slot runs once. */
+/**
+ * Inserts the run of (model, slot) unless it exists: this insert decides that a slot runs once
+ * (and a run that exists keeps what it was asked for, `forceInputs` included).
+ */
 export async function insertRun(
   db: Db,
-  run: { id: string; model: string; slot: string; trigger: string; jobId: string },
+  run: { id: string; model: string; slot: string; trigger: string; jobId: string; forceInputs?: boolean },
 ): Promise<{ run: Run; created: boolean }> {
   const inserted = await db
     .insertInto('runs')
-    .values({ id: run.id, model: run.model, slot: run.slot, trigger: run.trigger, job_id: run.jobId })
+    .values({
+      id: run.id,
+      model: run.model,
+      slot: run.slot,
+      trigger: run.trigger,
+      job_id: run.jobId,
+      force_inputs: run.forceInputs ?? false,
+    })
     .onConflict((conflict) => conflict.columns(['model', 'slot']).doNothing())
     .returning('id')
     .executeTakeFirst();
@@ -103,7 +116,7 @@ export async function startRunAttempt(db: Db, runId: string): Promise<number> {
     .set((eb) => ({
       attempts: eb('attempts', '+', 1),
       state: 'running',
-      phase: 'training',
+      phase: 'checking',
       progress: 0,
       error: null,
       started_at: sql`coalesce(started_at, now())`,

@@ -15,6 +15,12 @@ export type SourceRef = {
   target: string;
   features: string[];
   timeType: string;
+  /**
+   * The key column's type and collation: a version's keys (text, COLLATE "C") are cast back to
+   * them to probe the source's (key, time) index, which a cast of the column itself would defeat.
+   */
+  keyType: string;
+  keyCollation: string | null;
   /** true when a unique index covers exactly (key, time): no duplicate check needed */
   uniqueKeyTime: boolean;
 };
@@ -35,6 +41,7 @@ export async function resolveSource(db: Db, source: SourceSpec): Promise<SourceR
     return found.type;
   };
   type(source.key);
+  const keyColumn = table.columns.get(source.key);
   const timeType = type(source.time);
   if (!isTimeType(timeType))
     throw new SourceError(`column "${source.time}" is ${timeType}, not a date or timestamp`);
@@ -52,7 +59,14 @@ export async function resolveSource(db: Db, source: SourceSpec): Promise<SourceR
              WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::int2[]))
             = (SELECT array_agg(c ORDER BY c) FROM unnest(ARRAY[${source.key}, ${source.time}]::text[]) c)
     ) AS found`.execute(db);
-  return { ...source, table: table.qualifiedName, timeType, uniqueKeyTime: unique.rows[0]?.found === true };
+  return {
+    ...source,
+    table: table.qualifiedName,
+    timeType,
+    keyType: keyColumn?.type ?? 'text',
+    keyCollation: keyColumn?.collation ?? null,
+    uniqueKeyTime: unique.rows[0]?.found === true,
+  };
 }
 
 export const quote = (identifier: string) => pg.escapeIdentifier(identifier);
@@ -60,6 +74,10 @@ export const quote = (identifier: string) => pg.escapeIdentifier(identifier);
 /** A float8 column that is present and finite (NaN = NaN in Postgres, so NOT IN catches it). */
 export const finite = (expression: string) =>
   `(${expression})::float8 NOT IN ('NaN', 'Infinity', '-Infinity')`;
+
+/** The share of rows whose value is null or not finite (a float8 aggregate; null without rows). */
+export const unusableShare = (expression: string) =>
+  `avg(CASE WHEN ${finite(expression)} THEN 0 ELSE 1 END)::float8`;
 
 /** Every value a row needs to be usable for training: target and features present and finite. */
 export function usableRow(source: SourceRef): string {

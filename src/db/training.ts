@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from './database.ts';
 import { withLocalSettings } from './local-settings.ts';
-import { finite, quote, type SourceRef, usableRow } from './source.ts';
+import { finite, quote, type SourceRef, unusableShare, usableRow } from './source.ts';
 
 /**
  * The training queries. Rows never leave Postgres: it returns moments (avg, covar_pop) of the
@@ -35,6 +35,17 @@ function rangePredicate(source: SourceRef, range: DayRange) {
   const anchor = sql`${range.anchor}::${sql.raw(source.timeType)}`;
   return sql`${time} > ${anchor} - make_interval(days => ${range.fromDaysBack}::int)
          AND ${time} <= ${anchor} - make_interval(days => ${range.toDaysBack}::int)`;
+}
+
+/**
+ * The share of a range's rows whose target is null or not finite: rows that training leaves out
+ * without a word (an actual that never arrived). Null for a range without rows.
+ */
+export async function targetNullShare(db: Db, source: SourceRef, range: DayRange): Promise<number | null> {
+  const { rows } = await sql<{ share: number | null }>`
+    SELECT ${sql.raw(unusableShare(quote(source.target)))} AS share
+    FROM ${sql.raw(source.table)} WHERE ${rangePredicate(source, range)}`.execute(db);
+  return rows[0]?.share ?? null;
 }
 
 /**

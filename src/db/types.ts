@@ -19,6 +19,7 @@ export const VERSION_STATES = [
 export const RUN_STATES = ['queued', 'running', 'succeeded', 'failed'] as const;
 export const RUN_PHASES = [
   'queued',
+  'checking',
   'training',
   'scoring',
   'indexing',
@@ -66,6 +67,8 @@ export interface RunTable {
   version_id: BigId | null;
   error: string | null;
   attempts: ColumnType<number, number | undefined, number>;
+  /** go past failed input checks (`run --force-inputs`): kept on the row so that every retry does */
+  force_inputs: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: Timestamp;
   started_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;

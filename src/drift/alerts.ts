@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import { Counter, Registry } from 'prom-client';
+import type { InputCheck } from '../db/json-columns.ts';
 import type { DriftReport } from './report.ts';
 
 /**
- * What the gate reports when it holds a version back: a warning in the log, a counter, and the
- * verdict POSTed to the model's webhook. A dead webhook is logged and counted; it never fails the
- * run or the import that was held.
+ * What operators are told when the gate holds a version back, or a refresh fails its input
+ * checks: a warning in the log, a counter, and the checks POSTed to the model's webhook. A dead
+ * webhook is logged and counted; it never fails the run or the import that was held.
  */
 
 /** The gate's counters, kept per process; the API and the worker both export them. */
@@ -18,9 +19,16 @@ const heldVersions = new Counter({
   registers: [gateRegistry],
 });
 
+const failedInputs = new Counter({
+  name: 'almanac_input_checks_failed_total',
+  help: 'Refresh runs that failed their input checks, by model',
+  labelNames: ['model'] as const,
+  registers: [gateRegistry],
+});
+
 const failedAlerts = new Counter({
   name: 'almanac_alert_webhook_failures_total',
-  help: 'Drift alerts whose webhook did not accept them after every retry, by model',
+  help: 'Alerts (held versions, failed input checks) whose webhook did not accept them after every retry, by model',
   labelNames: ['model'] as const,
   registers: [gateRegistry],
 });
@@ -39,9 +47,46 @@ export async function announceHeld(
     `the drift gate held version ${report.candidate.version} back (${failed.join(', ')}); approve it with \`almanac publish\` or reject it`,
   );
   heldVersions.inc({ model: spec.name });
+  await alert(logger, spec, heldAlert(report), options);
+}
+
+export type InputsFailure = { version: number; runId: string; error: string; checks: InputCheck[] };
+
+/** A refresh failed its input checks (src/drift/input-checks.ts): its run and version are `failed`. */
+export async function announceInputsFailed(
+  logger: Logger,
+  spec: { name: string; alerts: { webhookUrl?: string | undefined } },
+  failure: InputsFailure,
+  options: AlertOptions = {},
+): Promise<void> {
+  const failed = failure.checks.filter((check) => !check.passed).map((check) => check.name);
+  logger.warn({ model: spec.name, version: failure.version, runId: failure.runId, failed }, failure.error);
+  failedInputs.inc({ model: spec.name });
+  await alert(logger, spec, inputsFailedAlert(spec.name, failure), options);
+}
+
+/** The webhook's body for failed input checks: every check, and where the version's lineage is. */
+export function inputsFailedAlert(model: string, failure: InputsFailure) {
+  return {
+    event: 'inputs.failed',
+    model,
+    version: failure.version,
+    runId: failure.runId,
+    error: failure.error,
+    checks: failure.checks,
+    lineage: `/v1/models/${model}/versions/${failure.version}`,
+  };
+}
+
+async function alert(
+  logger: Logger,
+  spec: { name: string; alerts: { webhookUrl?: string | undefined } },
+  body: unknown,
+  options: AlertOptions,
+): Promise<void> {
   const url = spec.alerts.webhookUrl;
   if (url === undefined) return;
-  const delivered = await postWithRetries(url, heldAlert(report), options, logger);
+  const delivered = await postWithRetries(url, body, options, logger);
   if (!delivered) failedAlerts.inc({ model: spec.name });
 }
 
@@ -83,13 +128,13 @@ async function postWithRetries(
         response.status !== 408 &&
         response.status !== 429
       ) {
-        logger.warn({ url, attempt, outcome }, 'the drift alert webhook refused the alert');
+        logger.warn({ url, attempt, outcome }, 'the alert webhook refused the alert');
         return false;
       }
     } catch (error) {
       outcome = error instanceof Error ? error.message : String(error);
     }
-    logger.warn({ url, attempt, attempts, outcome }, 'the drift alert webhook did not answer');
+    logger.warn({ url, attempt, attempts, outcome }, 'the alert webhook did not answer');
     if (attempt < attempts)
       await new Promise((resolve) => setTimeout(resolve, backoffMs * 2 ** (attempt - 1)));
   }

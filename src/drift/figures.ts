@@ -12,10 +12,9 @@ import {
   withStatisticsSettings,
 } from '../db/drift-stats.ts';
 import { ksPValue } from './kolmogorov.ts';
+import { psiOf } from './psi.ts';
 
 export type { Mover, TopMovers } from '../db/drift-stats.ts';
-
-export const PSI_EPSILON = 1e-4;
 
 type Side = {
   count: number;
@@ -152,18 +151,6 @@ function sideOf(summary: SideSummary): Side {
     std: summary.count < 2 ? null : summary.std,
     quantiles: Object.fromEntries(QUANTILES.map((q, i) => [String(q), summary.quantiles[i] ?? null])),
   };
-}
-
-/** PSI = Σ (pB − pA) · ln(pB / pA) over bins 0…9, a share of 0 counted as epsilon. */
-function psiOf(counts: { a: number[]; b: number[] }, countA: number, countB: number): number | null {
-  if (countA === 0 || countB === 0) return null;
-  let psi = 0;
-  for (let bin = 0; bin <= 9; bin += 1) {
-    const pa = (counts.a[bin] ?? 0) / countA || PSI_EPSILON;
-    const pb = (counts.b[bin] ?? 0) / countB || PSI_EPSILON;
-    psi += (pb - pa) * Math.log(pb / pa);
-  }
-  return psi;
 }
 
 /** W / std(A): 0 when both are 0, null when only A's std is 0 or undefined. */

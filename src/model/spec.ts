@@ -71,6 +71,24 @@ export const driftPolicy = z
   })
   .strict();
 
+/**
+ * Input checks before training (src/drift/input-checks.ts): the source's newest slice against the
+ * one the published version scored. Every threshold is optional: a check without one is reported
+ * in the lineage and never fails a run.
+ */
+export const inputChecksPolicy = z
+  .object({
+    /** the newest slice's rows may fall by at most this share of the published slice's */
+    maxRowDrop: share.optional(),
+    /** the share of the published slice's keys that may be absent from the newest slice */
+    maxMissingKeys: share.optional(),
+    /** per feature in the newest slice, and for the target over the training window */
+    maxNullShare: share.optional(),
+    /** per feature, with the published slice as A: the drift report's PSI */
+    maxFeaturePsi: nonNegative.optional(),
+  })
+  .strict();
+
 const webhookUrl = z.string().refine((value) => {
   try {
     return ['http:', 'https:'].includes(new URL(value).protocol);
@@ -92,6 +110,7 @@ export const modelSpecSchema = z
     holdoutDays: z.number().int('must be a whole number').min(0).max(365).default(7),
     schedule: schedule.default({ cron: '0 2 * * *', timezone: 'UTC', paused: false }),
     drift: driftPolicy.default(driftPolicy.parse({})),
+    inputs: inputChecksPolicy.optional(),
     alerts: z.object({ webhookUrl: webhookUrl.optional() }).strict().default({}),
     retention: z
       .object({ keepVersions: z.number().int('must be a whole number').min(1).max(10_000).default(30) })
@@ -128,6 +147,7 @@ export const modelSpecSchema = z
 
 export type ModelSpec = z.infer<typeof modelSpecSchema>;
 export type DriftPolicy = z.infer<typeof driftPolicy>;
+export type InputChecksPolicy = z.infer<typeof inputChecksPolicy>;
 
 /** Checks a spec's shape (no database): the parsed spec with every default filled in, or every issue. */
 export function parseSpec(

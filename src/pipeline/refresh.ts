@@ -25,9 +25,16 @@ import {
 import { estimatedKeys } from '../db/scoring.ts';
 import { resolveSource } from '../db/source.ts';
 import type { RunPhase } from '../db/types.ts';
-import { createVersion, findVersionById, mergeLineage, setVersionResults } from '../db/versions.ts';
-import type { AlertOptions } from '../drift/alerts.ts';
+import {
+  createVersion,
+  findPublishedVersion,
+  findVersionById,
+  mergeLineage,
+  setVersionResults,
+} from '../db/versions.ts';
+import { type AlertOptions, announceInputsFailed } from '../drift/alerts.ts';
 import { reportAgainstPublished } from '../drift/gate.ts';
+import { checkInputs, InputCheckError, inputChecksFailure } from '../drift/input-checks.ts';
 import { PermanentError } from '../errors.ts';
 import { estimatorFor } from '../model/estimators/registry.ts';
 import type { ModelSpec } from '../model/spec.ts';
@@ -46,7 +53,7 @@ export type RefreshDeps = {
   logger: Logger;
   /** how long a new attempt waits for a stalled one's lock after terminating it */
   lockWaitMs?: number;
-  /** the held-version webhook's retries and timeout; tests shorten them */
+  /** the alert webhook's retries and timeout (held versions, failed input checks); tests shorten them */
   alerts?: AlertOptions;
 };
 
@@ -71,7 +78,8 @@ export type RefreshOutcome =
 /** Where each phase starts and ends on the run's overall progress (0 to 1). */
 const phaseSpan: Record<RunPhase, [number, number]> = {
   queued: [0, 0],
-  training: [0, 0.1],
+  checking: [0, 0.02],
+  training: [0.02, 0.1],
   scoring: [0.1, 0.85],
   indexing: [0.85, 0.95],
   validating: [0.95, 0.98],
@@ -124,6 +132,14 @@ export async function runRefresh(deps: RefreshDeps, attempt: RefreshAttempt): Pr
       await recordFailure(fenced, client, run.id, versionId, message, final).catch((cleanup: unknown) =>
         log.warn({ err: cleanup }, 'could not record the failure (the attempt may have lost its lock)'),
       );
+      if (error instanceof InputCheckError) {
+        await announceInputsFailed(
+          log,
+          spec,
+          { version: error.version, runId: run.id, error: message, checks: error.checks },
+          deps.alerts,
+        );
+      }
       throw error;
     }
   } finally {
@@ -215,7 +231,7 @@ async function attemptUnderLock(ctx: AttemptContext): Promise<RefreshOutcome> {
   const steps: Record<string, number> = {};
   const since = (start: number) => Math.round(performance.now() - start);
   let phaseStarted = performance.now();
-  let phase: RunPhase = 'training';
+  let phase: RunPhase = 'checking';
   const enter = async (next: RunPhase) => {
     timings[phase] = Math.round(performance.now() - phaseStarted);
     phase = next;
@@ -223,9 +239,25 @@ async function attemptUnderLock(ctx: AttemptContext): Promise<RefreshOutcome> {
     await setRunPhase(deps.db, run.id, attemptNumber, next, phaseSpan[next][0]);
     log.info({ phase: next }, `refresh ${next}`);
   };
-  log.info({ phase, attempt: attemptNumber }, 'refresh training');
+  log.info({ phase, attempt: attemptNumber }, 'refresh checking');
 
   const source = await resolveSource(deps.db, spec.source as NonNullable<ModelSpec['source']>);
+  const inputs = await checkInputs(deps.db, {
+    spec,
+    source,
+    published: await findPublishedVersion(deps.db, spec.name),
+    forced: run.forceInputs,
+  });
+  await mergeLineage(fenced, versionId, { inputs });
+  if (!inputs.passed && !inputs.forced) throw new InputCheckError(spec.name, version.number, inputs);
+  if (!inputs.passed) {
+    log.warn(
+      { failed: inputChecksFailure(spec.name, inputs) },
+      'the run was forced past its failed input checks',
+    );
+  }
+
+  await enter('training');
   const training = await train(deps.db, spec, source);
   await mergeLineage(fenced, versionId, {
     training: { window: training.window, rows: training.rows },

@@ -30,12 +30,13 @@ export function slotTime(slot: string): string {
  * Requests a refresh of (model, slot). The runs row decides: inserting it with ON CONFLICT DO
  * NOTHING means a slot runs once however many schedulers, CLIs and API calls ask. A run that is
  * still queued is enqueued again (the job id makes that idempotent), which heals a run whose
- * enqueue failed. A manual run's slot is `manual-<run id>`.
+ * enqueue failed. A manual run's slot is `manual-<run id>`. `forceInputs` lets the run go past
+ * failed input checks (src/drift/input-checks.ts); it is kept on the runs row.
  */
 export async function requestRefresh(
   db: Db,
   enqueue: EnqueueRefresh,
-  request: { model: string; slot?: string; trigger: string },
+  request: { model: string; slot?: string; trigger: string; forceInputs?: boolean },
 ): Promise<{ run: Run; created: boolean }> {
   const model = await requireModel(db, request.model);
   if (!estimatorFor(model.spec.estimator).needsSource) {
@@ -52,6 +53,7 @@ export async function requestRefresh(
     slot,
     trigger: request.trigger,
     jobId,
+    forceInputs: request.forceInputs ?? false,
   });
   if (created || run.state === 'queued') {
     try {

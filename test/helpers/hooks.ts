@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
-import { advanceMarket, seedMarket } from '../../seeds/load-market.ts';
+import { type AdvanceOptions, advanceMarket, seedMarket } from '../../seeds/load-market.ts';
 import type { MarketParams } from '../../seeds/market.ts';
 import type { Db } from '../../src/db/database.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
@@ -74,13 +74,13 @@ export function useConnections(database: TestDatabase): {
 export function useMarket(
   connections: { pool: () => pg.Pool },
   params: Pick<MarketParams, 'keys' | 'days' | 'seed'> & { start?: string },
-): { advance: (days: number, shockPct?: number) => Promise<void> } {
+): { advance: (days: number, options?: AdvanceOptions) => Promise<void> } {
   beforeAll(async () => {
     await seedMarket(connections.pool(), { start: '2026-01-01', ...params });
   }, 120_000);
   return {
-    advance: async (days, shockPct) => {
-      await advanceMarket(connections.pool(), days, shockPct);
+    advance: async (days, options) => {
+      await advanceMarket(connections.pool(), days, options);
     },
   };
 }
@@ -180,9 +180,9 @@ export function useTestSetup(
     database,
     ...connections,
     prefix,
-    advance: async (days: number, shockPct?: number) => {
+    advance: async (days: number, options?: AdvanceOptions) => {
       if (market === undefined) throw new Error('this file has no market');
-      await market.advance(days, shockPct);
+      await market.advance(days, options);
     },
     pipeline: () => {
       if (pipeline === undefined) throw new Error('this file has no pipeline');

@@ -31,6 +31,15 @@ export const runListQuery = z
 
 export const runParams = z.object({ runId: z.uuid('must be a run id (a UUID)') });
 
+export const runRequestBody = z
+  .object({
+    forceInputs: z
+      .boolean({ error: 'must be true or false' })
+      .optional()
+      .describe('go past failed input checks: score as usual; the lineage says the run was forced'),
+  })
+  .strict();
+
 export const runRoutes = [
   defineRoute({
     method: 'get',
@@ -62,6 +71,7 @@ export const runRoutes = [
     summary: 'Request a refresh now; a worker runs it',
     access: 'admin',
     params: modelParam,
+    body: { type: 'application/json', schema: runRequestBody, required: false },
     responses: {
       202: json(RunQueued, 'queued; follow it at the Location', {
         Location: { description: 'the run: /v1/runs/{runId}', schema: { type: 'string' } },
@@ -69,13 +79,14 @@ export const runRoutes = [
       409: problem('an external model: its versions are imported, not refreshed'),
       503: problem('the job queue (Redis) is not reachable', { 'Retry-After': headers.retryAfter }),
     },
-    handle: async ({ params }, { req, res, deps }) => {
+    handle: async ({ params, body }, { req, res, deps }) => {
       // Checked first, so that no run is created for a queue that is down.
       if (!deps.queue.ready())
         throw new UnavailableError('the job queue (Redis) is not reachable; try again shortly');
       const { run } = await requestRefresh(deps.db, deps.queue.enqueue, {
         model: params.model,
         trigger: req.caller?.actor ?? 'api',
+        forceInputs: body.forceInputs ?? false,
       });
       res
         .status(202)

@@ -105,13 +105,13 @@ async function setUp(ctx: CliContext, quiet: Logger): Promise<void> {
   ctx.print('4/7 refreshing both models (a worker runs in this process)');
   for (const model of MODELS) await refresh(ctx, model);
   ctx.print('5/7 a new day of prices arrives: advancing the market and refreshing again');
-  await advanceMarket(pool, 1, undefined);
+  await advanceMarket(pool, 1);
   for (const model of MODELS) await refresh(ctx, model);
   await reportRealized(ctx, quiet);
   ctx.print(
     `6/7 a day when every price jumps ${SHOCK_PCT}%: ${HELD_MODEL} refreshes, and the drift gate holds its new version for approval`,
   );
-  await advanceMarket(pool, 1, SHOCK_PCT);
+  await advanceMarket(pool, 1, { shockPct: SHOCK_PCT });
   await refresh(ctx, HELD_MODEL);
   await reportRealized(ctx, quiet);
 }

@@ -16,6 +16,7 @@ import { formatTable } from '../table.ts';
 const runOptions = z.object({
   MODEL: modelArgument,
   wait: z.boolean().optional(),
+  forceInputs: z.boolean().optional(),
   timeout: z.coerce
     .number({ error: 'must be a number of seconds, more than 0' })
     .positive('must be a number of seconds, more than 0')
@@ -29,12 +30,17 @@ export function registerRuns(program: Command, ctx: CliContext): void {
     .argument('<model>', 'model name')
     .option('--wait', 'wait for the run and show its progress; exit 0 published, 3 held, 1 failed')
     .option('--timeout <seconds>', 'with --wait: give up waiting after this long (default 3600)')
+    .option(
+      '--force-inputs',
+      "go past failed input checks (the spec's `inputs`): score as usual; the lineage says the run was forced",
+    )
     .action(async (model: string, raw: Record<string, unknown>) => {
       const options = parseOptions(runOptions, { MODEL: model, ...raw });
       const producer = await ctx.producer();
       const { run } = await requestRefresh(ctx.db(), producer.enqueueRefresh, {
         model: options.MODEL,
         trigger: cliActor(),
+        forceInputs: options.forceInputs ?? false,
       });
       if (!options.wait) {
         ctx.print(`queued run ${run.id} (slot ${run.slot}); follow it with \`almanac runs ${run.model}\``);

@@ -7,13 +7,19 @@ import { ensureDatabase } from '../../db/ensure-database.ts';
 import { UsageError } from '../../errors.ts';
 import { wholeNumber } from '../../whole-number.ts';
 import type { CliContext } from '../context.ts';
-import { parseOptions } from '../options.ts';
+import { flagName, parseOptions } from '../options.ts';
 import { startProgress } from '../progress.ts';
 
 const isoDate = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD')
   .refine((value) => new Date(`${value}T00:00:00Z`).toISOString().startsWith(value), 'is not a real date');
+
+/** A percentage from `min` to `max`, fractions allowed. */
+const percentage = (min: number, max: number) => {
+  const message = `must be a percentage from ${min} to ${max}`;
+  return z.coerce.number({ error: message }).min(min, message).max(max, message);
+};
 
 export const seedDefaults = { keys: 5000, days: 120, seed: 42, start: '2026-01-01' } as const;
 
@@ -24,11 +30,9 @@ const seedOptions = z
     seed: wholeNumber(0, 2 ** 31 - 1).optional(),
     start: isoDate.optional(),
     advance: wholeNumber(1, 3650).optional(),
-    shock: z.coerce
-      .number({ error: 'must be a percentage from -90 to 1000' })
-      .min(-90, 'must be a percentage from -90 to 1000')
-      .max(1000, 'must be a percentage from -90 to 1000')
-      .optional(),
+    shock: percentage(-90, 1000).optional(),
+    dropKeys: percentage(0, 100).optional(),
+    nullShare: percentage(0, 100).optional(),
   })
   .strict();
 
@@ -47,10 +51,16 @@ export function registerSeed(program: Command, ctx: CliContext): void {
       '--shock <pct>',
       "with --advance: shift the advanced days' prices by PCT percent (trips the drift gate)",
     )
+    .option('--drop-keys <pct>', 'with --advance: leave PCT percent of the tickers out of each advanced day')
+    .option(
+      '--null-share <pct>',
+      "with --advance: make PCT percent of each feature's values null on each advanced day",
+    )
     .addHelpText(
       'after',
       '\nThe same --seed, --keys, --start and --days give byte-identical data, and --days D then --advance K\n' +
-        'gives exactly what --days D+K gives.',
+        'gives exactly what --days D+K gives. --drop-keys and --null-share make bad days on purpose (to trip\n' +
+        "a model's input checks): the same arguments spoil the same rows.",
     )
     .action(async (raw: Record<string, string | undefined>) => {
       const options = parseOptions(seedOptions, raw);
@@ -63,8 +73,14 @@ export function registerSeed(program: Command, ctx: CliContext): void {
             `--advance continues the existing market, whose ${fixed.join(', ')} cannot change; drop ${fixed.map((n) => `--${n}`).join(', ')}`,
           );
         }
-      } else if (options.shock !== undefined) {
-        throw new UsageError('--shock only applies with --advance');
+      } else {
+        const advanceOnly = (['shock', 'dropKeys', 'nullShare'] as const).filter(
+          (name) => options[name] !== undefined,
+        );
+        if (advanceOnly.length > 0) {
+          const verb = advanceOnly.length === 1 ? 'applies' : 'apply';
+          throw new UsageError(`${advanceOnly.map(flagName).join(', ')} only ${verb} with --advance`);
+        }
       }
       await ensureDatabase(getConfig().databaseUrl);
       const progress = startProgress(ctx.io, options.advance === undefined ? 'seed' : 'advance', 'rows');
@@ -74,7 +90,12 @@ export function registerSeed(program: Command, ctx: CliContext): void {
         result =
           options.advance === undefined
             ? await seedMarket(ctx.pool(), { ...seedDefaults, ...options }, progress.update)
-            : await advanceMarket(ctx.pool(), options.advance, options.shock, progress.update);
+            : await advanceMarket(
+                ctx.pool(),
+                options.advance,
+                { shockPct: options.shock, dropKeysPct: options.dropKeys, nullSharePct: options.nullShare },
+                progress.update,
+              );
       } finally {
         progress.stop();
       }
@@ -82,7 +103,17 @@ export function registerSeed(program: Command, ctx: CliContext): void {
       const { params } = result;
       ctx.print(
         `${options.advance === undefined ? 'seeded' : 'advanced'} demo.daily_prices: ${result.rows} rows in ${seconds} s; ` +
-          `now ${params.keys} tickers × ${params.days} days (${result.firstDay} to ${result.lastDay}, seed ${params.seed})`,
+          `now ${params.keys} tickers × ${params.days} days (${result.firstDay} to ${result.lastDay}, seed ${params.seed})` +
+          spoiled(options.dropKeys, options.nullShare),
       );
     });
+}
+
+/** What a bad day's flags did, said after the rest. */
+function spoiled(dropKeys: number | undefined, nullShare: number | undefined): string {
+  const done = [
+    ...(dropKeys ? [`${dropKeys}% of the tickers left out`] : []),
+    ...(nullShare ? [`${nullShare}% of each feature's values null`] : []),
+  ];
+  return done.length === 0 ? '' : `; on each advanced day, ${done.join(' and ')}`;
 }

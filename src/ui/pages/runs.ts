@@ -63,7 +63,7 @@ function runsTable(runs: readonly Run[]): Html {
         : null;
     return html`<tr>
     <td>${time(run.createdAt)}</td>
-    <td>${run.trigger}</td>
+    <td>${run.trigger}${run.forceInputs ? html`<br><span class="muted">input checks forced</span>` : ''}</td>
     <td>${badge(run.state)}${run.error === null ? '' : html`<br><span class="muted">${run.error}</span>`}</td>
     <td>${run.phase}</td>
     <td><progress max="1" value="${run.progress}" aria-label="progress of the run requested ${time(run.createdAt)}"></progress> ${share(run.progress)}</td>

@@ -8,11 +8,12 @@ import { actionsFor } from '../actions.ts';
 import { driftSection } from '../drift-section.ts';
 import { count, duration, figure, share, time } from '../format.ts';
 import { type Html, html } from '../html.ts';
+import { inputChecksSection } from '../input-checks-section.ts';
 import { badge, page } from '../layout.ts';
 import { canAct, type PageContext } from '../page-context.ts';
 import { dataPath, pagePath } from '../paths.ts';
 
-/** `GET /models/:model/versions/:version`: lineage, metrics, and its drift report drawn. */
+/** `GET /models/:model/versions/:version`: lineage, metrics, input checks, and its drift report drawn. */
 export async function versionPage(ctx: PageContext, model: string, ref: VersionRef): Promise<string> {
   const version = await resolveVersion(ctx.deps.db, model, ref);
   const pins = await pinsOfVersion(ctx.deps.db, version.id);
@@ -68,6 +69,7 @@ ${actions === '' ? '' : html`<section class="card" aria-labelledby="decide"><h2 
   }</p>
 </section>
 </div>
+${lineage.inputs === undefined ? '' : inputChecksSection(lineage.inputs)}
 ${downloads(model, version)}
 ${
   drift === null

@@ -1,0 +1,115 @@
+import { type RawBuilder, sql } from 'kysely';
+import type { Db } from './database.ts';
+import { withStatisticsSettings } from './drift-stats.ts';
+import { type PsiBins, psiBins } from './psi-bins.ts';
+import { finite, quote, type SourceRef, unusableShare } from './source.ts';
+
+/**
+ * The statistics of the input checks (src/drift/input-checks.ts), computed by Postgres over two
+ * slices of a model's source: the rows at one source time. Times travel as the text Postgres
+ * writes them (`max(day)::text`) and are cast back to the time column's type, which is exact.
+ */
+
+/** How many keys absent from the newest slice lineage lists, in key order. */
+export const MISSING_KEYS_LISTED = 100;
+
+/** The rows of the slice at `time`; keys that scoring would leave out (null) are not counted. */
+const slice = (source: SourceRef, time: string, alias = 't') =>
+  sql`${sql.raw(`${alias}.${quote(source.key)}`)} IS NOT NULL
+      AND ${sql.raw(`${alias}.${quote(source.time)}`)} = ${time}::${sql.raw(source.timeType)}`;
+
+/** The source's newest time: the slice a refresh scores; null for an empty source. */
+export async function newestSourceTime(db: Db, source: SourceRef): Promise<string | null> {
+  const { rows } = await sql<{ time: string | null }>`
+    SELECT max(${sql.raw(quote(source.time))})::text AS time
+    FROM ${sql.raw(source.table)} WHERE ${sql.raw(quote(source.key))} IS NOT NULL`.execute(db);
+  return rows[0]?.time ?? null;
+}
+
+export type SliceFigures = {
+  rows: number;
+  /** per feature: the share of the slice's rows whose value is null or not finite (null without rows) */
+  nullShare: Record<string, number | null>;
+};
+
+/** The slice's rows and each feature's share of null or non-finite values, in one scan. */
+export async function sliceFigures(db: Db, source: SourceRef, time: string): Promise<SliceFigures> {
+  const shares = source.features.map((feature, j) => `${unusableShare(`t.${quote(feature)}`)} AS f${j}`);
+  const { rows } = await sql<Record<string, string | number | null>>`
+    SELECT count(*) AS n, ${sql.raw(shares.join(', '))}
+    FROM ${sql.raw(source.table)} t WHERE ${slice(source, time)}`.execute(db);
+  const row = rows[0] ?? {};
+  return {
+    rows: Number(row.n ?? 0),
+    nullShare: Object.fromEntries(
+      source.features.map((feature, j) => [feature, row[`f${j}`] == null ? null : Number(row[`f${j}`])]),
+    ),
+  };
+}
+
+export type MissingKeys = {
+  /** rows of the published slice */
+  rows: number;
+  /** distinct keys of the published slice */
+  keys: number;
+  /** how many of them the newest slice lacks */
+  missing: number;
+  /** the first MISSING_KEYS_LISTED of those, in key order */
+  listed: string[];
+};
+
+/** The published slice's keys that the newest slice lacks: scoring would take their older rows. */
+export async function missingKeys(
+  db: Db,
+  source: SourceRef,
+  published: string,
+  newest: string,
+): Promise<MissingKeys> {
+  const key = quote(source.key);
+  const absent = sql`NOT EXISTS (
+    SELECT 1 FROM ${sql.raw(source.table)} n WHERE ${slice(source, newest, 'n')} AND n.${sql.raw(key)} = p.${sql.raw(key)})`;
+  const { rows } = await sql<{ n: string; keys: string; missing: string }>`
+    SELECT count(*) AS n, count(DISTINCT p.${sql.raw(key)}) AS keys,
+           count(DISTINCT p.${sql.raw(key)}) FILTER (WHERE ${absent}) AS missing
+    FROM ${sql.raw(source.table)} p WHERE ${slice(source, published, 'p')}`.execute(db);
+  const counts = rows[0];
+  const missing = Number(counts?.missing ?? 0);
+  const listed =
+    missing === 0
+      ? []
+      : (
+          await sql<{ key: string }>`
+            SELECT DISTINCT p.${sql.raw(key)}::text COLLATE "C" AS key
+            FROM ${sql.raw(source.table)} p WHERE ${slice(source, published, 'p')} AND ${absent}
+            ORDER BY 1 LIMIT ${MISSING_KEYS_LISTED}`.execute(db)
+        ).rows.map((row) => row.key);
+  return { rows: Number(counts?.n ?? 0), keys: Number(counts?.keys ?? 0), missing, listed };
+}
+
+/** A feature's finite values in the slice at `time`, as psiBins reads them. */
+const featureValues = (source: SourceRef, feature: string, time: string): RawBuilder<unknown> => {
+  const column = `t.${quote(feature)}`;
+  return sql`(
+    SELECT ${sql.raw(column)}::float8 AS value FROM ${sql.raw(source.table)} t
+    WHERE ${slice(source, time)} AND ${sql.raw(finite(column))}) slice`;
+};
+
+/** Each feature's PSI bins, with the published slice as A and the newest as B. */
+export async function featureBins(
+  db: Db,
+  source: SourceRef,
+  published: string,
+  newest: string,
+): Promise<Record<string, PsiBins & { countA: number; countB: number }>> {
+  return withStatisticsSettings(db, false, async (trx) => {
+    const bins: Record<string, PsiBins & { countA: number; countB: number }> = {};
+    for (const feature of source.features) {
+      bins[feature] = await psiBins(
+        trx,
+        featureValues(source, feature, published),
+        featureValues(source, feature, newest),
+      );
+    }
+    return bins;
+  });
+}
