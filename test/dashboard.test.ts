@@ -44,7 +44,7 @@ beforeAll(async () => {
   for (const model of [MODEL, NAIVE]) expect((await pipeline.refresh(model)).state).toBe('succeeded');
   await setup.advance(1);
   for (const model of [MODEL, NAIVE]) expect((await pipeline.refresh(model)).state).toBe('succeeded');
-  await setup.advance(1, 30);
+  await setup.advance(1, { shockPct: 30 });
   expect((await pipeline.refresh(MODEL)).state).toBe('succeeded');
   for (const model of [MODEL, NAIVE]) await evaluateModel(db, model, silentLogger);
   keys.admin = await createApiKey(db, 'ops', 'admin');
@@ -116,9 +116,12 @@ describe('the dashboard in a browser', () => {
       0,
     );
     expect(expectedPoints).toBeGreaterThanOrEqual(8);
-    expect(await marks(page, 'accuracy', 'mark-symbol')).toBe(expectedPoints);
-    // one line per series: holdout and realized, each beside naive's
-    expect(await marks(page, 'accuracy', 'mark-line')).toBe(4);
+    // accuracy as served (v2 is live today and measured): a level line across the versions
+    const served = await v1(`/v1/models/${MODEL}/accuracy`);
+    expect(served.servedMae).toBe(versions.find((v) => v.state === 'published')?.realized?.mae);
+    expect(await marks(page, 'accuracy', 'mark-symbol')).toBe(expectedPoints + versions.length);
+    // one line per series: holdout and realized, each beside naive's, and served
+    expect(await marks(page, 'accuracy', 'mark-line')).toBe(5);
     // the runs, in a frame of their own that reloads itself while one is active
     const runs = (await v1(`/v1/models/${MODEL}/runs`)).items as Json[];
     expect(await page.frameLocator('iframe.runs').locator('tbody tr').count()).toBe(runs.length);

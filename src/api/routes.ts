@@ -1,4 +1,5 @@
 import type { Route } from './route.ts';
+import { accuracyRoutes } from './routes/accuracy.ts';
 import { driftRoutes } from './routes/drift.ts';
 import { estimateRoutes } from './routes/estimates.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -18,6 +19,7 @@ export const routes: readonly Route[] = [
   ...driftRoutes,
   ...historyRoutes,
   ...pinRoutes,
+  ...accuracyRoutes,
   ...runRoutes,
   ...healthRoutes,
 ];

@@ -6,6 +6,15 @@ import { asPruned, partitionName } from './partitions.ts';
 import { finite, quote, type SourceRef } from './source.ts';
 
 /**
+ * A version's key (text) as the source's key column holds it: its type and collation, so that the
+ * comparison is the column's own and its index answers it.
+ */
+export function sourceKeyOf(expression: string, source: Pick<SourceRef, 'keyType' | 'keyCollation'>): string {
+  const collate = source.keyCollation === null ? '' : ` COLLATE ${quote(source.keyCollation)}`;
+  return `(${expression}::${source.keyType}${collate})`;
+}
+
+/**
  * Joins a version's estimates with the source rows they scored, on (key, as_of), keeping the
  * rows whose target is now known. One pass in Postgres; nothing is loaded into Node.
  */
@@ -38,12 +47,15 @@ export async function realizedAccuracy(
     FROM (
       SELECT ${sql.raw(target)}::float8 AS y, e.value, e.lower, e.upper, e.as_of, ${sql.raw(naive)} AS naive
       FROM ${sql.table(partitionName(versionId))} e
-      -- as_of is the source time read as text into a timestamptz: in our sessions (UTC) the
-      -- comparison gives back exactly the row that was scored, whatever the time column's type
+      -- as_of is the source time read as text into a timestamptz: in our sessions (UTC) casting it
+      -- back to the time column's type gives exactly the row that was scored, and both sides cast
+      -- to the column's own type and collation, the source's (key, time) index answers the join
       JOIN ${sql.raw(source.table)} s
-        ON s.${sql.raw(quote(source.key))}::text COLLATE "C" = e.key AND s.${sql.raw(quote(source.time))} = e.as_of
+        ON s.${sql.raw(quote(source.key))} = ${sql.raw(sourceKeyOf('e.key', source))}
+       AND s.${sql.raw(quote(source.time))} = e.as_of::${sql.raw(source.timeType)}
       -- only the span of times the version scored: the source is not read beyond it
-      WHERE s.${sql.raw(quote(source.time))} BETWEEN (SELECT first FROM span) AND (SELECT last FROM span)
+      WHERE s.${sql.raw(quote(source.time))} BETWEEN (SELECT first FROM span)::${sql.raw(source.timeType)}
+                                                 AND (SELECT last FROM span)::${sql.raw(source.timeType)}
         AND ${sql.raw(finite(target))}
         ${sql.raw(naiveFeature === undefined ? '' : `AND ${finite(naive)}`)}
     ) measured`

@@ -24,6 +24,7 @@ export const dataPath = {
   versions: (model: string) => `${DATA_PREFIX}/v1/models/${seg(model)}/versions`,
   runs: (model: string) => `${DATA_PREFIX}/v1/models/${seg(model)}/runs`,
   history: (model: string) => `${DATA_PREFIX}/v1/models/${seg(model)}/history`,
+  accuracy: (model: string) => `${DATA_PREFIX}/v1/models/${seg(model)}/accuracy`,
   pins: (model: string) => `${DATA_PREFIX}/v1/models/${seg(model)}/pins`,
   version: (model: string, version: number) => `${DATA_PREFIX}/v1/models/${seg(model)}/versions/${version}`,
   drift: (model: string, version: number) =>

@@ -3,6 +3,7 @@ import { listPublications } from '../../db/publications.ts';
 import { listVersions, type VersionLine } from '../../db/versions.ts';
 import { nextRunOf } from '../../runs/scheduled.ts';
 import { requireModel } from '../../versions/resolve.ts';
+import { servedAccuracy } from '../../versions/served-accuracy.ts';
 import { WITH_ROWS } from '../../versions/states.ts';
 import { actionsFor } from '../actions.ts';
 import { type AccuracyPoint, accuracyChart, historyTimeline } from '../charts.ts';
@@ -15,6 +16,8 @@ import { dataPath, pagePath } from '../paths.ts';
 import type { Viewer } from '../session.ts';
 import { newestRuns, runsFrameHeight } from './runs.ts';
 
+/** Days that accuracy as served is averaged over. */
+const SERVED_DAYS = 30;
 /** Versions the table and the chart show (the JSON pages through all of them). */
 const VERSIONS_SHOWN = 60;
 /** Publication intervals the timeline and its table show. */
@@ -31,15 +34,16 @@ export type Done = { done: 'publish' | 'reject'; version: number };
 export async function modelPage(ctx: PageContext, name: string, done?: Done): Promise<string> {
   const { db } = ctx.deps;
   const model = await requireModel(db, name);
-  const [versions, runs, history, pins] = await Promise.all([
+  const [versions, runs, history, pins, served] = await Promise.all([
     listVersions(db, name, { limit: VERSIONS_SHOWN, withVerdict: true }),
     newestRuns(ctx, name),
     listPublications(db, name, { limit: HISTORY_SHOWN }),
     listPins(db, name),
+    servedAccuracy(db, name, { days: SERVED_DAYS }, ctx.now.getTime()),
   ]);
   const notice = doneNotice(versions, done);
   const unit = model.spec.source?.target ?? 'the estimate';
-  const points = accuracyPoints(versions);
+  const points = withServedLine(accuracyPoints(versions), served.servedMae);
   const next = nextRunOf(model.spec, ctx.now);
   const comparable = versions.filter((v) => WITH_ROWS.has(v.state));
   const body = html`<h1>${name}</h1>
@@ -119,6 +123,12 @@ ${notice ?? ''}
       ? html`<p class="muted">No version has been measured yet.</p>`
       : await accuracyChart(points, unit)
   }
+  <p>${
+    served.servedMae === null
+      ? html`<span class="muted">Accuracy as served: no day of the last ${SERVED_DAYS} had a published version with actuals measured yet.</span>`
+      : html`Accuracy as served over the last ${SERVED_DAYS} days (each day's live version, by the history): MAE ${figure(served.servedMae)}${served.servedNaiveMae === null ? '' : html`, naive ${figure(served.servedNaiveMae)}`}, on ${served.days.filter((day) => day.mae !== null).length} days.`
+  }</p>
+  <p class="links"><a href="${dataPath.accuracy(name)}">served accuracy per day as JSON</a></p>
 </section>`;
   return page({
     title: name,
@@ -153,6 +163,16 @@ export function accuracyPoints(versions: readonly VersionLine[]): AccuracyPoint[
     add('realized, naive', v.realized?.naiveMae);
     return points;
   });
+}
+
+/** The served MAE (a mean over days) as a level line across the versions, beside their own figures. */
+function withServedLine(points: AccuracyPoint[], servedMae: number | null): AccuracyPoint[] {
+  if (servedMae === null) return points;
+  const versions = [...new Set(points.map((point) => point.version))];
+  return [
+    ...points,
+    ...versions.map((version) => ({ version, series: `served, ${SERVED_DAYS}-day mean`, mae: servedMae })),
+  ];
 }
 
 function versionsTable(model: string, versions: readonly VersionLine[], viewer: Viewer): Html {
