@@ -64,9 +64,9 @@ export async function lockVersionToPin(
     .executeTakeFirst();
 }
 
-/** A model's pins, by consumer, expired ones included (they say so). */
-export async function listPins(db: Db, model: string): Promise<(Pin & { expired: boolean })[]> {
-  const rows = await db
+/** Pins with their version's number and whether they expired, by consumer: what both listings read. */
+function selectPins(db: Db) {
+  return db
     .selectFrom('pins as p')
     .innerJoin('versions as v', 'v.id', 'p.version_id')
     .select([
@@ -77,36 +77,39 @@ export async function listPins(db: Db, model: string): Promise<(Pin & { expired:
       'p.created_at',
       sql<boolean>`NOT ${unexpired}`.as('expired'),
     ])
-    .where('p.model', '=', model)
-    .orderBy('p.consumer')
-    .execute();
-  return rows.map((row) => ({
+    .orderBy('p.consumer');
+}
+
+function pinOf(row: {
+  consumer: string;
+  number: number;
+  expires_at: Date | null;
+  note: string | null;
+  created_at: Date;
+  expired: boolean;
+}): Pin & { expired: boolean } {
+  return {
     consumer: row.consumer,
     version: row.number,
     expiresAt: row.expires_at,
     note: row.note,
     createdAt: row.created_at,
     expired: row.expired,
-  }));
+  };
+}
+
+/** A model's pins, by consumer, expired ones included (they say so). */
+export async function listPins(db: Db, model: string): Promise<(Pin & { expired: boolean })[]> {
+  return (await selectPins(db).where('p.model', '=', model).execute()).map(pinOf);
 }
 
 /** The unexpired pins of one version. */
 export async function pinsOfVersion(db: Db, versionId: string): Promise<Pin[]> {
-  const rows = await db
-    .selectFrom('pins as p')
-    .innerJoin('versions as v', 'v.id', 'p.version_id')
-    .select(['p.consumer', 'v.number', 'p.expires_at', 'p.note', 'p.created_at'])
-    .where('p.version_id', '=', versionId)
-    .where(unexpired)
-    .orderBy('p.consumer')
-    .execute();
-  return rows.map((row) => ({
-    consumer: row.consumer,
-    version: row.number,
-    expiresAt: row.expires_at,
-    note: row.note,
-    createdAt: row.created_at,
-  }));
+  const rows = await selectPins(db).where('p.version_id', '=', versionId).where(unexpired).execute();
+  return rows.map((row) => {
+    const { expired: _expired, ...pin } = pinOf(row);
+    return pin;
+  });
 }
 
 /** Removes a consumer's pin; false when it had none. */
