@@ -56,8 +56,10 @@ export async function checkInputs(
       : await targetNullShare(db, source, { anchor, fromDaysBack: spec.trainWindowDays, toDaysBack: 0 });
   const nullShare = { ...newest.nullShare, [source.target]: targetShare };
 
-  // Versions made before input checks, and imported ones, record no slice: no baseline either.
-  const baselineTime = published?.lineage.inputs?.time ?? null;
+  // The slice a version scored is the source's newest time when it ran: recorded by the checks,
+  // and (for versions made before them) the training anchor, which is the same max(time). An
+  // imported version records neither: no baseline.
+  const baselineTime = published?.lineage.inputs?.time ?? published?.lineage.training?.window.anchor ?? null;
   let compared: Pick<InputChecks, 'baseline' | 'rowChange' | 'missingKeys' | 'missing' | 'psi'> = {
     baseline: null,
     rowChange: null,
