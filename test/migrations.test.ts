@@ -7,7 +7,7 @@ import { useConnections, useTestDatabase } from './helpers/hooks.ts';
 import { dumpSchema } from './helpers/schema.ts';
 
 const database = useTestDatabase('migrations', { migrate: false });
-const { db } = useConnections(database);
+const { db, pool } = useConnections(database);
 
 async function sqlState(promise: Promise<unknown>): Promise<string | undefined> {
   try {
@@ -27,6 +27,7 @@ describe('migrations', () => {
       '0003_dashboard_sessions',
       '0004_pins',
       '0005_input_checks',
+      '0006_direct_readers',
     ]);
     await expect(dumpSchema(db())).resolves.toMatchFileSnapshot('./fixtures/schema.txt');
   });
@@ -131,6 +132,41 @@ describe('migrations', () => {
       ]);
       const empty = sql`INSERT INTO estimates (version_id, key, value) VALUES (1, '', 1)`.execute(db());
       expect(hasSqlState(await empty.catch((e: unknown) => e), PgError.checkViolation)).toBe(true);
+    });
+
+    it('let almanac_reader read servable versions and the catalog, and nothing else', async () => {
+      await sql`INSERT INTO versions (model, number, state) VALUES ('m', 3, 'running')`.execute(db());
+      const { rows: versions } = await sql<{ id: string; number: number }>`
+        SELECT id, number FROM versions WHERE model = 'm' AND number IN (2, 3)`.execute(db());
+      for (const { id, number } of versions) {
+        await sql`CREATE TABLE ${sql.id(`estimates_reader_${number}`)} PARTITION OF estimates
+                  FOR VALUES IN (${sql.lit(Number(id))})`.execute(db());
+        await sql`INSERT INTO estimates (version_id, key, value) VALUES (${id}, 'AAPL', ${number})`.execute(
+          db(),
+        );
+      }
+      const client = await pool().connect();
+      try {
+        await client.query('SET ROLE almanac_reader');
+        const served = await client.query(
+          'SELECT model, version, state, key, value FROM served_estimates ORDER BY version',
+        );
+        expect(served.rows).toEqual([
+          { model: 'm', version: 1, state: 'published', key: 'AAPL', value: 1.5 },
+          { model: 'm', version: 2, state: 'held', key: 'AAPL', value: 2 },
+        ]);
+        expect((await client.query('SELECT version FROM latest_estimates')).rows).toEqual([{ version: 1 }]);
+        for (const table of ['models', 'versions', 'runs', 'publications', 'pins']) {
+          await expect(client.query(`SELECT count(*) FROM ${table}`)).resolves.toBeDefined();
+        }
+        for (const table of ['estimates', 'estimates_reader_3', 'api_keys', 'dashboard_sessions']) {
+          expect(await sqlState(client.query(`SELECT * FROM ${table}`))).toBe(PgError.insufficientPrivilege);
+        }
+        expect(await sqlState(client.query(`DELETE FROM versions`))).toBe(PgError.insufficientPrivilege);
+      } finally {
+        await client.query('RESET ROLE');
+        client.release();
+      }
     });
   });
 });

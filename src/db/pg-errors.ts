@@ -5,6 +5,7 @@ export const PgError = {
   checkViolation: '23514',
   undefinedTable: '42P01',
   undefinedObject: '42704',
+  insufficientPrivilege: '42501',
   duplicateDatabase: '42P04',
   invalidCatalogName: '3D000',
   lockNotAvailable: '55P03',

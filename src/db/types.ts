@@ -138,6 +138,7 @@ export interface Database {
   dashboard_sessions: DashboardSessionTable;
   pins: PinTable;
   latest_estimates: LatestEstimateView;
+  served_estimates: LatestEstimateView & { state: VersionState };
 }
 
 export type ModelRow = Selectable<ModelTable>;
