@@ -17,6 +17,13 @@ export const jobsFinished = new Counter({
   registers: [workerRegistry],
 });
 
+export const runsReconciled = new Counter({
+  name: 'almanac_runs_reconciled_total',
+  help: 'Unfinished runs the reconciler found without a live job, by what it did (enqueued again, or closed because their job had failed)',
+  labelNames: ['action'] as const,
+  registers: [workerRegistry],
+});
+
 /** Where the scheduler's gauge reads each model's next tick; set by the running scheduler. */
 let nextRuns: () => ReadonlyMap<string, Date> = () => new Map();
 

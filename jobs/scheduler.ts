@@ -2,9 +2,9 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { Db } from '../src/db/database.ts';
 import { listModels, type Model } from '../src/db/models.ts';
-import { findRunBySlot, staleQueuedRuns } from '../src/db/runs.ts';
+import { findRunBySlot } from '../src/db/runs.ts';
 import { cronOf, nextTick } from '../src/model/schedule.ts';
-import { type EnqueueRefresh, requestRefresh, slotOf, slotTime } from '../src/runs/request.ts';
+import { type EnqueueRefresh, requestRefresh, slotOf } from '../src/runs/request.ts';
 import { isScheduled as isSpecScheduled } from '../src/runs/scheduled.ts';
 
 export type SchedulerDeps = {
@@ -101,17 +101,11 @@ export async function startScheduler(deps: SchedulerDeps): Promise<RunningSchedu
     }
   };
 
-  /** Runs whose enqueue was lost (Redis was down at the tick) are requested again. */
-  const requeue = async () => {
-    for (const { model, slot } of await staleQueuedRuns(db, 60)) await tick(model, new Date(slotTime(slot)));
-  };
-
   // One sync at a time: overlapping ones could schedule a model twice and lose track of a task.
   let syncing: Promise<void> = Promise.resolve();
   const serialSync = () => {
     syncing = syncing
       .then(sync)
-      .then(requeue)
       .catch((error: unknown) => logger.error({ err: error }, 'could not re-read the specs'));
     return syncing;
   };

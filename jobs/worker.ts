@@ -7,6 +7,7 @@ import { jobsFinished } from './metrics.ts';
 import { evaluateJobId, evaluateProcessor } from './processors/evaluate.ts';
 import { refreshProcessor } from './processors/refresh.ts';
 import { type JobName, type JobPayload, jobPayloads, QUEUE_NAME } from './queue.ts';
+import { startReconciler } from './reconciler.ts';
 
 export type WorkerOptionsOf = {
   /** jobs at once (default: the config's ALMANAC_WORKER_CONCURRENCY) */
@@ -17,6 +18,16 @@ export type WorkerOptionsOf = {
   tuning?: Pick<WorkerOptions, 'lockDuration' | 'stalledInterval' | 'maxStalledCount'>;
 };
 
+/**
+ * How often a worker looks for jobs whose lock has expired. BullMQ moves a job back to waiting at
+ * the first check that finds it without its lock, so a dead worker's job moves on within its lock
+ * time plus one interval: a quarter of the lock, at most 5 s (with the interval equal to the lock,
+ * a killed worker's job waited about twice the lock). Each check is one short Lua script.
+ */
+export function stalledCheckInterval(lockMs: number): number {
+  return Math.max(250, Math.min(5_000, Math.round(lockMs / 4)));
+}
+
 export type RunningWorker = { worker: Worker<JobPayload, unknown, JobName>; close: () => Promise<void> };
 
 /** A BullMQ worker for every Almanac job; `close()` lets the jobs in hand finish first. */
@@ -24,7 +35,10 @@ export async function startWorker(runtime: Runtime, options: WorkerOptionsOf = {
   const { config, db, pool } = runtime;
   const logger = options.logger ?? runtime.logger;
   const concurrency = options.concurrency ?? config.workerConcurrency;
-  const tuning = options.tuning ?? { lockDuration: config.jobLockMs, stalledInterval: config.jobLockMs };
+  const tuning = options.tuning ?? {
+    lockDuration: config.jobLockMs,
+    stalledInterval: stalledCheckInterval(config.jobLockMs),
+  };
   // The worker's own connection blocks while it waits for jobs: follow-up jobs go through the
   // runtime's producer.
   const connection = runtime.redis('worker');
@@ -88,12 +102,20 @@ export async function startWorker(runtime: Runtime, options: WorkerOptionsOf = {
     }
   });
   await worker.waitUntilReady();
+  const reconciler = startReconciler({
+    db,
+    databaseUrl: config.databaseUrl,
+    producer: followUps,
+    logger,
+    everyMs: config.reconcileMs,
+  });
   const swept = await sweepSpillFiles().catch(() => 0);
   if (swept > 0) logger.info({ swept }, 'removed spill files of runs that were killed');
   logger.info({ queue: QUEUE_NAME, prefix: config.redisPrefix, concurrency }, 'worker started');
   return {
     worker,
     close: async () => {
+      await reconciler.close();
       await worker.close();
       await Promise.all(cleanups);
     },

@@ -48,6 +48,7 @@ const envSchema = z.object({
   ALMANAC_WORKER_CONCURRENCY: wholeNumber(1, 256).default(2),
   ALMANAC_MAX_IMPORT_BYTES: wholeNumber(1, Number.MAX_SAFE_INTEGER).default(1024 ** 3),
   ALMANAC_JOB_LOCK_MS: wholeNumber(1000, 600_000).default(30_000),
+  ALMANAC_RECONCILE_MS: wholeNumber(200, 3_600_000).default(30_000),
   ALMANAC_WORKER_METRICS_PORT: port.optional(),
   ALMANAC_SCHEDULER_METRICS_PORT: port.optional(),
   LOG_LEVEL: z
@@ -89,6 +90,8 @@ const configSchema = envSchema.transform((e) => ({
   maxImportBytes: e.ALMANAC_MAX_IMPORT_BYTES,
   /** how long a worker's hold on a job lasts without renewal: a dead worker's job moves on after it */
   jobLockMs: e.ALMANAC_JOB_LOCK_MS,
+  /** how often workers look for unfinished runs with no job behind them (jobs/reconciler.ts) */
+  reconcileMs: e.ALMANAC_RECONCILE_MS,
   /** where `almanac worker` serves `/metrics` and `/healthz`; unset: not served */
   workerMetricsPort: e.ALMANAC_WORKER_METRICS_PORT,
   /** where `almanac scheduler` serves `/metrics` and `/healthz`; unset: not served */

@@ -18,6 +18,7 @@ describe('configuration', () => {
       workerConcurrency: 2,
       maxImportBytes: 1024 ** 3,
       jobLockMs: 30_000,
+      reconcileMs: 30_000,
       workerMetricsPort: undefined,
       schedulerMetricsPort: undefined,
       logLevel: 'info',

@@ -181,16 +181,25 @@ export async function finishRun(
     .execute();
 }
 
-/** Cron runs still queued a while after they were requested: their enqueue may have been lost. */
-export async function staleQueuedRuns(
-  db: Db,
-  olderThanSeconds: number,
-): Promise<{ model: string; slot: string }[]> {
-  return db
+export type UnfinishedRun = Pick<Run, 'id' | 'model' | 'slot' | 'jobId' | 'state'>;
+
+/**
+ * Runs still `queued` or `running` that were requested more than `olderThanSeconds` ago: the
+ * reconciler checks that a job stands behind each.
+ */
+export async function unfinishedRuns(db: Db, olderThanSeconds: number): Promise<UnfinishedRun[]> {
+  const rows = await db
     .selectFrom('runs')
-    .select(['model', 'slot'])
-    .where('state', '=', 'queued')
-    .where('trigger', '=', 'cron')
+    .select(['id', 'model', 'slot', 'job_id', 'state'])
+    .where('state', 'in', ['queued', 'running'])
     .where('created_at', '<', sql<Date>`now() - make_interval(secs => ${olderThanSeconds})`)
+    .orderBy('created_at')
     .execute();
+  return rows.map((row) => ({
+    id: row.id,
+    model: row.model,
+    slot: row.slot,
+    jobId: row.job_id,
+    state: row.state,
+  }));
 }

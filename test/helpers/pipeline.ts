@@ -46,11 +46,19 @@ export type Pipeline = Awaited<ReturnType<typeof startPipeline>>;
 export async function startPipeline(
   databaseUrl: string,
   prefix: string,
-  options: { worker?: boolean; tuning?: WorkerOptionsOf['tuning']; logger?: Logger } = {},
+  options: {
+    worker?: boolean;
+    tuning?: WorkerOptionsOf['tuning'];
+    logger?: Logger;
+    /** the worker's environment beyond the test defaults (ALMANAC_RECONCILE_MS, say) */
+    workerEnv?: Record<string, string>;
+  } = {},
 ) {
   const producerSide = testRuntime(databaseUrl, prefix, 'cli', {}, options.logger);
   const workerSide =
-    options.worker === false ? undefined : testRuntime(databaseUrl, prefix, 'worker', {}, options.logger);
+    options.worker === false
+      ? undefined
+      : testRuntime(databaseUrl, prefix, 'worker', options.workerEnv, options.logger);
   const running =
     workerSide === undefined
       ? undefined

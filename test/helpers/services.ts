@@ -102,16 +102,31 @@ export async function dropRedisPrefix(prefix: string): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 50));
       leaks = await namedClients(redis, prefix);
     }
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await deleteKeys(redis, prefix);
     if (leaks.length > 0) {
       for (const id of leaks) await redis.client('KILL', 'ID', id);
       throw new Error(`the test left ${leaks.length} Redis connection(s) open under prefix ${prefix}`);
     }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (keys.length > 0) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+/** Deletes every key under a prefix, its clients staying connected: Redis losing its data. */
+export async function forgetRedisKeys(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  try {
+    await deleteKeys(redis, prefix);
   } finally {
     redis.disconnect();
   }
