@@ -1,9 +1,11 @@
 import { type Job, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
 import type { Logger } from 'pino';
+import type { AlertOptions } from '../src/drift/alerts.ts';
 import { abandonRun } from '../src/pipeline/abandon.ts';
 import { sweepSpillFiles } from '../src/pipeline/spill-file.ts';
 import type { Runtime } from '../src/runtime.ts';
 import { jobsFinished } from './metrics.ts';
+import { startAlertDelivery } from './outbox.ts';
 import { evaluateJobId, evaluateProcessor } from './processors/evaluate.ts';
 import { refreshProcessor } from './processors/refresh.ts';
 import { type JobName, type JobPayload, jobPayloads, QUEUE_NAME } from './queue.ts';
@@ -16,7 +18,12 @@ export type WorkerOptionsOf = {
   logger?: Logger;
   /** BullMQ tuning (default: lock and stalled interval from ALMANAC_JOB_LOCK_MS); tests shorten them */
   tuning?: Pick<WorkerOptions, 'lockDuration' | 'stalledInterval' | 'maxStalledCount'>;
+  /** alert delivery's retries and timeout (default: src/drift/alerts.ts); tests shorten them */
+  alerts?: AlertOptions;
 };
+
+/** How often a worker delivers the outbox's due alerts (jobs/outbox.ts). */
+const ALERT_DELIVERY_MS = 1_000;
 
 /**
  * How often a worker looks for jobs whose lock has expired. BullMQ moves a job back to waiting at
@@ -44,7 +51,10 @@ export async function startWorker(runtime: Runtime, options: WorkerOptionsOf = {
   const connection = runtime.redis('worker');
   const followUps = runtime.producer();
   const lockDurationMs = tuning.lockDuration ?? 30_000;
-  const refresh = refreshProcessor({ db, pool, databaseUrl: config.databaseUrl, logger }, lockDurationMs);
+  const refresh = refreshProcessor(
+    { db, pool, databaseUrl: config.databaseUrl, logger, ...(options.alerts && { alerts: options.alerts }) },
+    lockDurationMs,
+  );
   const evaluate = evaluateProcessor({ db, logger });
   const worker = new Worker<JobPayload, unknown, JobName>(
     QUEUE_NAME,
@@ -109,6 +119,12 @@ export async function startWorker(runtime: Runtime, options: WorkerOptionsOf = {
     logger,
     everyMs: config.reconcileMs,
   });
+  const alertDelivery = startAlertDelivery({
+    db,
+    logger,
+    everyMs: ALERT_DELIVERY_MS,
+    alerts: options.alerts,
+  });
   const swept = await sweepSpillFiles().catch(() => 0);
   if (swept > 0) logger.info({ swept }, 'removed spill files of runs that were killed');
   logger.info({ queue: QUEUE_NAME, prefix: config.redisPrefix, concurrency }, 'worker started');
@@ -116,6 +132,7 @@ export async function startWorker(runtime: Runtime, options: WorkerOptionsOf = {
     worker,
     close: async () => {
       await reconciler.close();
+      await alertDelivery.close();
       await worker.close();
       await Promise.all(cleanups);
     },

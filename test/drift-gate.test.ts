@@ -121,6 +121,7 @@ describe('the drift gate', () => {
     await expect.poll(() => received.map((r) => r.status), { timeout: 10_000 }).toEqual([500, 204]);
     expect(await heldCount('gate')).toBe(heldBefore + 1);
     expect(received[1]?.body).toEqual({
+      eventId: received[0]?.body.eventId,
       event: 'version.held',
       model: 'gate',
       version: 3,

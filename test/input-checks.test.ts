@@ -157,6 +157,7 @@ describe('input checks before training', () => {
       .poll(() => received.filter((body) => body.model === 'drops'), { timeout: 10_000 })
       .toHaveLength(1);
     expect(received.find((body) => body.model === 'drops')).toEqual({
+      eventId: expect.stringMatching(/^[0-9a-f-]{36}$/),
       event: 'inputs.failed',
       model: 'drops',
       version: 2,

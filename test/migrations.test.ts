@@ -28,6 +28,7 @@ describe('migrations', () => {
       '0004_pins',
       '0005_input_checks',
       '0006_direct_readers',
+      '0007_alert_outbox',
     ]);
     await expect(dumpSchema(db())).resolves.toMatchFileSnapshot('./fixtures/schema.txt');
   });

@@ -118,6 +118,20 @@ export interface PinTable {
   created_at: Timestamp;
 }
 
+export interface AlertOutboxTable {
+  id: Generated<string>;
+  model: string;
+  event: string;
+  url: string;
+  body: Json;
+  created_at: Timestamp;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  delivered_at: Date | null;
+  failed_at: Date | null;
+  last_error: string | null;
+}
+
 export interface LatestEstimateView {
   model: string;
   version: number;
@@ -137,6 +151,7 @@ export interface Database {
   api_keys: ApiKeyTable;
   dashboard_sessions: DashboardSessionTable;
   pins: PinTable;
+  alert_outbox: AlertOutboxTable;
   latest_estimates: LatestEstimateView;
   served_estimates: LatestEstimateView & { state: VersionState };
 }

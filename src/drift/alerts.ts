@@ -1,12 +1,22 @@
 import type { Logger } from 'pino';
 import { Counter, Registry } from 'prom-client';
+import {
+  addAlert,
+  claimDueAlert,
+  markAlertAttemptFailed,
+  markAlertDelivered,
+  type OutboxAlert,
+} from '../db/alert-outbox.ts';
+import type { Db } from '../db/database.ts';
 import type { InputCheck } from '../db/json-columns.ts';
 import type { DriftReport } from './report.ts';
 
 /**
  * What operators are told when the gate holds a version back, or a refresh fails its input
- * checks: a warning in the log, a counter, and the checks POSTed to the model's webhook. A dead
- * webhook is logged and counted; it never fails the run or the import that was held.
+ * checks: a warning in the log, a counter, and, when the model has a webhook, an alert written to
+ * the outbox (src/db/alert-outbox.ts) with the event and POSTed from there, at least once, by the
+ * process that wrote it and else by any worker. A dead webhook is logged and counted; it never
+ * fails the run or the import that was held.
  */
 
 /** The gate's counters, kept per process; the API and the worker both export them. */
@@ -33,36 +43,55 @@ const failedAlerts = new Counter({
   registers: [gateRegistry],
 });
 
+const deliveredAlerts = new Counter({
+  name: 'almanac_alerts_delivered_total',
+  help: 'Alerts their webhook accepted, by model',
+  labelNames: ['model'] as const,
+  registers: [gateRegistry],
+});
+
+/** Delivery: attempts per alert, each POST's timeout, the first retry's delay (doubling, at most 5 min). */
 export type AlertOptions = { attempts?: number; timeoutMs?: number; backoffMs?: number };
 
-export async function announceHeld(
-  logger: Logger,
-  spec: { name: string; alerts: { webhookUrl?: string | undefined } },
-  report: DriftReport,
-  options: AlertOptions = {},
+const DEFAULTS = { attempts: 12, timeoutMs: 5_000, backoffMs: 1_000 } as const;
+const MAX_BACKOFF_MS = 5 * 60_000;
+
+type AlertTarget = { name: string; alerts: { webhookUrl?: string | undefined } };
+
+/**
+ * Puts an alert in the outbox, in the caller's transaction when it has one: the event and its
+ * alert commit together. Nothing when the model has no webhook.
+ */
+export async function queueAlert(
+  db: Db,
+  spec: AlertTarget,
+  body: { event: string } & Record<string, unknown>,
 ): Promise<void> {
+  const url = spec.alerts.webhookUrl;
+  if (url === undefined) return;
+  await addAlert(db, { model: spec.name, event: body.event, url, body });
+}
+
+/** Logs and counts a held version; its alert was queued with the hold (queueAlert). */
+export function announceHeld(logger: Logger, spec: AlertTarget, report: DriftReport): void {
   const failed = report.verdict.checks.filter((check) => !check.passed).map((check) => check.name);
   logger.warn(
     { model: spec.name, version: report.candidate.version, baseline: report.baseline?.version, failed },
     `the drift gate held version ${report.candidate.version} back (${failed.join(', ')}); approve it with \`almanac publish\` or reject it`,
   );
   heldVersions.inc({ model: spec.name });
-  await alert(logger, spec, heldAlert(report), options);
 }
 
 export type InputsFailure = { version: number; runId: string; error: string; checks: InputCheck[] };
 
-/** A refresh failed its input checks (src/drift/input-checks.ts): its run and version are `failed`. */
-export async function announceInputsFailed(
-  logger: Logger,
-  spec: { name: string; alerts: { webhookUrl?: string | undefined } },
-  failure: InputsFailure,
-  options: AlertOptions = {},
-): Promise<void> {
+/**
+ * A refresh failed its input checks (src/drift/input-checks.ts): its run and version are
+ * `failed`. Logs and counts it; its alert was queued before the failure was recorded.
+ */
+export function announceInputsFailed(logger: Logger, spec: AlertTarget, failure: InputsFailure): void {
   const failed = failure.checks.filter((check) => !check.passed).map((check) => check.name);
   logger.warn({ model: spec.name, version: failure.version, runId: failure.runId, failed }, failure.error);
   failedInputs.inc({ model: spec.name });
-  await alert(logger, spec, inputsFailedAlert(spec.name, failure), options);
 }
 
 /** The webhook's body for failed input checks: every check, and where the version's lineage is. */
@@ -78,18 +107,6 @@ export function inputsFailedAlert(model: string, failure: InputsFailure) {
   };
 }
 
-async function alert(
-  logger: Logger,
-  spec: { name: string; alerts: { webhookUrl?: string | undefined } },
-  body: unknown,
-  options: AlertOptions,
-): Promise<void> {
-  const url = spec.alerts.webhookUrl;
-  if (url === undefined) return;
-  const delivered = await postWithRetries(url, body, options, logger);
-  if (!delivered) failedAlerts.inc({ model: spec.name });
-}
-
 /** The webhook's body: enough to act on without another request, and where the rest is. */
 export function heldAlert(report: DriftReport) {
   const { model, version } = report.candidate;
@@ -103,40 +120,72 @@ export function heldAlert(report: DriftReport) {
   };
 }
 
-async function postWithRetries(
-  url: string,
-  body: unknown,
-  { attempts = 3, timeoutMs = 5_000, backoffMs = 500 }: AlertOptions,
-  logger: Logger,
-): Promise<boolean> {
-  for (let attempt = 1; attempt <= attempts; attempt += 1) {
-    let outcome: string;
-    try {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'almanac-drift-alert' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      await response.body?.cancel();
-      if (response.ok) return true;
-      outcome = `HTTP ${response.status}`;
-      // The receiver refused this body: sending it again cannot help.
-      if (
-        response.status >= 400 &&
-        response.status < 500 &&
-        response.status !== 408 &&
-        response.status !== 429
-      ) {
-        logger.warn({ url, attempt, outcome }, 'the alert webhook refused the alert');
-        return false;
-      }
-    } catch (error) {
-      outcome = error instanceof Error ? error.message : String(error);
+/**
+ * Delivers the alerts that are due, one attempt each, until none is left: the process that wrote
+ * an alert calls it at once, and every worker calls it now and then (jobs/outbox.ts), so that
+ * retries and the alerts of processes that died go out too. Returns how many were delivered.
+ */
+export async function deliverDueAlerts(db: Db, logger: Logger, options: AlertOptions = {}): Promise<number> {
+  const { attempts, timeoutMs, backoffMs } = { ...DEFAULTS, ...options };
+  let delivered = 0;
+  for (;;) {
+    // leased for the POST's timeout and a margin: a deliverer that dies mid-POST frees it then
+    const alert = await claimDueAlert(db, timeoutMs + 1_000);
+    if (alert === undefined) return delivered;
+    const outcome = await postOnce(alert, timeoutMs);
+    if (outcome.ok) {
+      await markAlertDelivered(db, alert.id);
+      deliveredAlerts.inc({ model: alert.model });
+      delivered += 1;
+      continue;
     }
-    logger.warn({ url, attempt, attempts, outcome }, 'the alert webhook did not answer');
-    if (attempt < attempts)
-      await new Promise((resolve) => setTimeout(resolve, backoffMs * 2 ** (attempt - 1)));
+    const final = outcome.refused || alert.attempts >= attempts;
+    const retryInMs = final ? null : Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** (alert.attempts - 1));
+    await markAlertAttemptFailed(db, alert.id, outcome.error, retryInMs);
+    const context = {
+      url: alert.url,
+      eventId: alert.id,
+      attempt: alert.attempts,
+      attempts,
+      outcome: outcome.error,
+    };
+    if (final) {
+      failedAlerts.inc({ model: alert.model });
+      logger.warn(
+        context,
+        outcome.refused
+          ? 'the alert webhook refused the alert'
+          : 'the alert webhook did not answer; giving up',
+      );
+    } else {
+      logger.warn({ ...context, retryInMs }, 'the alert webhook did not answer; it will be tried again');
+    }
   }
-  return false;
+}
+
+/** One POST of an alert, its event id in the body and in a header for the receiver to deduplicate. */
+async function postOnce(
+  alert: OutboxAlert,
+  timeoutMs: number,
+): Promise<{ ok: true } | { ok: false; refused: boolean; error: string }> {
+  try {
+    const response = await fetch(alert.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'almanac-drift-alert',
+        'almanac-event-id': alert.id,
+      },
+      body: JSON.stringify({ eventId: alert.id, ...alert.body }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await response.body?.cancel();
+    if (response.ok) return { ok: true };
+    const { status } = response;
+    // The receiver refused this body: sending it again cannot help.
+    const refused = status >= 400 && status < 500 && status !== 408 && status !== 429;
+    return { ok: false, refused, error: `HTTP ${status}` };
+  } catch (error) {
+    return { ok: false, refused: false, error: error instanceof Error ? error.message : String(error) };
+  }
 }

@@ -32,7 +32,13 @@ import {
   mergeLineage,
   setVersionResults,
 } from '../db/versions.ts';
-import { type AlertOptions, announceInputsFailed } from '../drift/alerts.ts';
+import {
+  type AlertOptions,
+  announceInputsFailed,
+  deliverDueAlerts,
+  inputsFailedAlert,
+  queueAlert,
+} from '../drift/alerts.ts';
 import { reportAgainstPublished } from '../drift/gate.ts';
 import { checkInputs, InputCheckError, inputChecksFailure } from '../drift/input-checks.ts';
 import { PermanentError } from '../errors.ts';
@@ -129,16 +135,22 @@ export async function runRefresh(deps: RefreshDeps, attempt: RefreshAttempt): Pr
         { err: error, final },
         final ? 'refresh failed for good' : 'refresh attempt failed; it will be retried',
       );
+      const inputsFailure =
+        error instanceof InputCheckError
+          ? { version: error.version, runId: run.id, error: message, checks: error.checks }
+          : undefined;
+      // the alert before the failure: a process that dies between the two alerts twice, never not at all
+      if (inputsFailure !== undefined) {
+        await queueAlert(fenced, spec, inputsFailedAlert(spec.name, inputsFailure)).catch((lost: unknown) =>
+          log.error({ err: lost }, 'could not queue the alert of the failed input checks'),
+        );
+      }
       await recordFailure(fenced, client, run.id, versionId, message, final).catch((cleanup: unknown) =>
         log.warn({ err: cleanup }, 'could not record the failure (the attempt may have lost its lock)'),
       );
-      if (error instanceof InputCheckError) {
-        await announceInputsFailed(
-          log,
-          spec,
-          { version: error.version, runId: run.id, error: message, checks: error.checks },
-          deps.alerts,
-        );
+      if (inputsFailure !== undefined) {
+        announceInputsFailed(log, spec, inputsFailure);
+        await deliverDueAlerts(deps.db, log, deps.alerts);
       }
       throw error;
     }

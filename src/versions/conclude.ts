@@ -4,7 +4,7 @@ import type { Db } from '../db/database.ts';
 import type { Lineage } from '../db/json-columns.ts';
 import { finishRun } from '../db/runs.ts';
 import { findVersionById, mergeLineage, transitionVersion, type Version } from '../db/versions.ts';
-import { type AlertOptions, announceHeld } from '../drift/alerts.ts';
+import { type AlertOptions, announceHeld, deliverDueAlerts, heldAlert, queueAlert } from '../drift/alerts.ts';
 import { gateCandidate } from '../drift/gate.ts';
 import type { DriftReport } from '../drift/report.ts';
 import type { ModelSpec } from '../model/spec.ts';
@@ -14,8 +14,9 @@ import { retainAfterPublish } from './retention.ts';
 /**
  * The one way a new version ends, whether a refresh computed it or an import brought it: the
  * drift report against the published version and the gate's verdict (in the caller's
- * transaction, under the model's lock), then publish or hold, the lineage's last entries and the
- * run closed; once that has committed, retention after a publish, the alert after a hold.
+ * transaction, under the model's lock), then publish or hold (with its alert, in the outbox), the
+ * lineage's last entries and the run closed; once that has committed, retention after a publish,
+ * the alert's delivery after a hold.
  */
 
 export type Candidate = {
@@ -51,6 +52,8 @@ export async function decideInTransaction(trx: Db, candidate: Candidate): Promis
     state = 'published';
   } else {
     await transitionVersion(trx, version.id, ['running'], 'held');
+    // the alert commits with the hold: a process killed before sending it cannot lose it
+    await queueAlert(trx, candidate.spec, heldAlert(report));
   }
   await mergeLineage(trx, version.id, candidate.lineage());
   await finishRun(trx, candidate.runId, { state: 'succeeded' });
@@ -67,7 +70,8 @@ export type AfterDeps = { db: Db; pool: pg.Pool; logger: Logger; alerts?: AlertO
  */
 export async function afterDecision(deps: AfterDeps, spec: ModelSpec, decision: Conclusion): Promise<void> {
   if (decision.state === 'held') {
-    await announceHeld(deps.logger, spec, decision.report, deps.alerts);
+    announceHeld(deps.logger, spec, decision.report);
+    await deliverDueAlerts(deps.db, deps.logger, deps.alerts);
     return;
   }
   deps.logger.info(
