@@ -49,6 +49,7 @@ const envSchema = z.object({
   ALMANAC_MAX_IMPORT_BYTES: wholeNumber(1, Number.MAX_SAFE_INTEGER).default(1024 ** 3),
   ALMANAC_JOB_LOCK_MS: wholeNumber(1000, 600_000).default(30_000),
   ALMANAC_RECONCILE_MS: wholeNumber(200, 3_600_000).default(30_000),
+  ALMANAC_REPORT_TIMEOUT_MS: wholeNumber(100, 3_600_000).default(60_000),
   ALMANAC_WORKER_METRICS_PORT: port.optional(),
   ALMANAC_SCHEDULER_METRICS_PORT: port.optional(),
   LOG_LEVEL: z
@@ -92,6 +93,8 @@ const configSchema = envSchema.transform((e) => ({
   jobLockMs: e.ALMANAC_JOB_LOCK_MS,
   /** how often workers look for unfinished runs with no job behind them (jobs/reconciler.ts) */
   reconcileMs: e.ALMANAC_RECONCILE_MS,
+  /** how long the API lets a drift report's queries run before Postgres cancels them (503) */
+  reportTimeoutMs: e.ALMANAC_REPORT_TIMEOUT_MS,
   /** where `almanac worker` serves `/metrics` and `/healthz`; unset: not served */
   workerMetricsPort: e.ALMANAC_WORKER_METRICS_PORT,
   /** where `almanac scheduler` serves `/metrics` and `/healthz`; unset: not served */

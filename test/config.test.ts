@@ -19,6 +19,7 @@ describe('configuration', () => {
       maxImportBytes: 1024 ** 3,
       jobLockMs: 30_000,
       reconcileMs: 30_000,
+      reportTimeoutMs: 60_000,
       workerMetricsPort: undefined,
       schedulerMetricsPort: undefined,
       logLevel: 'info',

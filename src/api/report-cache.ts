@@ -1,29 +1,43 @@
 import { LRUCache } from 'lru-cache';
 import type { Db } from '../db/database.ts';
+import { hasSqlState, PgError } from '../db/pg-errors.ts';
 import type { Diff } from '../drift/diff.ts';
 import { type DriftReport, driftReport } from '../drift/report.ts';
-import { HttpError } from '../errors.ts';
+import { HttpError, UnavailableError } from '../errors.ts';
 
 /**
  * Drift reports between two versions, computed once: versions are immutable, so a report only
  * changes with the policy it was judged by, which is part of the key. Concurrent requests for the
  * same pair wait for one computation; a failed one is forgotten. A report of a million keys keeps
  * two connections and both cores of Postgres busy for seconds, so only `maxRunning` are computed at
- * once: beyond that the answer is 503 with Retry-After, and lookups keep their connections.
+ * once: beyond that the answer is 503 with Retry-After, and lookups keep their connections. A
+ * report whose queries run past `timeoutMs` (ALMANAC_REPORT_TIMEOUT_MS) is cancelled by Postgres:
+ * 503 with Retry-After too, and its connections go back to the pool.
  */
 export class ReportCache {
   readonly #reports = new LRUCache<string, Promise<DriftReport>>({ max: 256 });
   readonly #maxRunning: number;
   #running = 0;
 
-  constructor(maxRunning = 2) {
+  readonly #timeoutMs: number | undefined;
+
+  constructor(maxRunning = 2, timeoutMs?: number) {
     this.#maxRunning = maxRunning;
+    this.#timeoutMs = timeoutMs;
   }
 
   /** The report of a diff (src/drift/diff.ts): the API's and the dashboard's, computed once for both. */
   reportOf(db: Db, diff: Diff): Promise<DriftReport> {
     return this.get(diff.from.id, diff.to.id, diff.policy, () =>
-      driftReport(db, diff.from, diff.to, diff.policy),
+      driftReport(db, diff.from, diff.to, diff.policy, { timeoutMs: this.#timeoutMs }).catch(
+        (error: unknown) => {
+          if (!hasSqlState(error, PgError.queryCanceled)) throw error;
+          throw new UnavailableError(
+            `the report between versions ${diff.from.number} and ${diff.to.number} of "${diff.from.model}" took longer than ${this.#timeoutMs} ms and was cancelled; try again shortly`,
+            { cause: error },
+          );
+        },
+      ),
     );
   }
 

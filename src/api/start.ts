@@ -65,7 +65,7 @@ export async function startApi(
       rateLimitPerMinute: config.rateLimitPerMinute,
       rateLimitStore,
       maxImportBytes: config.maxImportBytes,
-      reports: new ReportCache(),
+      reports: new ReportCache(2, config.reportTimeoutMs),
       sessions: createSessions(db, config.sessionSecret),
       trustProxy: config.trustProxy,
     });

@@ -43,16 +43,21 @@ const STATISTICS_SETTINGS = {
 };
 
 /**
- * Runs statistics' queries under those settings: in a transaction of their own, or in the
- * caller's (`callersTransaction`: the publish gate's), which they leave as it was. A version
- * pruned meanwhile is a GoneError.
+ * Runs statistics' queries under those settings, each under `timeoutMs` when given: in a
+ * transaction of their own, or in the caller's (`callersTransaction`: the publish gate's), which
+ * they leave as it was. A version pruned meanwhile is a GoneError.
  */
 export function withStatisticsSettings<T>(
   db: Db,
   callersTransaction: boolean,
+  timeoutMs: number | undefined,
   work: (db: Db) => Promise<T>,
 ): Promise<T> {
-  return withLocalSettings(db, STATISTICS_SETTINGS, work, { inCallersTransaction: callersTransaction }).catch(
+  const settings =
+    timeoutMs === undefined
+      ? STATISTICS_SETTINGS
+      : { ...STATISTICS_SETTINGS, statement_timeout: `${timeoutMs}` };
+  return withLocalSettings(db, settings, work, { inCallersTransaction: callersTransaction }).catch(
     (error: unknown) => {
       throw asPruned(error);
     },

@@ -101,7 +101,7 @@ export async function featureBins(
   published: string,
   newest: string,
 ): Promise<Record<string, PsiBins & { countA: number; countB: number }>> {
-  return withStatisticsSettings(db, false, async (trx) => {
+  return withStatisticsSettings(db, false, undefined, async (trx) => {
     const bins: Record<string, PsiBins & { countA: number; countB: number }> = {};
     for (const feature of source.features) {
       bins[feature] = await psiBins(

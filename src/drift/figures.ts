@@ -57,6 +57,8 @@ export type FigureOptions = {
    * side by side, each in a transaction of its own.
    */
   inTransaction?: boolean;
+  /** each query's statement timeout: an API request's report gives up, a gate's never does */
+  timeoutMs?: number | undefined;
 };
 
 /**
@@ -77,13 +79,14 @@ export async function driftFigures(
   let results: [Distributions, KeyChanges, TopMovers];
   if (options.inTransaction === true) {
     // one connection: the queries one after the other
-    results = await withStatisticsSettings(db, true, async (trx) => [
+    results = await withStatisticsSettings(db, true, options.timeoutMs, async (trx) => [
       await distributions(trx, a, b),
       await keyChanges(trx, a, b, changeTolerance),
       await topMovers(trx, a, b, limit),
     ]);
   } else {
-    const tuned = <T>(work: (trx: Db) => Promise<T>) => withStatisticsSettings(db, false, work);
+    const tuned = <T>(work: (trx: Db) => Promise<T>) =>
+      withStatisticsSettings(db, false, options.timeoutMs, work);
     const [changes, [sides, movers]] = await Promise.all([
       tuned((trx) => keyChanges(trx, a, b, changeTolerance)),
       tuned(async (trx) => [await distributions(trx, a, b), await topMovers(trx, a, b, limit)] as const),

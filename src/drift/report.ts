@@ -25,7 +25,7 @@ export async function driftReport(
   baseline: Version | undefined,
   candidate: Version,
   policy: DriftPolicy,
-  options: Pick<FigureOptions, 'inTransaction'> = {},
+  options: Pick<FigureOptions, 'inTransaction' | 'timeoutMs'> = {},
 ): Promise<DriftReport> {
   const { topMovers, ...rest } =
     baseline === undefined
@@ -33,6 +33,7 @@ export async function driftReport(
       : await driftFigures(db, baseline.id, candidate.id, policy.changeTolerance, {
           topMovers: TOP_MOVERS,
           inTransaction: options.inTransaction,
+          timeoutMs: options.timeoutMs,
         });
   const artifactOf = (version: Version | undefined) => version?.lineage.artifact ?? null;
   const metricsOf = (version: Version | undefined): Record<string, unknown> | null =>

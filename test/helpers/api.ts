@@ -17,6 +17,8 @@ export async function startTestApi(
     redisUrl?: string;
     maxImportBytes?: number;
     logger?: Logger;
+    /** more of the environment (ALMANAC_REPORT_TIMEOUT_MS, say) */
+    env?: Record<string, string>;
   } = {},
 ) {
   const runtime = testRuntime(
@@ -28,6 +30,7 @@ export async function startTestApi(
       ALMANAC_RATE_LIMIT: String(options.rateLimitPerMinute ?? 0),
       ALMANAC_MAX_IMPORT_BYTES: String(options.maxImportBytes ?? 1024 ** 3),
       ...(options.redisUrl === undefined ? {} : { REDIS_URL: options.redisUrl }),
+      ...options.env,
     },
     options.logger,
   );
