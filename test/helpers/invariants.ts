@@ -1,0 +1,65 @@
+import { sql } from 'kysely';
+import type pg from 'pg';
+import type { Db } from '../../src/db/database.ts';
+import { partitionChecksum } from '../../src/db/partitions.ts';
+
+/**
+ * What must hold after any fault, as a list of violations (empty when all is well): every
+ * servable version complete (its rows' count and checksum as recorded), no table of a version
+ * that will never be served, one version per run, no run left queued or running, and each
+ * model's `latest_estimates` its published version.
+ */
+export async function invariantViolations(db: Db, pool: pg.Pool): Promise<string[]> {
+  const violations: string[] = [];
+  const unfinished = await sql<{ id: string; state: string; phase: string }>`
+    SELECT id, state, phase FROM runs WHERE state IN ('queued', 'running')`.execute(db);
+  for (const run of unfinished.rows) violations.push(`run ${run.id} is still ${run.state} (${run.phase})`);
+
+  const twice = await sql<{ run: string; n: number }>`
+    SELECT lineage->>'runId' AS run, count(*)::int AS n FROM versions
+    WHERE lineage ? 'runId' GROUP BY 1 HAVING count(*) > 1`.execute(db);
+  for (const { run, n } of twice.rows) violations.push(`run ${run} made ${n} versions`);
+
+  const servable = await sql<{
+    id: string;
+    model: string;
+    number: number;
+    row_count: number | null;
+    checksum: string | null;
+  }>`
+    SELECT id, model, number, row_count, checksum FROM versions
+    WHERE state IN ('held', 'published', 'superseded')`.execute(db);
+  const client = await pool.connect();
+  try {
+    for (const version of servable.rows) {
+      const found = await partitionChecksum(client, version.id);
+      if (found.rowCount !== Number(version.row_count) || found.checksum !== version.checksum) {
+        violations.push(
+          `version ${version.number} of ${version.model} has ${found.rowCount} rows (${found.checksum}), its lineage says ${version.row_count} (${version.checksum})`,
+        );
+      }
+    }
+  } finally {
+    client.release();
+  }
+
+  // a table of its own is kept only by versions being made or that can be served
+  const stray = await sql<{ name: string; state: string | null }>`
+    SELECT c.relname AS name, v.state FROM pg_class c
+    LEFT JOIN versions v ON v.id::text = substring(c.relname FROM '^estimates_v([0-9]+)$')
+    WHERE c.relname ~ '^estimates_v[0-9]+$' AND c.relkind = 'r'
+      AND (v.state IS NULL OR v.state NOT IN ('running', 'held', 'published', 'superseded'))`.execute(db);
+  for (const { name, state } of stray.rows)
+    violations.push(`table ${name} is left over (version ${state ?? 'gone'})`);
+
+  const latest = await sql<{ model: string; served: number | null; published: number | null }>`
+    SELECT m.name AS model,
+           (SELECT min(l.version) FROM latest_estimates l WHERE l.model = m.name) AS served,
+           v.number AS published
+    FROM models m LEFT JOIN versions v ON v.id = m.published_version_id`.execute(db);
+  for (const { model, served, published } of latest.rows) {
+    if (served !== published)
+      violations.push(`latest_estimates serves ${served} of ${model}, published is ${published}`);
+  }
+  return violations;
+}
