@@ -1,8 +1,9 @@
 import { LRUCache } from 'lru-cache';
-import type { Db } from '../db/database.ts';
 import type { Diff } from '../drift/diff.ts';
 import { type DriftReport, driftReport } from '../drift/report.ts';
 import { HttpError } from '../errors.ts';
+import { type Catalog, catalogEntryOf } from './catalog.ts';
+import type { VersionReads } from './version-reads.ts';
 
 /**
  * Drift reports between two versions, computed once: versions are immutable, so a report only
@@ -20,10 +21,15 @@ export class ReportCache {
     this.#maxRunning = maxRunning;
   }
 
-  /** The report of a diff (src/drift/diff.ts): the API's and the dashboard's, computed once for both. */
-  reportOf(db: Db, diff: Diff): Promise<DriftReport> {
+  /**
+   * The report of a diff (src/drift/diff.ts): the API's and the dashboard's, computed once for both,
+   * on the replica when it has both versions.
+   */
+  reportOf(deps: { reads: VersionReads; catalog: Catalog }, diff: Diff): Promise<DriftReport> {
+    const model = diff.to.model;
+    const versions = [diff.from, diff.to].map((version) => catalogEntryOf(deps.catalog, model, version));
     return this.get(diff.from.id, diff.to.id, diff.policy, () =>
-      driftReport(db, diff.from, diff.to, diff.policy),
+      deps.reads.run(versions, ({ db }) => driftReport(db, diff.from, diff.to, diff.policy)),
     );
   }
 
