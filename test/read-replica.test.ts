@@ -158,7 +158,7 @@ describe('reads from a streaming standby (DATABASE_READ_URL)', () => {
     expect((await api.json('/readyz')).body.checks.replica).toBe('ok');
   });
 
-  it('answers a version the standby has not replayed from the primary, and from the standby once it has', async () => {
+  it('answers a version the standby has not replayed from the primary (lookups, batches, snapshots, diffs), and from the standby once it has', async () => {
     await standby().query('SELECT pg_wal_replay_pause()');
     for (;;) {
       const [row] = await standby().query<{ state: string }>(
@@ -218,6 +218,11 @@ describe('reads from a streaming standby (DATABASE_READ_URL)', () => {
     await untilReplicaReads(2);
     await lookUp(freshKeys(2, 3), 2);
     expect(await published()).toEqual([2]);
+    const replicaBefore = (await readsBy()).replica;
+    const changes = await api.request('/v1/models/prices/diff?from=1&to=2&format=csv');
+    expect(changes.status).toBe(200);
+    expect((await changes.text()).trim().split('\n')).toHaveLength(KEYS + 1);
+    expect((await readsBy()).replica).toBe(replicaBefore + 1);
     expect(await metric('almanac_db_replica_catch_up_seconds_count')).toBeGreaterThanOrEqual(1);
   });
 
@@ -244,5 +249,27 @@ describe('reads from a streaming standby (DATABASE_READ_URL)', () => {
     await standby().start();
     await untilReplicaReads(2);
     expect((await api.json('/readyz')).body.checks.replica).toBe('ok');
+  });
+
+  it('never reads from a server that is not a standby', async () => {
+    // a read URL naming the primary itself (or any server not in recovery) could not say what it has replayed
+    const misread = await startTestApi(primary().url('almanac'), prefix.current, {
+      readUrl: primary().url('almanac'),
+    });
+    try {
+      const key = tickerName(KEYS - 1);
+      const res = await misread.json(`/v1/models/prices/estimates/${key}`);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ version: 2, value: (await valuesOf(2)).get(key) });
+      const metrics = await (await misread.request('/metrics')).text();
+      expect(metrics).toContain('almanac_db_reads_total{target="primary"} 1');
+      expect(metrics).toContain('almanac_db_replica_fallbacks_total{reason="down"} 1');
+      expect(metrics).toContain('almanac_db_replica_up 0');
+      const ready = await misread.json('/readyz');
+      expect(ready.status).toBe(200);
+      expect(ready.body.checks.replica).toBe('it is not a standby (pg_is_in_recovery() is false)');
+    } finally {
+      await misread.close();
+    }
   });
 });
