@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { advanceMarket, seedMarket } from '../seeds/load-market.ts';
 import { tickerName } from '../seeds/market.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import type { Runtime } from '../src/runtime.ts';
 import { startTestApi, type TestApi } from './helpers/api.ts';
-import { useFileRedisPrefix } from './helpers/hooks.ts';
+import { useFileRedisPrefix, useMarket } from './helpers/hooks.ts';
 import { usePgCluster } from './helpers/pg-cluster.ts';
 import { applySpec, demoSpec, lenientDrift, type Pipeline, startPipeline } from './helpers/pipeline.ts';
 import { testRuntime } from './helpers/runtime.ts';
@@ -33,10 +32,12 @@ const standby = () => {
 
 beforeAll(async () => {
   await primary().query('CREATE DATABASE almanac');
-  const url = primary().url('almanac');
-  runtime = testRuntime(url, prefix.current, 'cli');
+  runtime = testRuntime(primary().url('almanac'), prefix.current, 'cli');
   await migrateToLatest(runtime.db);
-  await seedMarket(runtime.pool, { keys: KEYS, days: 40, seed: 11, start: '2026-01-01' });
+});
+const market = useMarket({ pool: () => runtime.pool }, { keys: KEYS, days: 40, seed: 11 });
+beforeAll(async () => {
+  const url = primary().url('almanac');
   await applySpec(runtime.db, demoSpec({ drift: lenientDrift }));
   pipeline = await startPipeline(url, prefix.current);
   expect((await pipeline.refresh('prices')).state).toBe('succeeded');
@@ -167,10 +168,10 @@ describe('reads from a streaming standby (DATABASE_READ_URL)', () => {
       if (row?.state === 'paused') break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    await advanceMarket(runtime.pool, 1);
+    await market.advance(1);
     expect((await pipeline.refresh('prices')).state).toBe('succeeded');
     for (let i = 0; api.catalog.model('prices')?.published?.number !== 2; i += 1) {
-      if (i > 200) throw new Error('the API did not see version 2 published');
+      if (i > 500) throw new Error('the API did not see version 2 published');
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     // the standby does not have it: reading it there would answer 404 or version 1
