@@ -197,7 +197,8 @@ export async function createVersionReads(options: {
       // once bytes have left, a failure cuts the response wherever it is read from
       await streamOnConnection(client, res, work);
     },
-    replicaState: () => down ?? (replayed === undefined ? 'not polled yet' : 'ok'),
+    // the first poll has run: either it said why the replica cannot be used, or how far it replayed
+    replicaState: () => down ?? 'ok',
     replicaUp: () => down === undefined && replayed !== undefined,
     replicaLagBytes: async () => {
       try {
