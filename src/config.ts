@@ -68,7 +68,10 @@ function trustProxyOf(value: string): boolean | number | string {
 /** The environment's variables under the names the code uses. */
 const configSchema = envSchema.transform((e) => ({
   databaseUrl: e.DATABASE_URL,
-  /** a read replica; validated, not used yet */
+  /**
+   * a streaming standby of DATABASE_URL: the API reads lookups, snapshots and diffs there, each
+   * version once the standby has replayed it (src/api/version-reads.ts); unset: all on the primary
+   */
   databaseReadUrl: e.DATABASE_READ_URL,
   redisUrl: e.REDIS_URL,
   redisPrefix: e.ALMANAC_REDIS_PREFIX,

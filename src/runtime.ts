@@ -4,14 +4,15 @@ import type { Logger } from 'pino';
 import { type AlmanacQueue, addWithin, createQueue, type JobName, type JobPayload } from '../jobs/queue.ts';
 import { createRedis } from '../jobs/redis.ts';
 import type { Config } from './config.ts';
-import { type Db, openDatabase } from './db/database.ts';
+import { type Connections, type Db, openDatabase } from './db/database.ts';
 import { UnavailableError } from './errors.ts';
 import { createLogger } from './logger.ts';
 import type { EnqueueRefresh } from './runs/request.ts';
 
 /**
  * The one wiring of a process: its config, logger, the one Postgres pool (kysely and the raw work
- * share it), and its Redis connections, opened here and closed here, in order. The API, the
+ * share it), the read replica's pool when it reads from one, and its Redis connections, opened
+ * here and closed here, in order. The API, the
  * worker, the scheduler, the demo, the CLI, tests and benchmarks all start from `openRuntime`.
  */
 
@@ -36,6 +37,11 @@ export type Runtime = {
   logger: Logger;
   db: Db;
   pool: pg.Pool;
+  /**
+   * the read replica (DATABASE_READ_URL): where the API reads versions' rows once it has replayed
+   * them (src/api/version-reads.ts); only the API and the demo, which serves it, open one
+   */
+  replica: Pick<Connections, 'db' | 'pool'> | undefined;
   /** the process's producer on the job queue, connected on first use */
   producer: () => Producer;
   /** a Redis connection of its own (a worker's blocking one), closed with the runtime */
@@ -60,6 +66,9 @@ function poolSize(role: Role, config: Config): number {
   }
 }
 
+/** Processes that serve lookups, snapshots and diffs, and so read from a replica when there is one. */
+const READERS: ReadonlySet<Role> = new Set(['api', 'demo']);
+
 export function openRuntime(config: Config, role: Role, options: { logger?: Logger } = {}): Runtime {
   const logger = options.logger ?? createLogger(config);
   const {
@@ -70,6 +79,16 @@ export function openRuntime(config: Config, role: Role, options: { logger?: Logg
     max: poolSize(role, config),
     applicationName: `almanac-${role}`,
   });
+  const replica =
+    config.databaseReadUrl === undefined || !READERS.has(role)
+      ? undefined
+      : openDatabase(config.databaseReadUrl, {
+          max: poolSize('api', config),
+          applicationName: `almanac-${role}-read`,
+          // reads fall back to the primary when the replica does not answer: soon, not in 10 s
+          connectTimeoutMs: 2_000,
+          setting: 'DATABASE_READ_URL',
+        });
   const connections: Redis[] = [];
   let producer: Producer | undefined;
   const redis = (purpose: string, failFast = false) => {
@@ -83,6 +102,7 @@ export function openRuntime(config: Config, role: Role, options: { logger?: Logg
     logger,
     db,
     pool,
+    replica: replica === undefined ? undefined : { db: replica.db, pool: replica.pool },
     producer: () => {
       producer ??= createProducer(redis('producer', true), config.redisPrefix, logger);
       return producer;
@@ -91,6 +111,7 @@ export function openRuntime(config: Config, role: Role, options: { logger?: Logg
     close: async () => {
       await producer?.queue.close().catch(() => {});
       for (const connection of connections) connection.disconnect();
+      await replica?.close();
       await closeDatabase();
     },
   };

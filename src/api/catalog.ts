@@ -4,8 +4,10 @@ import { listModelStates, type ModelState } from '../db/catalog-state.ts';
 import { CHANGES_CHANNEL, type Change, listenForChanges } from '../db/changes.ts';
 import type { Db } from '../db/database.ts';
 import { createClient } from '../db/database.ts';
+import { walPosition } from '../db/replication.ts';
 import type { VersionState } from '../db/types.ts';
 import type { ModelSpec } from '../model/spec.ts';
+import { WITH_ROWS } from '../versions/states.ts';
 
 export type VersionEntry = {
   id: string;
@@ -14,6 +16,13 @@ export type VersionEntry = {
   /** when its rows were made, in ms: how fresh its data is */
   createdAt: number;
   publishedAt: Date | null;
+  /**
+   * a position in the primary's WAL by which its rows were committed: the primary's position when
+   * this catalog first saw it with rows (held, published, superseded or rejected: its rows are
+   * complete before it takes any of these states). A replica may answer for it once it has
+   * replayed this far (src/api/version-reads.ts). Undefined while it has no rows.
+   */
+  lsn: bigint | undefined;
 };
 /** A publication interval: `version` was live from `from` (inclusive) to `to` (exclusive; open: undefined), in ms. */
 export type Interval = { version: VersionEntry; from: number; to: number | undefined };
@@ -30,7 +39,9 @@ export type ModelEntry = {
  * Every model's state and versions, held in memory so that a lookup of "latest" costs no query.
  * The database announces every change on `almanac_changes` (a trigger); this catalog LISTENs and
  * reloads the model that changed, so every API process switches within milliseconds of a publish
- * committing. A lost LISTEN connection is re-established and everything reloaded.
+ * committing. A lost LISTEN connection is re-established and everything reloaded. LISTEN and the
+ * reloads are the primary's: each reload also reads the primary's WAL position, which is what a
+ * replica must have replayed before it answers for a version (`VersionEntry.lsn`).
  */
 export type Catalog = {
   model: (name: string) => ModelEntry | undefined;
@@ -44,10 +55,38 @@ export type Catalog = {
   close: () => Promise<void>;
 };
 
-/** A model's state as the catalog holds it (the CLI's `lookup` builds one the same way). */
-export function modelEntryOf(state: ModelState): ModelEntry {
+/**
+ * The catalog's entry of a version read from the database (snapshots and diffs read their
+ * versions there), when it holds that version: the same number and the same id.
+ */
+export function catalogEntryOf(
+  catalog: Catalog,
+  model: string,
+  version: { id: string; number: number },
+): VersionEntry | undefined {
+  const entry = catalog.model(model)?.versions.get(version.number);
+  return entry?.id === version.id ? entry : undefined;
+}
+
+/**
+ * A model's state as the catalog holds it (the CLI's `lookup` builds one the same way). `seen` is
+ * the primary's WAL position read after `state`, and the entry it replaces: a version keeps the
+ * position it was first seen with rows at (its rows never change), a newly seen one takes `seen`.
+ */
+export function modelEntryOf(
+  state: ModelState,
+  seen?: { position: bigint; before: ModelEntry | undefined },
+): ModelEntry {
+  const lsnOf = (version: ModelState['versions'][number]) => {
+    if (seen === undefined || !WITH_ROWS.has(version.state)) return undefined;
+    const before = seen.before?.versions.get(version.number);
+    return before?.id === version.id && before.lsn !== undefined ? before.lsn : seen.position;
+  };
   const versions = new Map(
-    state.versions.map((version) => [version.number, { ...version, createdAt: version.createdAt.getTime() }]),
+    state.versions.map((version) => [
+      version.number,
+      { ...version, createdAt: version.createdAt.getTime(), lsn: lsnOf(version) },
+    ]),
   );
   const published = [...versions.values()].find((version) => version.state === 'published');
   const history = state.history.flatMap((interval) => {
@@ -68,9 +107,14 @@ export async function createCatalog(db: Db, databaseUrl: string, logger: Logger)
 
   const reload = async (name?: string) => {
     const states = await listModelStates(db, name);
+    // read after the states: every commit they show ends before it
+    const position = await walPosition(db);
+    const reloaded = states.map((state) =>
+      modelEntryOf(state, { position, before: entries.get(state.name) }),
+    );
     if (name !== undefined && states.length === 0) entries.delete(name);
     if (name === undefined) entries.clear();
-    for (const state of states) entries.set(state.name, modelEntryOf(state));
+    for (const entry of reloaded) entries.set(entry.name, entry);
   };
 
   const listen = async () => {

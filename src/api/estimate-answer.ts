@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
-import type pg from 'pg';
 import type { z } from 'zod';
 import { type EstimateRow, findEstimate, findEstimates } from '../db/estimates.ts';
+import type { VersionEntry } from './catalog.ts';
 import type { EstimateCache } from './estimate-cache.ts';
 import { cacheControl, ESTIMATE_STALE, ESTIMATE_VERSION } from './headers.ts';
 import type { Metrics } from './metrics.ts';
 import type { Estimate } from './responses.ts';
 import type { Served } from './served-version.ts';
+import type { VersionReads } from './version-reads.ts';
 
 /**
  * What a single lookup answers, shared by the Express route and the fast path in front of it, so
@@ -54,29 +55,32 @@ export function missingKeyDetail(model: string, version: number, key: string): s
   return `version ${version} of "${model}" has no estimate for key "${key}"`;
 }
 
+type ReadDeps = { reads: VersionReads; cache: EstimateCache; metrics: Metrics };
+
 /** One (version, key): from the cache, else Postgres (and then cached, a miss included). */
 export async function readEstimate(
-  deps: { pool: pg.Pool; cache: EstimateCache; metrics: Metrics },
+  deps: ReadDeps,
   model: string,
-  versionId: string,
+  version: VersionEntry,
   key: string,
 ): Promise<EstimateRow | null> {
   deps.metrics.lookups.inc({ model });
-  const cached = deps.cache.get(versionId, key);
+  const cached = deps.cache.get(version.id, key);
   deps.metrics.cacheLookups(cached === undefined ? 0 : 1, cached === undefined ? 1 : 0);
   if (cached !== undefined) return cached;
-  const row = (await findEstimate(deps.pool, versionId, key)) ?? null;
-  deps.cache.set(versionId, key, row);
+  const row = (await deps.reads.run([version], ({ pool }) => findEstimate(pool, version.id, key))) ?? null;
+  deps.cache.set(version.id, key, row);
   return row;
 }
 
 /** Many keys of one version the same way: the cache first, one query for the rest. */
 export async function readEstimates(
-  deps: { pool: pg.Pool; cache: EstimateCache; metrics: Metrics },
+  deps: ReadDeps,
   model: string,
-  versionId: string,
+  version: VersionEntry,
   keys: readonly string[],
 ): Promise<Map<string, EstimateRow | null>> {
+  const versionId = version.id;
   deps.metrics.lookups.inc({ model }, keys.length);
   const found = new Map<string, EstimateRow | null>();
   for (const key of keys) {
@@ -86,7 +90,8 @@ export async function readEstimates(
   const wanted = [...new Set(keys.filter((key) => !found.has(key)))];
   deps.metrics.cacheLookups(keys.length - wanted.length, wanted.length);
   if (wanted.length > 0) {
-    for (const row of await findEstimates(deps.pool, versionId, wanted)) found.set(row.key, row);
+    const rows = await deps.reads.run([version], ({ pool }) => findEstimates(pool, versionId, wanted));
+    for (const row of rows) found.set(row.key, row);
     for (const key of wanted) {
       const row = found.get(key) ?? null;
       found.set(key, row);

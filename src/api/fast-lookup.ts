@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MemoryStore } from 'express-rate-limit';
-import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { bearerOf, type KeyVerifier } from './auth.ts';
@@ -23,6 +22,7 @@ import { expressPath } from './route.ts';
 import { type estimateQuery, estimateRoute, requestOf } from './routes/estimates.ts';
 import { securityHeaderValues } from './security-headers.ts';
 import { pickServed, type Served } from './served-version.ts';
+import type { VersionReads } from './version-reads.ts';
 
 /**
  * Single lookups are most of the traffic. This answers the ones that need no decision from the
@@ -41,7 +41,7 @@ const SCOPE = estimateRoute.access;
 export type FastLookupDeps = {
   catalog: Catalog;
   cache: EstimateCache;
-  pool: pg.Pool;
+  reads: VersionReads;
   metrics: Metrics;
   verifier: KeyVerifier;
   auth: boolean;
@@ -130,7 +130,7 @@ export function fastLookup(deps: FastLookupDeps) {
         send(304, { ...versionHeaders, ETag: etag });
         return;
       }
-      readEstimate(deps, name, version.id, key).then(
+      readEstimate(deps, name, version, key).then(
         (row) => {
           if (row === null) problem(404, missingKeyDetail(name, version.number, key), versionHeaders);
           else {

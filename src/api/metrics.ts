@@ -7,6 +7,13 @@ export function createMetrics(
     heldVersions?: () => Map<string, number>;
     /** each model with a published version: its data's age, and whether that passed maxAgeHours */
     freshness?: () => Map<string, { ageSeconds: number; stale: boolean }>;
+    /** the read replica, when there is one (src/api/version-reads.ts) */
+    replica?: {
+      /** whether reads may go there (it answers, and is a standby) */
+      up: () => boolean;
+      /** how many bytes of the primary's WAL it has yet to replay; NaN when that cannot be known */
+      lagBytes: () => Promise<number>;
+    };
   } = {},
 ) {
   const registry = new Registry();
@@ -61,6 +68,43 @@ export function createMetrics(
     labelNames: ['model', 'format'] as const,
     registers: [registry],
   });
+  const dbReads = new Counter({
+    name: 'almanac_db_reads_total',
+    help: "Reads of versions' rows (lookups missing the cache, batches, snapshots, diffs), by the server that answered: primary or replica",
+    labelNames: ['target'] as const,
+    registers: [registry],
+  });
+  const replicaFallbacks = new Counter({
+    name: 'almanac_db_replica_fallbacks_total',
+    help: 'Reads the primary answered although a replica is configured, by reason: behind (it had not replayed the version yet), down, error (it failed the read)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const replicaCatchUp = new Histogram({
+    name: 'almanac_db_replica_catch_up_seconds',
+    help: 'From the first read the replica could not answer for want of a version to the replica having replayed it',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  });
+  const replica = options.replica;
+  if (replica !== undefined) {
+    new Gauge({
+      name: 'almanac_db_replica_lag_bytes',
+      help: "Bytes of the primary's write-ahead log the read replica has yet to replay",
+      registers: [registry],
+      async collect() {
+        this.set(await replica.lagBytes());
+      },
+    });
+    new Gauge({
+      name: 'almanac_db_replica_up',
+      help: 'Whether reads may go to the read replica (1) or all go to the primary because it is down or not a standby (0)',
+      registers: [registry],
+      collect() {
+        this.set(replica.up() ? 1 : 0);
+      },
+    });
+  }
   new Gauge({
     name: 'almanac_queue_depth',
     help: 'Jobs waiting or delayed in the queue',
@@ -99,7 +143,17 @@ export function createMetrics(
       for (const [model, { stale }] of options.freshness?.() ?? []) this.set({ model }, stale ? 1 : 0);
     },
   });
-  return { registry, requestDuration, abortedRequests, lookups, cacheLookups, snapshotBytes };
+  return {
+    registry,
+    requestDuration,
+    abortedRequests,
+    lookups,
+    cacheLookups,
+    snapshotBytes,
+    dbReads,
+    replicaFallbacks,
+    replicaCatchUp,
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,9 +1,10 @@
 import { LRUCache } from 'lru-cache';
-import type { Db } from '../db/database.ts';
 import { hasSqlState, PgError } from '../db/pg-errors.ts';
 import type { Diff } from '../drift/diff.ts';
 import { type DriftReport, driftReport } from '../drift/report.ts';
 import { HttpError, UnavailableError } from '../errors.ts';
+import { type Catalog, catalogEntryOf } from './catalog.ts';
+import type { VersionReads } from './version-reads.ts';
 
 /**
  * Drift reports between two versions, computed once: versions are immutable, so a report only
@@ -26,18 +27,25 @@ export class ReportCache {
     this.#timeoutMs = timeoutMs;
   }
 
-  /** The report of a diff (src/drift/diff.ts): the API's and the dashboard's, computed once for both. */
-  reportOf(db: Db, diff: Diff): Promise<DriftReport> {
+  /**
+   * The report of a diff (src/drift/diff.ts): the API's and the dashboard's, computed once for both,
+   * on the replica when it has both versions.
+   */
+  reportOf(deps: { reads: VersionReads; catalog: Catalog }, diff: Diff): Promise<DriftReport> {
+    const model = diff.to.model;
+    const versions = [diff.from, diff.to].map((version) => catalogEntryOf(deps.catalog, model, version));
     return this.get(diff.from.id, diff.to.id, diff.policy, () =>
-      driftReport(db, diff.from, diff.to, diff.policy, { timeoutMs: this.#timeoutMs }).catch(
-        (error: unknown) => {
+      deps.reads
+        .run(versions, ({ db }) =>
+          driftReport(db, diff.from, diff.to, diff.policy, { timeoutMs: this.#timeoutMs }),
+        )
+        .catch((error: unknown) => {
           if (!hasSqlState(error, PgError.queryCanceled)) throw error;
           throw new UnavailableError(
             `the report between versions ${diff.from.number} and ${diff.to.number} of "${diff.from.model}" took longer than ${this.#timeoutMs} ms and was cancelled; try again shortly`,
             { cause: error },
           );
-        },
-      ),
+        }),
     );
   }
 

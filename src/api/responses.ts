@@ -154,7 +154,16 @@ export const RunQueued = z.object({ runId: z.string(), slot: z.string(), state: 
 
 const readiness = z.object({
   status: z.string(),
-  checks: z.object({ postgres: z.string(), redis: z.string() }),
+  checks: z.object({
+    postgres: z.string(),
+    redis: z.string(),
+    replica: z
+      .string()
+      .optional()
+      .describe(
+        'the read replica (DATABASE_READ_URL), when there is one: `ok`, or why reads all go to the primary (it does not fail readiness)',
+      ),
+  }),
   stale: z
     .array(z.string())
     .describe(

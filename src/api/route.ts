@@ -12,6 +12,7 @@ import type { Metrics } from './metrics.ts';
 import type { ReportCache } from './report-cache.ts';
 import { optionalJson, requireCsv, requireJson } from './require-json.ts';
 import { parseRequest } from './validate.ts';
+import type { VersionReads } from './version-reads.ts';
 
 /**
  * One definition of each route: its path, who may call it, the zod schemas of its params, query
@@ -30,6 +31,8 @@ export type QueueAccess = { enqueue: EnqueueRefresh; ready: () => boolean };
 export type ApiDeps = {
   db: Db;
   pool: pg.Pool;
+  /** where versions' rows are read: the replica once it has them, else the primary */
+  reads: VersionReads;
   catalog: Catalog;
   cache: EstimateCache;
   metrics: Metrics;

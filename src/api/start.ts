@@ -11,6 +11,7 @@ import { createMetrics } from './metrics.ts';
 import { ReportCache } from './report-cache.ts';
 import { freshnessOf } from './served-version.ts';
 import { listen, type RunningServer } from './server.ts';
+import { createVersionReads, type VersionReads } from './version-reads.ts';
 
 /**
  * The API on the runtime's connections: listens on HOST and PORT (or what `options` says) and
@@ -23,6 +24,7 @@ export async function startApi(
   const { config, db, pool, logger } = runtime;
   const producer = runtime.producer();
   const catalog = await createCatalog(db, config.databaseUrl, logger);
+  let reads: VersionReads | undefined;
   try {
     const metrics = createMetrics({
       queueDepth: async () => {
@@ -47,7 +49,15 @@ export async function startApi(
           }),
         );
       },
+      replica:
+        runtime.replica === undefined
+          ? undefined
+          : {
+              up: () => reads?.replicaUp() ?? false,
+              lagBytes: () => reads?.replicaLagBytes() ?? Promise.resolve(Number.NaN),
+            },
     });
+    reads = await createVersionReads({ primary: runtime, replica: runtime.replica, metrics, logger });
     const verifier = createKeyVerifier(db, catalog.onKeysChanged);
     const cache = new EstimateCache(100_000);
     const rateLimitStore = new MemoryStore();
@@ -56,6 +66,7 @@ export async function startApi(
       verifier,
       cache,
       pool,
+      reads,
       catalog,
       queue: { enqueue: producer.enqueueRefresh, ready: producer.ready },
       redisPing: producer.ping,
@@ -72,7 +83,7 @@ export async function startApi(
     const fast = fastLookup({
       catalog,
       cache,
-      pool,
+      reads,
       metrics,
       verifier,
       auth: config.auth,
@@ -90,10 +101,12 @@ export async function startApi(
       catalog,
       close: async () => {
         await running.close();
+        reads?.close();
         await catalog.close();
       },
     };
   } catch (error) {
+    reads?.close();
     await catalog.close();
     throw error;
   }

@@ -13,6 +13,10 @@ export type DatabaseOptions = {
   /** Pool size: one pool per process serves kysely and the raw work (COPY, cursors) alike. */
   max?: number;
   applicationName?: string;
+  /** how long a new connection may take; a replica that does not answer is given up on sooner */
+  connectTimeoutMs?: number;
+  /** the setting the connection string came from, named when it cannot be reached */
+  setting?: string;
 };
 
 /** A process's connections to one database: kysely and the raw pool it runs on. */
@@ -43,15 +47,16 @@ function createPool(connectionString: string, options: DatabaseOptions): pg.Pool
     connectionString,
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'almanac',
-    connectionTimeoutMillis: 10_000,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
     options: sessionOptions,
   });
+  const setting = options.setting ?? 'DATABASE_URL';
   // A client that loses its server emits 'error' (on the pool when idle, on itself when checked
   // out); without a listener that would crash the process. The query in flight fails anyway.
   pool.on('error', () => {});
   pool.on('connect', (client) => {
     client.on('error', () => {});
-    guardQueries(client, connectionString);
+    guardQueries(client, connectionString, setting);
   });
   const connect = pool.connect.bind(pool) as (
     callback?: ConnectCallback,
@@ -59,13 +64,13 @@ function createPool(connectionString: string, options: DatabaseOptions): pg.Pool
   pool.connect = ((callback?: ConnectCallback) =>
     callback === undefined
       ? connect()?.catch((error: unknown) => {
-          throw connectionFailure(error, connectionString);
+          throw connectionFailure(error, connectionString, setting);
         })
       : connect((error, client, done) =>
           callback(
             error === undefined || error === null
               ? error
-              : (connectionFailure(error, connectionString) as Error),
+              : (connectionFailure(error, connectionString, setting) as Error),
             client,
             done,
           ),
@@ -84,7 +89,11 @@ type ConnectCallback = (
  * SQLSTATE, and some no code at all: they become UnavailableError here, at the edge of the
  * database, so that callers classify errors by class (src/classify-error.ts), never by message.
  */
-export function connectionFailure(error: unknown, connectionString: string): unknown {
+export function connectionFailure(
+  error: unknown,
+  connectionString: string,
+  setting = 'DATABASE_URL',
+): unknown {
   if (error instanceof pg.DatabaseError || error instanceof UnavailableError || !(error instanceof Error))
     return error;
   if (error instanceof TypeError || error instanceof RangeError) return error;
@@ -93,21 +102,21 @@ export function connectionFailure(error: unknown, connectionString: string): unk
   const code = (error as { code?: unknown }).code;
   return new UnavailableError(
     typeof code === 'string'
-      ? `cannot reach Postgres (DATABASE_URL) at ${where} (${code}); is it running?`
-      : `lost the connection to Postgres (DATABASE_URL) at ${where} (${error.message}); try again shortly`,
+      ? `cannot reach Postgres (${setting}) at ${where} (${code}); is it running?`
+      : `lost the connection to Postgres (${setting}) at ${where} (${error.message}); try again shortly`,
     { cause: error, detail: 'the database is not reachable right now; try again shortly' },
   );
 }
 
 /** Makes a pooled client's failed queries pass through connectionFailure, promises and callbacks alike. */
-function guardQueries(client: pg.PoolClient, connectionString: string): void {
+function guardQueries(client: pg.PoolClient, connectionString: string, setting: string): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   client.query = ((...args: unknown[]) => {
     const last = args.at(-1);
     if (typeof last === 'function') {
       args[args.length - 1] = (error: unknown, ...rest: unknown[]) =>
         (last as (...a: unknown[]) => void)(
-          error == null ? error : connectionFailure(error, connectionString),
+          error == null ? error : connectionFailure(error, connectionString, setting),
           ...rest,
         );
       return query(...args);
@@ -115,7 +124,7 @@ function guardQueries(client: pg.PoolClient, connectionString: string): void {
     const result = query(...args);
     return result instanceof Promise
       ? result.catch((error: unknown) => {
-          throw connectionFailure(error, connectionString);
+          throw connectionFailure(error, connectionString, setting);
         })
       : result;
   }) as typeof client.query;

@@ -11,6 +11,8 @@ export const PgError = {
   lockNotAvailable: '55P03',
   queryCanceled: '57014',
   adminShutdown: '57P01',
+  crashShutdown: '57P02',
+  cannotConnectNow: '57P03',
   serializationFailure: '40001',
 } as const;
 

@@ -16,6 +16,8 @@ export async function startTestApi(
     rateLimitPerMinute?: number;
     redisUrl?: string;
     maxImportBytes?: number;
+    /** a read replica (DATABASE_READ_URL) */
+    readUrl?: string;
     logger?: Logger;
     /** more of the environment (ALMANAC_REPORT_TIMEOUT_MS, say) */
     env?: Record<string, string>;
@@ -30,6 +32,7 @@ export async function startTestApi(
       ALMANAC_RATE_LIMIT: String(options.rateLimitPerMinute ?? 0),
       ALMANAC_MAX_IMPORT_BYTES: String(options.maxImportBytes ?? 1024 ** 3),
       ...(options.redisUrl === undefined ? {} : { REDIS_URL: options.redisUrl }),
+      ...(options.readUrl === undefined ? {} : { DATABASE_READ_URL: options.readUrl }),
       ...options.env,
     },
     options.logger,

@@ -200,7 +200,9 @@ describe('lookups at full speed while refreshes publish and a rollback happens',
       const ended = intervals.find((i) => i.number === a.version && i.to !== null && i.to.getTime() < a.at);
       return a.at - (ended?.to?.getTime() ?? a.at);
     });
-    console.info(`answers after their version's interval ended: ${late.length}, by up to ${Math.max(0, ...lateBy)} ms`);
+    console.info(
+      `answers after their version's interval ended: ${late.length}, by up to ${Math.max(0, ...lateBy)} ms`,
+    );
     expect(late.slice(0, 5)).toEqual([]);
     expect(new Set(found.map((a) => a.version)).size).toBeGreaterThanOrEqual(4);
 

@@ -6,7 +6,7 @@ import { asPruned } from '../../db/partitions.ts';
 import { resolveDiff } from '../../drift/diff.ts';
 import { NotFoundError } from '../../errors.ts';
 import { resolveVersion } from '../../versions/resolve.ts';
-import { streamFromConnection } from '../copy-response.ts';
+import { catalogEntryOf } from '../catalog.ts';
 import { CACHE_REVALIDATE } from '../headers.ts';
 import { modelParam, versionParams, versionText } from '../params.ts';
 import { headers, json, problem } from '../responses.ts';
@@ -72,14 +72,15 @@ export const driftRoutes = [
       res.set({ 'Cache-Control': CACHE_REVALIDATE });
       try {
         if (query.format !== 'csv') {
-          res.json(await deps.reports.reportOf(deps.db, diff));
+          res.json(await deps.reports.reportOf(deps, diff));
           return;
         }
         res.set({
           'Content-Type': 'text/csv; charset=utf-8',
           'Content-Disposition': `attachment; filename="${model}-v${diff.from.number}-v${diff.to.number}-changes.csv"`,
         });
-        await streamFromConnection(deps.pool, res, (client) =>
+        const versions = [diff.from, diff.to].map((version) => catalogEntryOf(deps.catalog, model, version));
+        await deps.reads.stream(versions, res, (client) =>
           pipeline(copyKeyChangesCsv(client, diff.from.id, diff.to.id, diff.policy.changeTolerance), res),
         );
       } catch (error) {

@@ -93,7 +93,7 @@ export const estimateRoute = defineRoute({
       res.status(304).end();
       return;
     }
-    const row = await readEstimate(deps, params.model, version.id, params.key);
+    const row = await readEstimate(deps, params.model, version, params.key);
     if (row === null) {
       res.removeHeader('ETag');
       throw new NotFoundError(missingKeyDetail(params.model, version.number, params.key));
@@ -119,7 +119,7 @@ export const estimateRoutes = [
     handle: async ({ params, body }, { res, deps }) => {
       const served = await servedVersion(deps.catalog, params.model, requestOf(body));
       const { version } = served;
-      const found = await readEstimates(deps, params.model, version.id, body.keys);
+      const found = await readEstimates(deps, params.model, version, body.keys);
       const estimates = [];
       const missing = [];
       for (const key of body.keys) {

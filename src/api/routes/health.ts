@@ -34,7 +34,8 @@ export const healthRoutes = [
     method: 'get',
     path: '/readyz',
     operationId: 'getReadiness',
-    summary: 'Readiness: Postgres and Redis answer (each within 2 s)',
+    summary:
+      'Readiness: Postgres and Redis answer (each within 2 s); the read replica is reported, never required',
     access: 'public',
     responses: {
       200: { description: 'ready', content: { 'application/json': { schema: Readiness } } },
@@ -65,9 +66,11 @@ export const healthRoutes = [
         .models()
         .filter((model) => freshnessOf(model, now)?.stale === true)
         .map((model) => model.name);
+      // a replica that is down costs the primary its reads, not the API its answers
+      const replica = deps.reads.replicaState();
       res.status(down.length === 0 ? 200 : 503).json({
         status: down.length === 0 ? 'ready' : `not ready: ${down.join(' and ')} down`,
-        checks: { postgres, redis },
+        checks: { postgres, redis, ...(replica === undefined ? {} : { replica }) },
         stale,
       });
     },

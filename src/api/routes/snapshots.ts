@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { contentTypes, snapshotFormat, writeSnapshot } from '../../snapshots/write-snapshot.ts';
 import { versionWithRows } from '../../versions/resolve.ts';
-import { streamFromConnection } from '../copy-response.ts';
+import { catalogEntryOf } from '../catalog.ts';
 import { cacheControl, ESTIMATE_VERSION } from '../headers.ts';
 import { versionParams } from '../params.ts';
 import { headers, problem } from '../responses.ts';
@@ -46,7 +46,7 @@ export const snapshotRoutes = [
         [ESTIMATE_VERSION]: String(version.number),
         'Cache-Control': cacheControl(params.version !== 'latest'),
       });
-      await streamFromConnection(deps.pool, res, (client) =>
+      await deps.reads.stream([catalogEntryOf(deps.catalog, params.model, version)], res, (client) =>
         writeSnapshot(client, version, format, res, (bytes) =>
           deps.metrics.snapshotBytes.inc({ model: params.model, format }, bytes),
         ),

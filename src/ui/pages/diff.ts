@@ -31,7 +31,7 @@ export async function diffPage(
   const report =
     pair === undefined
       ? undefined
-      : await ctx.deps.reports.reportOf(db, await resolveDiff(db, model, pair.from, pair.to));
+      : await ctx.deps.reports.reportOf(ctx.deps, await resolveDiff(db, model, pair.from, pair.to));
   const picker = (name: 'from' | 'to', label: string, selected: number | undefined) =>
     html`<label>${label} <select name="${name}">${versions.map(
       (v) =>
