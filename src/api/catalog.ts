@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { listModelStates, type ModelState } from '../db/catalog-state.ts';
 import { CHANGES_CHANNEL, type Change, listenForChanges } from '../db/changes.ts';
 import type { Db } from '../db/database.ts';
-import { createClient } from '../db/database.ts';
+import { createClient, createDbOnClient } from '../db/database.ts';
 import { walPosition } from '../db/replication.ts';
 import type { VersionState } from '../db/types.ts';
 import type { ModelSpec } from '../model/spec.ts';
@@ -105,16 +105,39 @@ export async function createCatalog(db: Db, databaseUrl: string, logger: Logger)
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
 
+  // Reloads read on the LISTEN connection while there is one: under load the pool's connections
+  // are all busy with lookups, and a reload queued behind them kept serving a version seconds
+  // after another was published.
+  let reader: Db = db;
   const reload = async (name?: string) => {
-    const states = await listModelStates(db, name);
+    const on = reader;
+    const states = await listModelStates(on, name);
     // read after the states: every commit they show ends before it
-    const position = await walPosition(db);
+    const position = await walPosition(on);
     const reloaded = states.map((state) =>
       modelEntryOf(state, { position, before: entries.get(state.name) }),
     );
     if (name !== undefined && states.length === 0) entries.delete(name);
     if (name === undefined) entries.clear();
     for (const entry of reloaded) entries.set(entry.name, entry);
+  };
+
+  // One publish notifies several rows' changes: a model's reloads run one at a time, and the
+  // notifications that come during one make a single reload after it.
+  const inFlight = new Set<string>();
+  const again = new Set<string>();
+  const reloadSoon = (model: string) => {
+    if (inFlight.has(model)) {
+      again.add(model);
+      return;
+    }
+    inFlight.add(model);
+    reload(model)
+      .catch((error: unknown) => logger.warn({ err: error }, 'could not reload a model'))
+      .finally(() => {
+        inFlight.delete(model);
+        if (again.delete(model)) reloadSoon(model);
+      });
   };
 
   const listen = async () => {
@@ -125,20 +148,20 @@ export async function createCatalog(db: Db, databaseUrl: string, logger: Logger)
       if (change.table === 'api_keys') {
         for (const notify of keyListeners) notify();
       } else if (typeof change.model === 'string') {
-        reload(change.model).catch((error: unknown) =>
-          logger.warn({ err: error }, 'could not reload a model'),
-        );
+        reloadSoon(change.model);
       }
     });
     client.on('error', (error) => {
       logger.warn({ err: error }, 'lost the LISTEN connection; reconnecting');
       listener = undefined;
+      reader = db;
       client.end().catch(() => {});
       scheduleReconnect();
     });
     await client.connect();
     await listenForChanges(client);
     listener = client;
+    reader = createDbOnClient(client);
     // Changes made while not listening are caught by reloading everything once listening.
     await reload();
     for (const notify of keyListeners) notify();

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requestRefresh } from '../../src/runs/request.ts';
 import { useConnections, useMarket, useRedisPrefix, useTestDatabase } from '../helpers/hooks.ts';
 import { invariantViolations } from '../helpers/invariants.ts';
@@ -33,7 +33,7 @@ beforeAll(async () => {
   const { rows } = await sql<{ key: string }>`SELECT key FROM latest_estimates ORDER BY key`.execute(db());
   keys = rows.map((row) => row.key);
 }, 180_000);
-afterAll(async () => {
+afterEach(async () => {
   while (stops.length > 0) await stops.pop()?.();
 });
 
