@@ -38,8 +38,11 @@ export type Runtime = {
   pool: pg.Pool;
   /** the process's producer on the job queue, connected on first use */
   producer: () => Producer;
-  /** a Redis connection of its own (a worker's blocking one), closed with the runtime */
-  redis: (purpose: string) => Redis;
+  /**
+   * a Redis connection of its own (a worker's blocking one), closed with the runtime; `failFast`:
+   * commands fail at once while Redis is down instead of waiting for it to come back
+   */
+  redis: (purpose: string, options?: { failFast?: boolean }) => Redis;
   close: () => Promise<void>;
 };
 
@@ -87,7 +90,7 @@ export function openRuntime(config: Config, role: Role, options: { logger?: Logg
       producer ??= createProducer(redis('producer', true), config.redisPrefix, logger);
       return producer;
     },
-    redis: (purpose) => redis(purpose),
+    redis: (purpose, options) => redis(purpose, options?.failFast ?? false),
     close: async () => {
       await producer?.queue.close().catch(() => {});
       for (const connection of connections) connection.disconnect();

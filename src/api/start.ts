@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { MemoryStore } from 'express-rate-limit';
+import type { Store } from 'express-rate-limit';
 import type { Runtime } from '../runtime.ts';
 import { createSessions } from '../ui/session.ts';
 import { createApp } from './app.ts';
@@ -8,6 +8,7 @@ import { type Catalog, createCatalog } from './catalog.ts';
 import { EstimateCache } from './estimate-cache.ts';
 import { fastLookup } from './fast-lookup.ts';
 import { createMetrics } from './metrics.ts';
+import { rateLimitStore } from './rate-limit-store.ts';
 import { ReportCache } from './report-cache.ts';
 import { freshnessOf } from './served-version.ts';
 import { listen, type RunningServer } from './server.ts';
@@ -48,9 +49,20 @@ export async function startApi(
         );
       },
     });
-    const verifier = createKeyVerifier(db, catalog.onKeysChanged);
+    const verifier = createKeyVerifier(db, catalog.onKeysChanged, {
+      lookedUp: (result) => metrics.authLookups.inc({ result }),
+    });
     const cache = new EstimateCache(100_000);
-    const rateLimitStore = new MemoryStore();
+    // opted in: counted in Redis, shared with every replica on the same prefix
+    const redis = config.rateLimitRedis
+      ? { connection: runtime.redis('ratelimit', { failFast: true }), prefix: config.redisPrefix }
+      : undefined;
+    const requestCounts = rateLimitStore('requests', redis);
+    const authFailureLimit =
+      config.auth && config.authFailuresPerMinute > 0
+        ? { store: rateLimitStore('auth-failures', redis), perMinute: config.authFailuresPerMinute }
+        : undefined;
+    await authFailureLimit?.store.init?.({ windowMs: 60_000 } as Parameters<NonNullable<Store['init']>>[0]);
     const app = createApp({
       db,
       verifier,
@@ -63,7 +75,8 @@ export async function startApi(
       logger,
       auth: config.auth,
       rateLimitPerMinute: config.rateLimitPerMinute,
-      rateLimitStore,
+      rateLimitStore: requestCounts,
+      ...(authFailureLimit === undefined ? {} : { authFailureLimit }),
       maxImportBytes: config.maxImportBytes,
       reports: new ReportCache(),
       sessions: createSessions(db, config.sessionSecret),
@@ -77,13 +90,14 @@ export async function startApi(
       verifier,
       auth: config.auth,
       rateLimitPerMinute: config.rateLimitPerMinute,
-      rateLimitStore,
+      rateLimitStore: requestCounts,
       logger,
     });
     const running = await listen(
       (req: IncomingMessage, res: ServerResponse) => fast(req, res) || app(req, res),
       options.port ?? config.port,
       options.host ?? config.host,
+      { idleTimeoutMs: config.httpIdleTimeoutMs },
     );
     return {
       ...running,
@@ -91,6 +105,7 @@ export async function startApi(
       close: async () => {
         await running.close();
         await catalog.close();
+        await authFailureLimit?.store.shutdown?.();
       },
     };
   } catch (error) {

@@ -14,6 +14,12 @@ export async function startTestApi(
   options: {
     auth?: boolean;
     rateLimitPerMinute?: number;
+    /** count the rate limits in Redis (ALMANAC_RATE_LIMIT_REDIS) */
+    rateLimitRedis?: boolean;
+    /** failed authentications a minute per address (ALMANAC_AUTH_FAILURE_LIMIT); 0 (off) unless given */
+    authFailuresPerMinute?: number;
+    /** ALMANAC_HTTP_IDLE_TIMEOUT_MS; the default (10 s) unless given */
+    idleTimeoutMs?: number;
     redisUrl?: string;
     maxImportBytes?: number;
     logger?: Logger;
@@ -26,6 +32,11 @@ export async function startTestApi(
     {
       ALMANAC_AUTH: options.auth === true ? 'on' : 'off',
       ALMANAC_RATE_LIMIT: String(options.rateLimitPerMinute ?? 0),
+      ALMANAC_RATE_LIMIT_REDIS: options.rateLimitRedis === true ? 'on' : 'off',
+      ALMANAC_AUTH_FAILURE_LIMIT: String(options.authFailuresPerMinute ?? 0),
+      ...(options.idleTimeoutMs === undefined
+        ? {}
+        : { ALMANAC_HTTP_IDLE_TIMEOUT_MS: String(options.idleTimeoutMs) }),
       ALMANAC_MAX_IMPORT_BYTES: String(options.maxImportBytes ?? 1024 ** 3),
       ...(options.redisUrl === undefined ? {} : { REDIS_URL: options.redisUrl }),
     },
