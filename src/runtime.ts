@@ -20,6 +20,8 @@ export type Role = 'api' | 'worker' | 'scheduler' | 'demo' | 'cli';
 /** Putting jobs on the queue, failing fast when Redis is down (src/runs/request.ts relies on it). */
 export type Producer = {
   queue: AlmanacQueue;
+  /** its connection (commands fail at once while Redis is down), for the API's shared rate limit too */
+  connection: Redis;
   /** whether its Redis connection is up right now */
   ready: () => boolean;
   /** a round trip to Redis (fails at once while it is down) */
@@ -105,6 +107,7 @@ function createProducer(connection: Redis, prefix: string, logger: Logger): Prod
   const add: Producer['add'] = (name, payload, jobId) => addWithin(queue, connection, name, payload, jobId);
   return {
     queue,
+    connection,
     ready: () => connection.status === 'ready',
     ping: () => connection.ping(),
     connected: (ms) =>

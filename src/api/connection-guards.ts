@@ -61,14 +61,26 @@ export function refuseDuplicate(res: ServerResponse, name: string): void {
 }
 
 /**
+ * How far the client has read: bytes whose write completed, and how much of the write in progress
+ * is still queued. Node refreshes a socket's timer only when a whole write completes, and one
+ * write can be megabytes (a Parquet row group): a reader that takes it slowly still moves this.
+ */
+function readProgress(socket: Socket): string {
+  const queued = (socket as Socket & { _handle?: { writeQueueSize?: number } | null })._handle
+    ?.writeQueueSize;
+  return `${socket.bytesWritten - socket.writableLength}/${queued ?? 0}`;
+}
+
+/**
  * Holds a request to the idle timeout: the socket's timer runs whenever nothing moves. A body
  * that stalls is answered 408 (if nothing was answered yet) and its connection closed; an answer
- * the client stops reading (bytes wait to be sent) closes the connection. While the server itself
- * is working on the answer (the body is in, nothing is waiting to be sent), the client is not
- * idle and nothing happens.
+ * the client stops reading (bytes wait to be sent, and none went out since the last look) closes
+ * the connection. While the server itself is working on the answer (the body is in, nothing is
+ * waiting to be sent), the client is not idle and nothing happens.
  */
 export function watchIdle(req: IncomingMessage, res: ServerResponse, idleMs: number): void {
   req.socket.setTimeout(idleMs);
+  let progress = readProgress(req.socket);
   // Answered before its body was read (a 401 to a 2 GB upload): Node would keep the connection
   // and read the rest to throw it away, or wait on a body that never comes. It closes instead.
   onHeaders(res, () => {
@@ -78,9 +90,19 @@ export function watchIdle(req: IncomingMessage, res: ServerResponse, idleMs: num
   res.on('timeout', (socket: Socket) => {
     if (!req.complete) {
       if (res.headersSent) socket.destroy();
-      else answer(res, 408, `the request body stalled: nothing arrived for ${idleMs / 1000} s`);
+      else {
+        // once the 408 is out, the body ends as aborted, so that whatever reads it (an import's
+        // COPY) lets go: Node forgets a request when its answer finishes, and would never end it
+        res.once('finish', () => req.destroy());
+        answer(res, 408, `the request body stalled: nothing arrived for ${idleMs / 1000} s`);
+      }
     } else if (socket.writableLength > 0) {
-      socket.destroy();
+      const now = readProgress(socket);
+      if (now === progress) socket.destroy();
+      else {
+        progress = now;
+        socket.setTimeout(idleMs);
+      }
     }
   });
 }

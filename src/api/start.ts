@@ -53,9 +53,13 @@ export async function startApi(
       lookedUp: (result) => metrics.authLookups.inc({ result }),
     });
     const cache = new EstimateCache(100_000);
-    // opted in: counted in Redis, shared with every replica on the same prefix
+    // opted in: counted in Redis, shared with every replica on the same prefix, on the producer's
+    // connection (which fails fast while Redis is down: then requests are let through uncounted)
+    if (config.rateLimitRedis && !(await producer.connected(2_000))) {
+      logger.warn('Redis does not answer: the rate limit is not counted until it does');
+    }
     const redis = config.rateLimitRedis
-      ? { connection: runtime.redis('ratelimit', { failFast: true }), prefix: config.redisPrefix }
+      ? { connection: producer.connection, prefix: config.redisPrefix }
       : undefined;
     const requestCounts = rateLimitStore('requests', redis);
     const authFailureLimit =
