@@ -1,11 +1,10 @@
 import { get } from 'node:http';
-import net from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertApiKey } from '../src/db/api-keys.ts';
 import { importCsv, readableOf } from '../src/imports/import-csv.ts';
 import { createApiKey, hashApiKey } from '../src/keys/api-keys.ts';
-import { startTestApi, type TestApi } from './helpers/api.ts';
+import { rawHttp, startTestApi, type TestApi } from './helpers/api.ts';
 import { useTestSetup } from './helpers/hooks.ts';
 import { applySpec } from './helpers/pipeline.ts';
 import { REDIS_URL } from './helpers/services.ts';
@@ -39,36 +38,9 @@ afterAll(async () => {
   await api?.close();
 });
 
-type RawAnswer = { status: number; head: string; body: string; closed: boolean };
-
-/** Writes `chunks` to a raw connection (each after its delay), and reads until the server closes it. */
-function raw(url: string, chunks: { after: number; data: string }[]): Promise<RawAnswer> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(port), hostname);
-    let received = '';
-    const timers: NodeJS.Timeout[] = [];
-    socket.on('data', (data) => {
-      received += data.toString('utf8');
-    });
-    socket.on('error', (error: NodeJS.ErrnoException) => {
-      // the server may close while the client still writes: what it answered counts
-      if (error.code !== 'ECONNRESET' && error.code !== 'EPIPE') reject(error);
-    });
-    socket.on('close', () => {
-      for (const timer of timers) clearTimeout(timer);
-      const [head = '', body = ''] = received.split('\r\n\r\n');
-      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), head, body, closed: true });
-    });
-    for (const { after, data } of chunks) {
-      timers.push(setTimeout(() => socket.writable && socket.write(data), after));
-    }
-  });
-}
-
 describe('slow clients', () => {
   it('answers 408 to a body that stops arriving (a 2 GB body declared, 19 bytes sent) and closes', async () => {
-    const answer = await raw(api.url, [
+    const answer = await rawHttp(api.url, [
       {
         after: 0,
         data: `POST /v1/models/ext/versions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${admin}\r\nContent-Type: text/csv\r\nContent-Length: 1000000000\r\n\r\nkey,value\nC,1\nD,2\n`,
@@ -84,7 +56,7 @@ describe('slow clients', () => {
   });
 
   it('closes a connection whose request head trickles in, with 408', async () => {
-    const answer = await raw(api.url, [
+    const answer = await rawHttp(api.url, [
       { after: 0, data: 'GET /healthz HTTP/1.1\r\nHost: x\r\n' },
       // a header every 200 ms: never idle for 1 s, but the head as a whole takes 6 s
       ...Array.from({ length: 30 }, (_, i) => ({ after: 200 + i * 200, data: `X-Slow-${i}: y\r\n` })),
@@ -96,7 +68,7 @@ describe('slow clients', () => {
   it('lets a body that keeps coming take longer than the idle timeout (an idle timeout, not a deadline)', async () => {
     const rows = Array.from({ length: 15 }, (_, i) => `S${i},${i}\n`);
     const body = `key,value\n${rows.join('')}`;
-    const answer = await raw(api.url, [
+    const answer = await rawHttp(api.url, [
       {
         after: 0,
         data: `POST /v1/models/ext/versions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${admin}\r\nContent-Type: text/csv\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\nkey,value\n`,
@@ -169,7 +141,7 @@ describe('headers', () => {
     ['Content-Type', 'Content-Type: application/json\r\nContent-Type: text/csv'],
     ['Host', 'Host: y'],
   ])('refuses a request that sends %s twice, naming it', async (name, headers) => {
-    const answer = await raw(api.url, [
+    const answer = await rawHttp(api.url, [
       { after: 0, data: `GET /v1/models HTTP/1.1\r\nHost: x\r\n${headers}\r\nConnection: close\r\n\r\n` },
     ]);
     expect(answer.status).toBe(400);

@@ -60,6 +60,11 @@ export function refuseDuplicate(res: ServerResponse, name: string): void {
   });
 }
 
+/** The server's `checkExpectation`: an `Expect` other than `100-continue`, refused as a problem. */
+export function refuseExpectation(req: IncomingMessage, res: ServerResponse): void {
+  answer(res, 417, `"Expect: ${req.headers.expect}" is not supported; only "100-continue" is`);
+}
+
 /**
  * How far the client has read: bytes whose write completed, and how much of the write in progress
  * is still queued. Node refreshes a socket's timer only when a whole write completes, and one

@@ -12,6 +12,7 @@ import {
   duplicatedHeader,
   MAX_HEADER_BYTES,
   refuseDuplicate,
+  refuseExpectation,
   watchIdle,
 } from './connection-guards.ts';
 
@@ -81,6 +82,7 @@ export async function listen(
   // a connection that sends nothing at all: dropped after the idle timeout
   server.timeout = idleTimeoutMs;
   server.on('clientError', answerClientError);
+  server.on('checkExpectation', refuseExpectation);
   await new Promise<void>((resolve, reject) => {
     const failed = (error: NodeJS.ErrnoException) => {
       if (error.code === 'EADDRINUSE') {

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import type { Logger } from 'pino';
 import { startApi } from '../../src/api/start.ts';
 import { testRuntime } from './runtime.ts';
@@ -98,4 +99,36 @@ export async function signIn(
     setCookie,
     cookie: setCookie.split(';')[0] ?? '',
   };
+}
+
+export type RawAnswer = { status: number; head: string; body: string };
+
+/**
+ * Bytes written to a raw connection (each chunk after its delay), read until the server closes
+ * it: for what no HTTP client would send (doubled headers, a head that trickles in, a body that
+ * stops). `status` is 0 when the server closed without answering.
+ */
+export function rawHttp(url: string, chunks: { after: number; data: string }[]): Promise<RawAnswer> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname);
+    const received: Buffer[] = [];
+    const timers: NodeJS.Timeout[] = [];
+    socket.on('data', (data: Buffer) => received.push(data));
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      // the server may close while the client still writes: what it answered counts
+      if (error.code !== 'ECONNRESET' && error.code !== 'EPIPE') reject(error);
+    });
+    socket.on('close', () => {
+      for (const timer of timers) clearTimeout(timer);
+      const text = Buffer.concat(received).toString('utf8');
+      const split = text.indexOf('\r\n\r\n');
+      const head = split < 0 ? text : text.slice(0, split);
+      const body = split < 0 ? '' : text.slice(split + 4);
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), head, body });
+    });
+    for (const { after, data } of chunks) {
+      timers.push(setTimeout(() => socket.writable && socket.write(data), after));
+    }
+  });
 }
