@@ -26,6 +26,8 @@ export type AppDeps = ApiDeps & {
   rateLimitStore: Store;
   /** failed authentications per client address; undefined: not limited */
   authFailureLimit?: AuthFailureLimit;
+  /** the dashboard's sign-in attempts per address, when counted in Redis */
+  loginAttemptStore?: Store;
 };
 
 /** The HTTP API as an Express app, without listening: tests and `almanac serve` both use it. */

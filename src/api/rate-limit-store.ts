@@ -49,7 +49,7 @@ class RecoveringRedisStore extends RedisStore {
  * way), so the prefix is written into each key here.
  */
 export function rateLimitStore(
-  purpose: 'requests' | 'auth-failures',
+  purpose: 'requests' | 'auth-failures' | 'login-attempts',
   redis: { connection: Redis; prefix: string } | undefined,
 ): Store {
   if (redis === undefined) return new MemoryStore();

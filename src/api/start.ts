@@ -81,6 +81,7 @@ export async function startApi(
       rateLimitPerMinute: config.rateLimitPerMinute,
       rateLimitStore: requestCounts,
       ...(authFailureLimit === undefined ? {} : { authFailureLimit }),
+      ...(redis === undefined ? {} : { loginAttemptStore: rateLimitStore('login-attempts', redis) }),
       maxImportBytes: config.maxImportBytes,
       reports: new ReportCache(),
       sessions: createSessions(db, config.sessionSecret),
