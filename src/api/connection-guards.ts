@@ -88,9 +88,15 @@ export function watchIdle(req: IncomingMessage, res: ServerResponse, idleMs: num
   let progress = readProgress(req.socket);
   // Answered before its body was read (a 401 to a 2 GB upload): Node would keep the connection
   // and read the rest to throw it away, or wait on a body that never comes. It closes instead.
-  onHeaders(res, () => {
-    if (!req.complete) res.setHeader('Connection', 'close');
-  });
+  // Only requests that declare a body are watched so: on-headers costs a lookup a third of its speed.
+  const declaresBody =
+    req.headers['transfer-encoding'] !== undefined ||
+    (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+  if (declaresBody) {
+    onHeaders(res, () => {
+      if (!req.complete) res.setHeader('Connection', 'close');
+    });
+  }
   // a listener here keeps Node from destroying the socket on its own: each case is decided below
   res.on('timeout', (socket: Socket) => {
     if (!req.complete) {
