@@ -20,7 +20,7 @@ const { database, db, runtime, prefix } = useTestSetup('api-limits');
 const ROWS = 250_000;
 let reader = '';
 let admin = '';
-/** idle timeout 1 s, auth on */
+/** idle timeout 2 s (short, yet long enough for a loaded machine's reader to keep up), auth on */
 let api: TestApi;
 
 beforeAll(async () => {
@@ -32,7 +32,7 @@ beforeAll(async () => {
   await importCsv(runtime(), 'big', readableOf(`${lines.join('\n')}\n`), 'test');
   reader = await createApiKey(db(), 'reader', 'read');
   admin = await createApiKey(db(), 'admin', 'admin');
-  api = await startTestApi(database.url, prefix.current, { auth: true, idleTimeoutMs: 1_000 });
+  api = await startTestApi(database.url, prefix.current, { auth: true, idleTimeoutMs: 2_000 });
 }, 120_000);
 afterAll(async () => {
   await api?.close();
@@ -58,7 +58,7 @@ describe('slow clients', () => {
   it('closes a connection whose request head trickles in, with 408', async () => {
     const answer = await rawHttp(api.url, [
       { after: 0, data: 'GET /healthz HTTP/1.1\r\nHost: x\r\n' },
-      // a header every 200 ms: never idle for 1 s, but the head as a whole takes 6 s
+      // a header every 200 ms: never idle for 2 s, but the head as a whole takes 6 s
       ...Array.from({ length: 30 }, (_, i) => ({ after: 200 + i * 200, data: `X-Slow-${i}: y\r\n` })),
     ]);
     expect(answer.status).toBe(408);
@@ -66,14 +66,14 @@ describe('slow clients', () => {
   });
 
   it('lets a body that keeps coming take longer than the idle timeout (an idle timeout, not a deadline)', async () => {
-    const rows = Array.from({ length: 15 }, (_, i) => `S${i},${i}\n`);
+    const rows = Array.from({ length: 25 }, (_, i) => `S${i},${i}\n`);
     const body = `key,value\n${rows.join('')}`;
     const answer = await rawHttp(api.url, [
       {
         after: 0,
         data: `POST /v1/models/ext/versions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${admin}\r\nContent-Type: text/csv\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\nkey,value\n`,
       },
-      // 15 rows, one every 200 ms: 3 s in all, never 1 s without a byte
+      // 25 rows, one every 200 ms: 5 s in all, never 2 s without a byte
       ...rows.map((row, i) => ({ after: 200 * (i + 1), data: row })),
     ]);
     expect(answer.status, answer.body).toBe(201);
@@ -211,6 +211,27 @@ describe('rate limit', () => {
       redis.disconnect();
       await one.close();
       await two.close();
+    }
+  });
+});
+
+describe('rate limit in Redis while Redis is down', () => {
+  it('starts and serves, counting nothing, rather than refusing', async () => {
+    const down = await startTestApi(database.url, prefix.current, {
+      auth: true,
+      rateLimitPerMinute: 2,
+      rateLimitRedis: true,
+      authFailuresPerMinute: 1,
+      redisUrl: 'redis://127.0.0.1:1',
+    });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 4; i += 1)
+        statuses.push((await down.json('/v1/models/ext/estimates/A', as(reader))).status);
+      expect(statuses).toEqual([200, 200, 200, 200]);
+      for (let i = 0; i < 3; i += 1) expect((await down.json('/v1/models', as('alm_nope'))).status).toBe(401);
+    } finally {
+      await down.close();
     }
   });
 });

@@ -37,8 +37,9 @@ const DRAIN_GRACE_MS = 250;
 /**
  * Listens; `close()` drains: it stops accepting, lets requests in flight finish (up to
  * `drainMs`), answers each with `Connection: close` so its client opens no more on it, and
- * closes idle keep-alive connections at once. A port that is taken, or not allowed, fails with
- * one sentence naming it.
+ * closes idle keep-alive connections at once (those idle for DRAIN_GRACE_MS; one that answered
+ * more recently may be carrying its client's next request). A port that is taken, or not
+ * allowed, fails with one sentence naming it.
  *
  * Clients are held to an idle timeout, never a total deadline: a request head must arrive within
  * `idleTimeoutMs`, and a body may take as long as it needs while bytes keep coming (a 1 GiB

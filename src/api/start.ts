@@ -66,7 +66,13 @@ export async function startApi(
       config.auth && config.authFailuresPerMinute > 0
         ? { store: rateLimitStore('auth-failures', redis), perMinute: config.authFailuresPerMinute }
         : undefined;
-    await authFailureLimit?.store.init?.({ windowMs: 60_000 } as Parameters<NonNullable<Store['init']>>[0]);
+    // a limiter's middleware inits its store; this one is read by authenticate (src/api/auth.ts).
+    // Redis down now: counting starts once it is back (src/api/rate-limit-store.ts)
+    await Promise.resolve()
+      .then(() =>
+        authFailureLimit?.store.init?.({ windowMs: 60_000 } as Parameters<NonNullable<Store['init']>>[0]),
+      )
+      .catch((error: unknown) => logger.warn({ err: error }, 'failed authentications not counted yet'));
     const app = createApp({
       db,
       verifier,
