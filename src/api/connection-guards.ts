@@ -78,7 +78,8 @@ function readProgress(socket: Socket): string {
 
 /**
  * Holds a request to the idle timeout: the socket's timer runs whenever nothing moves. A body
- * that stalls is answered 408 (if nothing was answered yet) and its connection closed; an answer
+ * that stalls while the server waits for it is answered 408 (if nothing was answered yet) and its
+ * connection closed (one the server is not reading yet, or is behind on, is not stalled); an answer
  * the client stops reading (bytes wait to be sent, and none went out since the last look) closes
  * the connection. While the server itself is working on the answer (the body is in, nothing is
  * waiting to be sent), the client is not idle and nothing happens.
@@ -100,6 +101,11 @@ export function watchIdle(req: IncomingMessage, res: ServerResponse, idleMs: num
   // a listener here keeps Node from destroying the socket on its own: each case is decided below
   res.on('timeout', (socket: Socket) => {
     if (!req.complete) {
+      // the body waits on the server (an import's COPY is behind): the client is not to blame
+      if (req.isPaused() || req.readableLength > 0) {
+        socket.setTimeout(idleMs);
+        return;
+      }
       if (res.headersSent) socket.destroy();
       else {
         // once the 408 is out, the body ends as aborted, so that whatever reads it (an import's
