@@ -50,7 +50,7 @@ const processMetrics = new WeakSet<Registry>();
  */
 export function serveMetrics(
   registries: readonly Registry[],
-  options: { port: number; host: string; prefix: string },
+  options: { port: number; host: string; prefix: string; idleTimeoutMs: number },
 ): Promise<RunningServer> {
   const [own] = registries;
   // the process's own figures only in a process that serves them: every CLI command loads this module
@@ -78,6 +78,7 @@ export function serveMetrics(
     },
     options.port,
     options.host,
+    { idleTimeoutMs: options.idleTimeoutMs },
   );
 }
 

@@ -45,6 +45,9 @@ const envSchema = z.object({
     .min(32, 'must be at least 32 characters (e.g. `openssl rand -hex 32`)')
     .optional(),
   ALMANAC_RATE_LIMIT: wholeNumber(0, 1_000_000_000).default(600_000),
+  ALMANAC_RATE_LIMIT_REDIS: onOff.default('off'),
+  ALMANAC_AUTH_FAILURE_LIMIT: wholeNumber(0, 1_000_000).default(30),
+  ALMANAC_HTTP_IDLE_TIMEOUT_MS: wholeNumber(100, 3_600_000).default(10_000),
   ALMANAC_WORKER_CONCURRENCY: wholeNumber(1, 256).default(2),
   ALMANAC_MAX_IMPORT_BYTES: wholeNumber(1, Number.MAX_SAFE_INTEGER).default(1024 ** 3),
   ALMANAC_JOB_LOCK_MS: wholeNumber(1000, 600_000).default(30_000),
@@ -90,6 +93,15 @@ const configSchema = envSchema.transform((e) => ({
    */
   sessionSecret: e.ALMANAC_SESSION_SECRET,
   rateLimitPerMinute: e.ALMANAC_RATE_LIMIT,
+  /**
+   * count the rate limit in Redis (under the prefix), shared by every API replica; off: each
+   * process counts its own, and a lookup pays no round trip to Redis
+   */
+  rateLimitRedis: e.ALMANAC_RATE_LIMIT_REDIS === 'on',
+  /** failed authentications a minute per client address before it is answered 429 (0: no limit) */
+  authFailuresPerMinute: e.ALMANAC_AUTH_FAILURE_LIMIT,
+  /** how long the API waits on a client that sends nothing (its head, or a stalled body) */
+  httpIdleTimeoutMs: e.ALMANAC_HTTP_IDLE_TIMEOUT_MS,
   workerConcurrency: e.ALMANAC_WORKER_CONCURRENCY,
   maxImportBytes: e.ALMANAC_MAX_IMPORT_BYTES,
   /** how long a worker's hold on a job lasts without renewal: a dead worker's job moves on after it */

@@ -21,6 +21,8 @@ export type Role = 'api' | 'worker' | 'scheduler' | 'demo' | 'cli';
 /** Putting jobs on the queue, failing fast when Redis is down (src/runs/request.ts relies on it). */
 export type Producer = {
   queue: AlmanacQueue;
+  /** its connection (commands fail at once while Redis is down), for the API's shared rate limit too */
+  connection: Redis;
   /** whether its Redis connection is up right now */
   ready: () => boolean;
   /** a round trip to Redis (fails at once while it is down) */
@@ -44,8 +46,11 @@ export type Runtime = {
   replica: Pick<Connections, 'db' | 'pool'> | undefined;
   /** the process's producer on the job queue, connected on first use */
   producer: () => Producer;
-  /** a Redis connection of its own (a worker's blocking one), closed with the runtime */
-  redis: (purpose: string) => Redis;
+  /**
+   * a Redis connection of its own (a worker's blocking one), closed with the runtime; `failFast`:
+   * commands fail at once while Redis is down instead of waiting for it to come back
+   */
+  redis: (purpose: string, options?: { failFast?: boolean }) => Redis;
   close: () => Promise<void>;
 };
 
@@ -107,7 +112,7 @@ export function openRuntime(config: Config, role: Role, options: { logger?: Logg
       producer ??= createProducer(redis('producer', true), config.redisPrefix, logger);
       return producer;
     },
-    redis: (purpose) => redis(purpose),
+    redis: (purpose, options) => redis(purpose, options?.failFast ?? false),
     close: async () => {
       await producer?.queue.close().catch(() => {});
       for (const connection of connections) connection.disconnect();
@@ -123,6 +128,7 @@ function createProducer(connection: Redis, prefix: string, logger: Logger): Prod
   const add: Producer['add'] = (name, payload, jobId) => addWithin(queue, connection, name, payload, jobId);
   return {
     queue,
+    connection,
     ready: () => connection.status === 'ready',
     ping: () => connection.ping(),
     connected: (ms) =>

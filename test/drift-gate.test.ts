@@ -136,6 +136,7 @@ describe('the drift gate', () => {
       port: 0,
       host: '127.0.0.1',
       prefix: 'almanac_worker_',
+      idleTimeoutMs: 10_000,
     });
     try {
       const scraped = await (await fetch(`${workerMetrics.url}/metrics`)).text();

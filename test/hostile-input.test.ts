@@ -1,14 +1,13 @@
 import { request } from 'node:http';
 import fc from 'fast-check';
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '../src/api/routes.ts';
 import { importCsv, readableOf } from '../src/imports/import-csv.ts';
 import { createApiKey } from '../src/keys/api-keys.ts';
 import { signIn, startTestApi, type TestApi } from './helpers/api.ts';
+import { dataState } from './helpers/dump.ts';
 import { useConnections, useFileRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
 import { applySpec } from './helpers/pipeline.ts';
-import { REDIS_URL } from './helpers/services.ts';
 
 /**
  * Generated hostile requests against every route, with auth on: malformed percent-encoding,
@@ -54,29 +53,7 @@ afterAll(async () => {
   await api?.close();
 });
 
-/** Everything a request could change: every table's rows, the tables of versions, the queue's keys. */
-async function state(): Promise<string> {
-  const { rows } = await sql<{ digest: string }>`
-    SELECT md5(concat_ws('|',
-      (SELECT string_agg(t::text, ',' ORDER BY t::text) FROM models t),
-      (SELECT string_agg(t::text, ',' ORDER BY t::text) FROM versions t),
-      (SELECT string_agg(t::text, ',' ORDER BY t::text) FROM runs t),
-      (SELECT string_agg(t::text, ',' ORDER BY t::text) FROM publications t),
-      (SELECT string_agg(t::text, ',' ORDER BY t::text) FROM api_keys t),
-      (SELECT string_agg(t::text, ',' ORDER BY t::text) FROM estimates t),
-      (SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class WHERE relname LIKE 'estimates_v%'))) AS digest`.execute(
-    db(),
-  );
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(REDIS_URL, { lazyConnect: true });
-  await redis.connect();
-  try {
-    const keys = (await redis.keys(`${prefix}:*`)).sort();
-    return `${rows[0]?.digest} ${keys.join(',')}`;
-  } finally {
-    redis.disconnect();
-  }
-}
+const state = () => dataState(db(), prefix);
 
 type Answer = { status: number; body: string; contentType: string };
 

@@ -194,6 +194,12 @@ describe('almanac import', () => {
       'key,value\n"A"x,1\n',
       [{ line: 2, field: '', message: expect.stringMatching(/^malformed CSV: Invalid Closing Quote/) }],
     ],
+    [
+      // csv-parse's one error code without the CSV_ prefix (found by test/hostile-properties.test.ts)
+      'a quote opening inside a field',
+      'key,value\n "A",1\n',
+      [{ line: 2, field: '', message: expect.stringMatching(/^malformed CSV: Invalid Opening Quote/) }],
+    ],
   ])('rejects %s, naming the line and field, leaving nothing behind', async (_what, content, expected) => {
     const error = await rejection(content);
     expect(error.problems).toEqual(expected);

@@ -1,10 +1,10 @@
 import express, { type Express } from 'express';
-import rateLimit, { ipKeyGenerator, type MemoryStore } from 'express-rate-limit';
+import rateLimit, { ipKeyGenerator, type Store } from 'express-rate-limit';
 import { pinoHttp } from 'pino-http';
 import { HttpError } from '../errors.ts';
 import { mountDashboard } from '../ui/dashboard.ts';
 import type { Sessions } from '../ui/session.ts';
-import { authenticate, type KeyVerifier } from './auth.ts';
+import { type AuthFailureLimit, authenticate, type KeyVerifier } from './auth.ts';
 import { mountDocsAssets } from './docs.ts';
 import { REQUEST_ID } from './headers.ts';
 import { problemHandler, sendProblem, tooManyRequests } from './problem.ts';
@@ -22,8 +22,12 @@ export type AppDeps = ApiDeps & {
   trustProxy: boolean | number | string;
   /** requests per minute per key; 0 turns limiting off */
   rateLimitPerMinute: number;
-  /** the rate limiter's counts, shared with the lookup fast path */
-  rateLimitStore: MemoryStore;
+  /** the rate limiter's counts, shared with the lookup fast path (src/api/rate-limit-store.ts) */
+  rateLimitStore: Store;
+  /** failed authentications per client address; undefined: not limited */
+  authFailureLimit?: AuthFailureLimit;
+  /** the dashboard's sign-in attempts per address, when counted in Redis */
+  loginAttemptStore?: Store;
 };
 
 /** The HTTP API as an Express app, without listening: tests and `almanac serve` both use it. */
@@ -66,7 +70,14 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.json({ limit: '4mb', type: 'application/json' }));
   mountDocsAssets(app);
 
-  app.use('/v1', authenticate(deps.verifier, { enabled: deps.auth }));
+  app.use(
+    '/v1',
+    authenticate(deps.verifier, {
+      enabled: deps.auth,
+      ...(deps.authFailureLimit === undefined ? {} : { failureLimit: deps.authFailureLimit }),
+      failed: (reason) => deps.metrics.authFailures.inc({ reason }),
+    }),
+  );
   // One limit per key, over /v1 and the dashboard (whose pages and /data name the session's key).
   const limit =
     deps.rateLimitPerMinute > 0
@@ -76,6 +87,12 @@ export function createApp(deps: AppDeps): Express {
           standardHeaders: 'draft-8',
           legacyHeaders: false,
           store: deps.rateLimitStore,
+          // a store that fails (Redis down) limits nothing rather than refusing service
+          passOnStoreError: true,
+          logger: {
+            error: (error, message) => deps.logger.warn({ err: error }, message ?? 'rate limit not counted'),
+            warn: (error, message) => deps.logger.warn({ err: error }, message ?? 'rate limit'),
+          },
           keyGenerator: (req) => req.caller?.actor ?? ipKeyGenerator(req.ip ?? ''),
           // through the error handler: a page's 429 is a page, the API's a problem document
           handler: (req, _res, next) => {

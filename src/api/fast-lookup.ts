@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { MemoryStore } from 'express-rate-limit';
+import type { Store } from 'express-rate-limit';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { bearerOf, type KeyVerifier } from './auth.ts';
@@ -47,7 +47,7 @@ export type FastLookupDeps = {
   auth: boolean;
   /** requests per minute per key (0: off), counted in the app limiter's store */
   rateLimitPerMinute: number;
-  rateLimitStore: MemoryStore;
+  rateLimitStore: Store;
   logger: Logger;
 };
 
@@ -157,14 +157,21 @@ export function fastLookup(deps: FastLookupDeps) {
       return true;
     }
     // The same counts as the app's limiter: a key over its limit is refused here as it would be there.
-    deps.rateLimitStore.increment(actor).then((client) => {
-      if (client.totalHits <= deps.rateLimitPerMinute) {
+    Promise.resolve(deps.rateLimitStore.increment(actor)).then(
+      (client) => {
+        if (client.totalHits <= deps.rateLimitPerMinute) {
+          lookUp();
+          return;
+        }
+        const limited = tooManyRequests(deps.rateLimitPerMinute, client.resetTime);
+        problem(429, limited.detail, { 'Retry-After': limited.retryAfter });
+      },
+      (error: unknown) => {
+        // as the app's limiter does: a store that fails (Redis down) limits nothing
+        deps.logger.warn({ err: error }, 'rate limit not counted');
         lookUp();
-        return;
-      }
-      const limited = tooManyRequests(deps.rateLimitPerMinute, client.resetTime);
-      problem(429, limited.detail, { 'Retry-After': limited.retryAfter });
-    }, lookUp);
+      },
+    );
     return true;
   };
 }

@@ -105,6 +105,18 @@ export function createMetrics(
       },
     });
   }
+  const authLookups = new Counter({
+    name: 'almanac_auth_lookups_total',
+    help: 'API keys looked up in the database (a key not cached either way), by result: found or unknown',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const authFailures = new Counter({
+    name: 'almanac_auth_failures_total',
+    help: 'Requests refused for their API key, by reason: missing, unknown (or revoked), limited (too many failures from the address)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   new Gauge({
     name: 'almanac_queue_depth',
     help: 'Jobs waiting or delayed in the queue',
@@ -153,6 +165,8 @@ export function createMetrics(
     dbReads,
     replicaFallbacks,
     replicaCatchUp,
+    authLookups,
+    authFailures,
   };
 }
 

@@ -9,12 +9,15 @@ const titles: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   409: 'Conflict',
   410: 'Gone',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
+  417: 'Expectation Failed',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -32,9 +35,14 @@ export function sendProblem(
     .send(problemJson(status, detail, extra));
 }
 
+/** The title of a status, as problem documents and status lines give it. */
+export function problemTitle(status: number): string {
+  return titles[status] ?? 'Error';
+}
+
 /** The body of an RFC 9457 problem document. */
 export function problemJson(status: number, detail: string, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({ type: 'about:blank', title: titles[status] ?? 'Error', status, detail, ...extra });
+  return JSON.stringify({ type: 'about:blank', title: problemTitle(status), status, detail, ...extra });
 }
 
 /**
@@ -96,15 +104,19 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
   };
 }
 
-/** The 429 answer: its detail and Retry-After, for the app's limiter and the lookup fast path. */
+/**
+ * The 429 answer: its detail and Retry-After, for the app's limiter, the lookup fast path and the
+ * limit on failed authentications.
+ */
 export function tooManyRequests(
   perMinute: number,
   resetTime: Date | undefined,
+  counted = 'requests',
 ): { detail: string; retryAfter: string } {
   const seconds =
     resetTime === undefined ? 60 : Math.max(1, Math.ceil((resetTime.getTime() - Date.now()) / 1000));
   return {
-    detail: `more than ${perMinute} requests a minute; retry in ${seconds} s`,
+    detail: `more than ${perMinute} ${counted} a minute; retry in ${seconds} s`,
     retryAfter: String(seconds),
   };
 }

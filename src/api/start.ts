@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { MemoryStore } from 'express-rate-limit';
+import type { Store } from 'express-rate-limit';
 import type { Runtime } from '../runtime.ts';
 import { createSessions } from '../ui/session.ts';
 import { createApp } from './app.ts';
@@ -8,6 +8,7 @@ import { type Catalog, createCatalog } from './catalog.ts';
 import { EstimateCache } from './estimate-cache.ts';
 import { fastLookup } from './fast-lookup.ts';
 import { createMetrics } from './metrics.ts';
+import { rateLimitStore } from './rate-limit-store.ts';
 import { ReportCache } from './report-cache.ts';
 import { freshnessOf } from './served-version.ts';
 import { listen, type RunningServer } from './server.ts';
@@ -58,9 +59,30 @@ export async function startApi(
             },
     });
     reads = await createVersionReads({ primary: runtime, replica: runtime.replica, metrics, logger });
-    const verifier = createKeyVerifier(db, catalog.onKeysChanged);
+    const verifier = createKeyVerifier(db, catalog.onKeysChanged, {
+      lookedUp: (result) => metrics.authLookups.inc({ result }),
+    });
     const cache = new EstimateCache(100_000);
-    const rateLimitStore = new MemoryStore();
+    // opted in: counted in Redis, shared with every replica on the same prefix, on the producer's
+    // connection (which fails fast while Redis is down: then requests are let through uncounted)
+    if (config.rateLimitRedis && !(await producer.connected(2_000))) {
+      logger.warn('Redis does not answer: the rate limit is not counted until it does');
+    }
+    const redis = config.rateLimitRedis
+      ? { connection: producer.connection, prefix: config.redisPrefix }
+      : undefined;
+    const requestCounts = rateLimitStore('requests', redis);
+    const authFailureLimit =
+      config.auth && config.authFailuresPerMinute > 0
+        ? { store: rateLimitStore('auth-failures', redis), perMinute: config.authFailuresPerMinute }
+        : undefined;
+    // a limiter's middleware inits its store; this one is read by authenticate (src/api/auth.ts).
+    // Redis down now: counting starts once it is back (src/api/rate-limit-store.ts)
+    await Promise.resolve()
+      .then(() =>
+        authFailureLimit?.store.init?.({ windowMs: 60_000 } as Parameters<NonNullable<Store['init']>>[0]),
+      )
+      .catch((error: unknown) => logger.warn({ err: error }, 'failed authentications not counted yet'));
     const app = createApp({
       db,
       verifier,
@@ -74,7 +96,9 @@ export async function startApi(
       logger,
       auth: config.auth,
       rateLimitPerMinute: config.rateLimitPerMinute,
-      rateLimitStore,
+      rateLimitStore: requestCounts,
+      ...(authFailureLimit === undefined ? {} : { authFailureLimit }),
+      ...(redis === undefined ? {} : { loginAttemptStore: rateLimitStore('login-attempts', redis) }),
       maxImportBytes: config.maxImportBytes,
       reports: new ReportCache(2, config.reportTimeoutMs),
       sessions: createSessions(db, config.sessionSecret),
@@ -88,13 +112,14 @@ export async function startApi(
       verifier,
       auth: config.auth,
       rateLimitPerMinute: config.rateLimitPerMinute,
-      rateLimitStore,
+      rateLimitStore: requestCounts,
       logger,
     });
     const running = await listen(
       (req: IncomingMessage, res: ServerResponse) => fast(req, res) || app(req, res),
       options.port ?? config.port,
       options.host ?? config.host,
+      { idleTimeoutMs: config.httpIdleTimeoutMs },
     );
     return {
       ...running,
@@ -103,6 +128,7 @@ export async function startApi(
         await running.close();
         reads?.close();
         await catalog.close();
+        await authFailureLimit?.store.shutdown?.();
       },
     };
   } catch (error) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
-import { parse } from 'csv-parse';
+import { CsvError, parse } from 'csv-parse';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { createDbOnClient, type Db, withClientTransaction } from '../db/database.ts';
@@ -103,10 +103,17 @@ async function importInTransaction(
     const parser = parse({ info: true, bom: true, relax_column_count: true, skip_empty_lines: true });
     await copyIntoStaging(client, input, parser, parsing);
   } catch (error) {
-    const csv = error as { code?: unknown; lines?: number; message: string };
-    if (typeof csv.code === 'string' && csv.code.startsWith('CSV_')) {
+    // every parse error is csv-parse's CsvError; not all of their codes start with CSV_
+    // (INVALID_OPENING_QUOTE does not)
+    if (error instanceof CsvError) {
       throw new ImportRejectedError(
-        [{ line: csv.lines ?? 0, field: '', message: `malformed CSV: ${csv.message}` }],
+        [
+          {
+            line: typeof error.lines === 'number' ? error.lines : 0,
+            field: '',
+            message: `malformed CSV: ${error.message}`,
+          },
+        ],
         1,
       );
     }

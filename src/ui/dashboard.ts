@@ -1,5 +1,5 @@
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
-import rateLimit, { ipKeyGenerator } from 'express-rate-limit';
+import rateLimit, { ipKeyGenerator, type Store } from 'express-rate-limit';
 import onHeaders from 'on-headers';
 import { z } from 'zod';
 import type { KeyVerifier } from '../api/auth.ts';
@@ -39,6 +39,8 @@ export type DashboardDeps = ApiDeps & {
   sessions: Sessions;
   /** the API's per-key rate limit (keyed by `req.caller`), when limiting is on */
   limit: RequestHandler | undefined;
+  /** where sign-in attempts are counted (Redis, shared by replicas); unset: this process's memory */
+  loginAttemptStore?: Store;
 };
 
 /** Pages run no script and load only this server's stylesheet; charts are inline SVG. */
@@ -232,6 +234,9 @@ export function mountDashboard(app: Express, deps: DashboardDeps, routes: readon
           rateLimit({
             windowMs: 60_000,
             limit: LOGIN_ATTEMPTS_PER_MINUTE,
+            ...(deps.loginAttemptStore === undefined
+              ? {}
+              : { store: deps.loginAttemptStore, passOnStoreError: true }),
             standardHeaders: 'draft-8',
             legacyHeaders: false,
             keyGenerator: (req) => ipKeyGenerator(req.ip ?? ''),

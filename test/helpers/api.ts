@@ -1,3 +1,4 @@
+import net from 'node:net';
 import type { Logger } from 'pino';
 import { startApi } from '../../src/api/start.ts';
 import { testRuntime } from './runtime.ts';
@@ -14,6 +15,12 @@ export async function startTestApi(
   options: {
     auth?: boolean;
     rateLimitPerMinute?: number;
+    /** count the rate limits in Redis (ALMANAC_RATE_LIMIT_REDIS) */
+    rateLimitRedis?: boolean;
+    /** failed authentications a minute per address (ALMANAC_AUTH_FAILURE_LIMIT); 0 (off) unless given */
+    authFailuresPerMinute?: number;
+    /** ALMANAC_HTTP_IDLE_TIMEOUT_MS; the default (10 s) unless given */
+    idleTimeoutMs?: number;
     redisUrl?: string;
     maxImportBytes?: number;
     /** a read replica (DATABASE_READ_URL) */
@@ -30,6 +37,11 @@ export async function startTestApi(
     {
       ALMANAC_AUTH: options.auth === true ? 'on' : 'off',
       ALMANAC_RATE_LIMIT: String(options.rateLimitPerMinute ?? 0),
+      ALMANAC_RATE_LIMIT_REDIS: options.rateLimitRedis === true ? 'on' : 'off',
+      ALMANAC_AUTH_FAILURE_LIMIT: String(options.authFailuresPerMinute ?? 0),
+      ...(options.idleTimeoutMs === undefined
+        ? {}
+        : { ALMANAC_HTTP_IDLE_TIMEOUT_MS: String(options.idleTimeoutMs) }),
       ALMANAC_MAX_IMPORT_BYTES: String(options.maxImportBytes ?? 1024 ** 3),
       ...(options.redisUrl === undefined ? {} : { REDIS_URL: options.redisUrl }),
       ...(options.readUrl === undefined ? {} : { DATABASE_READ_URL: options.readUrl }),
@@ -93,4 +105,36 @@ export async function signIn(
     setCookie,
     cookie: setCookie.split(';')[0] ?? '',
   };
+}
+
+export type RawAnswer = { status: number; head: string; body: string };
+
+/**
+ * Bytes written to a raw connection (each chunk after its delay), read until the server closes
+ * it: for what no HTTP client would send (doubled headers, a head that trickles in, a body that
+ * stops). `status` is 0 when the server closed without answering.
+ */
+export function rawHttp(url: string, chunks: { after: number; data: string }[]): Promise<RawAnswer> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname);
+    const received: Buffer[] = [];
+    const timers: NodeJS.Timeout[] = [];
+    socket.on('data', (data: Buffer) => received.push(data));
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      // the server may close while the client still writes: what it answered counts
+      if (error.code !== 'ECONNRESET' && error.code !== 'EPIPE') reject(error);
+    });
+    socket.on('close', () => {
+      for (const timer of timers) clearTimeout(timer);
+      const text = Buffer.concat(received).toString('utf8');
+      const split = text.indexOf('\r\n\r\n');
+      const head = split < 0 ? text : text.slice(0, split);
+      const body = split < 0 ? '' : text.slice(split + 4);
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), head, body });
+    });
+    for (const { after, data } of chunks) {
+      timers.push(setTimeout(() => socket.writable && socket.write(data), after));
+    }
+  });
 }

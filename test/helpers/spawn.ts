@@ -16,9 +16,14 @@ export type RunningBin = {
 };
 
 /** Starts the real `almanac` executable in a child process (the Node running the tests is 24). */
-export function startBin(args: string[], env: Record<string, string | undefined> = {}): RunningBin {
+export function startBin(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  options: { cwd?: string } = {},
+): RunningBin {
   const child = spawn(process.execPath, [BIN, ...args], {
     env: { ...process.env, ...env },
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -50,8 +55,9 @@ export function startBin(args: string[], env: Record<string, string | undefined>
 export async function runBin(
   args: string[],
   env: Record<string, string | undefined> = {},
+  options: { cwd?: string } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const running = startBin(args, env);
+  const running = startBin(args, env, options);
   const code = await running.exited;
   return { code, stdout: running.stdout(), stderr: running.stderr() };
 }

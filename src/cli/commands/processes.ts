@@ -58,7 +58,12 @@ const metricsPart =
   async (runtime: Runtime) => {
     const chosen = port(runtime);
     if (chosen === undefined) return async () => {};
-    const served = await serveMetrics(registries, { port: chosen, host: runtime.config.host, prefix });
+    const served = await serveMetrics(registries, {
+      port: chosen,
+      host: runtime.config.host,
+      prefix,
+      idleTimeoutMs: runtime.config.httpIdleTimeoutMs,
+    });
     runtime.logger.info({ url: `${served.url}/metrics` }, 'metrics served');
     return served.close;
   };
