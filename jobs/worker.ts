@@ -5,7 +5,7 @@ import { sweepSpillFiles } from '../src/pipeline/spill-file.ts';
 import type { Runtime } from '../src/runtime.ts';
 import { jobsFinished } from './metrics.ts';
 import { evaluateJobId, evaluateProcessor } from './processors/evaluate.ts';
-import { refreshProcessor } from './processors/refresh.ts';
+import { refreshProcessor, shardProcessor } from './processors/refresh.ts';
 import { type JobName, type JobPayload, jobPayloads, QUEUE_NAME } from './queue.ts';
 
 export type WorkerOptionsOf = {
@@ -30,7 +30,9 @@ export async function startWorker(runtime: Runtime, options: WorkerOptionsOf = {
   const connection = runtime.redis('worker');
   const followUps = runtime.producer();
   const lockDurationMs = tuning.lockDuration ?? 30_000;
-  const refresh = refreshProcessor({ db, pool, databaseUrl: config.databaseUrl, logger }, lockDurationMs);
+  const refreshDeps = { db, pool, databaseUrl: config.databaseUrl, logger };
+  const refresh = refreshProcessor(refreshDeps, lockDurationMs, followUps.queue);
+  const refreshShard = shardProcessor(refreshDeps, lockDurationMs);
   const evaluate = evaluateProcessor({ db, logger });
   const worker = new Worker<JobPayload, unknown, JobName>(
     QUEUE_NAME,
@@ -48,6 +50,8 @@ export async function startWorker(runtime: Runtime, options: WorkerOptionsOf = {
             );
           return outcome;
         }
+        case 'refresh-shard':
+          return refreshShard(job as Job<JobPayload<'refresh-shard'>>, token);
         case 'evaluate':
           return evaluate(job as Job<JobPayload<'evaluate'>>);
         default:

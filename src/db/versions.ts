@@ -192,6 +192,15 @@ export async function setVersionResults(
 }
 
 /** Stores the drift report the gate judged a version by. */
+/** A sharded run's training metrics, kept on its version while its children score. */
+export async function setVersionMetrics(db: Db, id: string, metrics: Metrics | null): Promise<void> {
+  await db
+    .updateTable('versions')
+    .set({ metrics: JSON.stringify(metrics) })
+    .where('id', '=', id)
+    .execute();
+}
+
 export async function setDriftReport(db: Db, id: string, report: DriftReport): Promise<void> {
   await db
     .updateTable('versions')
