@@ -54,28 +54,45 @@ async function strayTables(): Promise<string[]> {
 }
 
 /**
- * Makes the CREATE TABLE of one shard's table fail with SQLSTATE `code`, its first `times` times: a
- * real Postgres error, raised by an event trigger at the end of the statement, which rolls back the
- * shard's write like any failure in it. Attempts are counted by a sequence, which a rollback does
- * not undo.
+ * Makes a DDL statement (`tag`) on a table whose name matches `table` fail with SQLSTATE `code`,
+ * its first `times` times: a real Postgres error, raised by an event trigger at the end of the
+ * statement, which rolls it back like any failure there. Attempts are counted by a sequence, which
+ * a rollback does not undo.
  */
-async function failShardTable(shard: number, code: string, times: number): Promise<() => Promise<void>> {
-  await sql`DROP EVENT TRIGGER IF EXISTS fail_shard_table`.execute(db());
-  await sql`DROP SEQUENCE IF EXISTS shard_fault_attempts`.execute(db());
-  await sql`CREATE SEQUENCE shard_fault_attempts`.execute(db());
+async function failStatement(
+  tag: 'CREATE TABLE' | 'ALTER TABLE',
+  table: string,
+  code: string,
+  times: number,
+): Promise<{ attempts: () => Promise<number>; restore: () => Promise<void> }> {
+  await sql`DROP EVENT TRIGGER IF EXISTS fail_statement`.execute(db());
+  await sql`DROP SEQUENCE IF EXISTS fail_statement_attempts`.execute(db());
+  await sql`CREATE SEQUENCE fail_statement_attempts`.execute(db());
   await sql`
-    CREATE OR REPLACE FUNCTION fail_shard_table() RETURNS event_trigger LANGUAGE plpgsql AS $$
+    CREATE OR REPLACE FUNCTION fail_statement() RETURNS event_trigger LANGUAGE plpgsql AS $$
+    DECLARE
+      target text;
     BEGIN
-      IF EXISTS (SELECT FROM pg_event_trigger_ddl_commands()
-                 WHERE object_type = 'table' AND object_identity ~ ${sql.lit(`estimates_v[0-9]+_s${shard}$`)})
-         AND nextval('shard_fault_attempts') <= ${sql.lit(times)} THEN
-        RAISE EXCEPTION 'injected failure of shard %', ${sql.lit(shard)} USING ERRCODE = ${sql.lit(code)};
+      SELECT object_identity INTO target FROM pg_event_trigger_ddl_commands()
+      WHERE object_type = 'table' AND object_identity ~ ${sql.lit(`^public[.]${table}$`)} LIMIT 1;
+      IF target IS NOT NULL THEN
+        IF nextval('fail_statement_attempts') <= ${sql.lit(times)} THEN
+          RAISE EXCEPTION 'injected failure of %', target USING ERRCODE = ${sql.lit(code)};
+        END IF;
       END IF;
     END $$`.execute(db());
-  await sql`CREATE EVENT TRIGGER fail_shard_table ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
-            EXECUTE FUNCTION fail_shard_table()`.execute(db());
-  return async () => {
-    await sql`DROP EVENT TRIGGER IF EXISTS fail_shard_table`.execute(db());
+  await sql`CREATE EVENT TRIGGER fail_statement ON ddl_command_end WHEN TAG IN (${sql.lit(tag)})
+            EXECUTE FUNCTION fail_statement()`.execute(db());
+  return {
+    attempts: async () => {
+      const { rows } = await sql<{ n: string }>`SELECT last_value AS n FROM fail_statement_attempts`.execute(
+        db(),
+      );
+      return Number(rows[0]?.n);
+    },
+    restore: async () => {
+      await sql`DROP EVENT TRIGGER IF EXISTS fail_statement`.execute(db());
+    },
   };
 }
 
@@ -151,7 +168,7 @@ describe('sharded scoring', () => {
 
   it('retries a failed shard alone, and the run still publishes', async () => {
     await applySpec(db(), shardedSpec('retried', 3));
-    const restore = await failShardTable(1, '40001', 1);
+    const fault = await failStatement('CREATE TABLE', 'estimates_v[0-9]+_s1', '40001', 1);
     try {
       const { run, version } = await refreshed('retried');
       expect(version).toMatchObject({ state: 'published', rowCount: KEYS });
@@ -163,8 +180,30 @@ describe('sharded scoring', () => {
         [2, 'succeeded', 1, null],
       ]);
       expect(run.attempts).toBe(1);
+      expect(await fault.attempts()).toBe(2);
     } finally {
-      await restore();
+      await fault.restore();
+    }
+    expect(await strayTables()).toEqual([]);
+  });
+
+  it('resumes a parent that failed after attaching its shards from its step, keeping their output', async () => {
+    await applySpec(db(), shardedSpec('resumed', 2));
+    // the version's table goes into `estimates` last, after its shards were attached and indexed
+    const fault = await failStatement('ALTER TABLE', 'estimates', '40001', 1);
+    try {
+      const { run, version } = await refreshed('resumed');
+      expect(version).toMatchObject({ state: 'published', rowCount: KEYS });
+      expect(version.checksum).toBe((await findVersion(db(), 'whole', 1))?.checksum);
+      expect(await fault.attempts()).toBe(2);
+      // the children ran once each: the parent's retry kept what they wrote
+      const shards = await listRunShards(db(), run.id);
+      expect(shards.map((s) => [s.state, s.attempts])).toEqual([
+        ['succeeded', 1],
+        ['succeeded', 1],
+      ]);
+    } finally {
+      await fault.restore();
     }
     expect(await strayTables()).toEqual([]);
   });
@@ -172,15 +211,15 @@ describe('sharded scoring', () => {
   it('fails the run cleanly when a shard fails for good', async () => {
     await applySpec(db(), shardedSpec('broken', 2));
     const published = await refreshed('broken');
-    const restore = await failShardTable(1, '22023', 1_000);
+    const fault = await failStatement('CREATE TABLE', 'estimates_v[0-9]+_s1', '22023', 1_000);
     let run: Run;
     try {
       run = await pipeline().refresh('broken');
     } finally {
-      await restore();
+      await fault.restore();
     }
     expect(run).toMatchObject({ state: 'failed', version: 2 });
-    expect(run.error).toMatch(/^shard 1 failed: injected failure of shard 1/);
+    expect(run.error).toMatch(/^shard 1 failed: injected failure of public[.]estimates_v\d+_s1$/);
     expect(await findVersion(db(), 'broken', 2)).toMatchObject({
       state: 'failed',
       lineage: { error: run.error },

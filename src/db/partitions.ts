@@ -123,14 +123,24 @@ export async function writePartition(
  * readers go on; the CHECK constraint spares it a scan.
  */
 export async function indexAndAttachPartition(client: Client, versionId: string): Promise<void> {
+  // A resumed sharded run may have got this far before: what is done is not done again.
+  if ((await partitionStatus(client, versionId)) === 'attached') return;
   await indexPartition(client, versionId);
   await attachPartition(client, versionId);
 }
 
 export async function indexPartition(client: Client, versionId: string): Promise<void> {
   const table = partitionName(versionId);
-  await addPrimaryKey(client, table);
+  if (!(await hasPrimaryKey(client, table))) await addPrimaryKey(client, table);
   await client.query(`ANALYZE ${table}`);
+}
+
+async function hasPrimaryKey(client: Client, table: string): Promise<boolean> {
+  const { rows } = await client.query<{ found: boolean }>(
+    'SELECT EXISTS (SELECT 1 FROM pg_index WHERE indrelid = to_regclass($1) AND indisprimary) AS found',
+    [table],
+  );
+  return rows[0]?.found === true;
 }
 
 /**
@@ -148,9 +158,19 @@ async function addPrimaryKey(client: Client, table: string): Promise<void> {
   await client.query('RESET maintenance_work_mem');
 }
 
-/** Attaches every shard's table to the version's (hash-partitioned) table, before it is indexed. */
+/**
+ * Attaches every shard's table to the version's (hash-partitioned) table, before it is indexed;
+ * those a resumed run had attached already stay as they are.
+ */
 export async function attachShards(client: Client, versionId: string, shards: number): Promise<void> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = to_regclass($1)`,
+    [partitionName(versionId)],
+  );
+  const attached = new Set(rows.map((row) => row.name));
   for (let shard = 0; shard < shards; shard += 1) {
+    if (attached.has(shardTableName(versionId, shard))) continue;
     await client.query(
       `ALTER TABLE ${partitionName(versionId)} ATTACH PARTITION ${shardTableName(versionId, shard)}
        FOR VALUES WITH (MODULUS ${shards}, REMAINDER ${shard})`,
