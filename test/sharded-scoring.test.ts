@@ -7,7 +7,7 @@ import { findVersion, type Version } from '../src/db/versions.ts';
 import { autoShards } from '../src/pipeline/shards.ts';
 import { startTestApi, type TestApi } from './helpers/api.ts';
 import { useTestSetup } from './helpers/hooks.ts';
-import { applySpec, demoSpec, lenientDrift } from './helpers/pipeline.ts';
+import { applySpec, demoSpec, lenientDrift, strayTables } from './helpers/pipeline.ts';
 
 // The demo market, as `almanac seed` makes it by default (seedDefaults in src/cli/commands/seed.ts).
 const KEYS = 5000;
@@ -42,15 +42,6 @@ async function estimatesOf(name: string, number: number) {
     SELECT key, value, lower, upper, as_of::text FROM served_estimates
     WHERE model = ${name} AND version = ${number} ORDER BY key`.execute(db());
   return rows;
-}
-
-/** Tables of estimates (versions' and shards') that are attached to nothing. */
-async function strayTables(): Promise<string[]> {
-  const { rows } = await sql<{ name: string }>`
-    SELECT c.relname AS name FROM pg_class c
-    WHERE c.relname LIKE 'estimates\\_v%' AND c.relkind IN ('r', 'p')
-      AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)`.execute(db());
-  return rows.map((row) => row.name);
 }
 
 /**
@@ -132,7 +123,7 @@ describe('sharded scoring', () => {
     for (const shard of shards) expect(shard.rows).toBeGreaterThan(KEYS / 6);
     // the parent ran once: trained, waited for its children without a worker slot, resumed
     expect(split.run.attempts).toBe(1);
-    expect(await strayTables()).toEqual([]);
+    expect(await strayTables(db())).toEqual([]);
   });
 
   it('shows each shard in GET /v1/runs/:runId (none for an unsharded run)', async () => {
@@ -184,7 +175,7 @@ describe('sharded scoring', () => {
     } finally {
       await fault.restore();
     }
-    expect(await strayTables()).toEqual([]);
+    expect(await strayTables(db())).toEqual([]);
   });
 
   it('resumes a parent that failed after attaching its shards from its step, keeping their output', async () => {
@@ -205,7 +196,7 @@ describe('sharded scoring', () => {
     } finally {
       await fault.restore();
     }
-    expect(await strayTables()).toEqual([]);
+    expect(await strayTables(db())).toEqual([]);
   });
 
   it('fails the run cleanly when a shard fails for good', async () => {
@@ -236,7 +227,7 @@ describe('sharded scoring', () => {
       [0, 'succeeded'],
       [1, 'failed'],
     ]);
-    expect(await strayTables()).toEqual([]);
+    expect(await strayTables(db())).toEqual([]);
   });
 
   it('"auto" picks one shard per 250,000 keys, at most 8', async () => {

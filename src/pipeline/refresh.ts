@@ -242,7 +242,7 @@ async function attemptUnderLock(ctx: AttemptContext): Promise<RefreshOutcome> {
     if (trained.shards === 1) {
       await trained.timer.enter('scoring');
       const scored = await scoreInAttempt(ctx, trained);
-      return finish(ctx, trained.timer, { metrics: trained.metrics, shards: 1, ...scored });
+      return finish(ctx, trained.timer, { metrics: trained.metrics, ...scored });
     }
     await prepareShards(ctx, trained);
   }
@@ -298,10 +298,7 @@ async function checkAndTrain(ctx: AttemptContext, version: Version): Promise<Tra
 }
 
 /** An unsharded run's `scoring` phase: every key, scored and written by the attempt itself. */
-async function scoreInAttempt(
-  ctx: AttemptContext,
-  trained: Trained,
-): Promise<Omit<Concluding, 'metrics' | 'shards'>> {
+async function scoreInAttempt(ctx: AttemptContext, trained: Trained): Promise<Omit<Concluding, 'metrics'>> {
   const { deps, client, run, spec, versionId, log } = ctx;
   const { source, timer } = trained;
   const expected = await estimatedKeys(deps.db, source);
@@ -354,7 +351,11 @@ async function prepareShards(ctx: AttemptContext, trained: Trained): Promise<voi
   await ctx.attempt.flow.saveStep('score');
 }
 
-/** Adds one child job per shard that has not succeeded (all of them but on a rare retry). */
+/**
+ * Adds the child job of every shard still pending: all of them, but on a retry of this step,
+ * which leaves alone the shards whose job exists and has started (adding again one that failed
+ * for good would make this job wait for it forever).
+ */
 async function addShards(ctx: AttemptContext): Promise<void> {
   const { deps, run, versionId, spec } = ctx;
   const shards = await listRunShards(deps.db, run.id);
@@ -362,7 +363,7 @@ async function addShards(ctx: AttemptContext): Promise<void> {
   const keys = (await estimatedKeys(deps.db, source)) ?? 0;
   await ctx.attempt.flow.addShards(
     shards
-      .filter((shard) => shard.state !== 'succeeded')
+      .filter((shard) => shard.state === 'pending')
       .map((shard) => ({
         runId: run.id,
         model: run.model,
@@ -429,12 +430,11 @@ async function finishShards(ctx: AttemptContext, version: Version): Promise<Refr
   const copyStarted = performance.now();
   await attachShards(client, versionId, settled.length);
   timer.steps.attachShards = Math.round(performance.now() - copyStarted);
-  return finish(ctx, timer, { metrics: version.metrics, shards: settled.length, counts, copyStarted });
+  return finish(ctx, timer, { metrics: version.metrics, counts, copyStarted });
 }
 
 type Concluding = {
   metrics: Version['metrics'];
-  shards: number;
   counts: ScoringCounts;
   /** performance.now() when this attempt's writing began (write + index is timed from there) */
   copyStarted: number;

@@ -6,7 +6,14 @@ import { findRun } from '../../src/db/runs.ts';
 import { findVersion, listVersions } from '../../src/db/versions.ts';
 import { requestRefresh } from '../../src/runs/request.ts';
 import { useConnections, useMarket, useRedisPrefix, useTestDatabase } from '../helpers/hooks.ts';
-import { applySpec, demoSpec, lenientDrift, startPipeline, waitForRun } from '../helpers/pipeline.ts';
+import {
+  applySpec,
+  demoSpec,
+  lenientDrift,
+  startPipeline,
+  strayTables,
+  waitForRun,
+} from '../helpers/pipeline.ts';
 import type { RunningBin } from '../helpers/spawn.ts';
 import { spawnWorker, waitFor } from '../helpers/worker-process.ts';
 
@@ -42,15 +49,6 @@ function worker(): RunningBin {
     }
   });
   return spawned;
-}
-
-/** Tables of estimates (versions' and shards') attached to nothing. */
-async function strayTables(): Promise<string[]> {
-  const { rows } = await sql<{ name: string }>`
-    SELECT c.relname AS name FROM pg_class c
-    WHERE c.relname LIKE 'estimates\\_v%' AND c.relkind IN ('r', 'p')
-      AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)`.execute(db());
-  return rows.map((row) => row.name);
 }
 
 describe('a sharded run survives the worker holding one of its shards', () => {
@@ -96,7 +94,7 @@ describe('a sharded run survives the worker holding one of its shards', () => {
     const versions = await listVersions(db(), 'split', { limit: 10 });
     expect(versions.map((v) => [v.number, v.state, v.rowCount])).toEqual([[1, 'published', KEYS]]);
     expect(versions[0]?.checksum).toBe(expected?.checksum);
-    expect(await strayTables()).toEqual([]);
+    expect(await strayTables(db())).toEqual([]);
     const { rows } = await sql<{ runs: string; versions: string; shards: string }>`
       SELECT (SELECT count(*) FROM runs WHERE state IN ('queued', 'running')) AS runs,
              (SELECT count(*) FROM versions WHERE state = 'running') AS versions,
