@@ -319,11 +319,7 @@ async function scoreInAttempt(ctx: AttemptContext, trained: Trained): Promise<Om
       );
     },
     beforeCopy: (counts) => {
-      if (counts.rows === 0) {
-        throw new SourceDataError(
-          `source ${source.table} has no key to score (${counts.skippedRows} newest rows with null or non-finite features, ${counts.skippedKeys} invalid keys)`,
-        );
-      }
+      if (counts.rows === 0) throw noKeyToScore(source.table, counts);
     },
   });
   timer.steps.score = scored.scoreMs;
@@ -417,11 +413,7 @@ async function finishShards(ctx: AttemptContext, version: Version): Promise<Refr
     }),
     { rows: 0, skippedRows: 0, skippedKeys: 0 },
   );
-  if (counts.rows === 0) {
-    throw new SourceDataError(
-      `source ${ctx.spec.source?.table} has no key to score (${counts.skippedRows} newest rows with null or non-finite features, ${counts.skippedKeys} invalid keys)`,
-    );
-  }
+  if (counts.rows === 0) throw noKeyToScore(ctx.spec.source?.table ?? '', counts);
   const timer = new PhaseTimer(deps.db, run.id, run.attempts, log, 'scoring', version.lineage);
   // the scoring phase ran in the children: from the first one's start to the last one's end
   const started = Math.min(...settled.map((shard) => shard.startedAt?.getTime() ?? Date.now()));
@@ -431,6 +423,13 @@ async function finishShards(ctx: AttemptContext, version: Version): Promise<Refr
   await attachShards(client, versionId, settled.length);
   timer.steps.attachShards = Math.round(performance.now() - copyStarted);
   return finish(ctx, timer, { metrics: version.metrics, counts, copyStarted });
+}
+
+/** An empty source fails a run at once, however many shards scored it. */
+function noKeyToScore(table: string, counts: ScoringCounts): SourceDataError {
+  return new SourceDataError(
+    `source ${table} has no key to score (${counts.skippedRows} newest rows with null or non-finite features, ${counts.skippedKeys} invalid keys)`,
+  );
 }
 
 type Concluding = {
