@@ -2,14 +2,39 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { UnavailableError } from '../src/errors.ts';
-import { modelName } from '../src/model/spec.ts';
+import { MAX_SHARDS, modelName } from '../src/model/spec.ts';
+import { REFRESH_STEPS } from '../src/pipeline/steps.ts';
 import { within } from '../src/within.ts';
 
 /** The one queue, and the typed registry of its jobs: name → payload schema. */
 export const QUEUE_NAME = 'almanac';
 
 export const jobPayloads = {
-  refresh: z.object({ runId: z.uuid(), model: modelName, slot: z.string().min(1) }).strict(),
+  refresh: z
+    .object({
+      runId: z.uuid(),
+      model: modelName,
+      slot: z.string().min(1),
+      /** where a sharded run's step job goes on from (src/pipeline/refresh.ts); absent: `train` */
+      step: z.enum(REFRESH_STEPS).optional(),
+    })
+    .strict(),
+  /** one shard of a sharded run: a child of the run's `refresh` job */
+  'refresh-shard': z
+    .object({
+      runId: z.uuid(),
+      model: modelName,
+      slot: z.string().min(1),
+      versionId: z.string().regex(/^\d+$/),
+      shard: z
+        .number()
+        .int()
+        .min(0)
+        .max(MAX_SHARDS - 1),
+      shards: z.number().int().min(2).max(MAX_SHARDS),
+      keys: z.number().min(0),
+    })
+    .strict(),
   evaluate: z.object({ model: modelName }).strict(),
 } as const;
 

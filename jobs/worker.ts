@@ -7,7 +7,7 @@ import type { Runtime } from '../src/runtime.ts';
 import { jobsFinished } from './metrics.ts';
 import { startAlertDelivery } from './outbox.ts';
 import { evaluateJobId, evaluateProcessor } from './processors/evaluate.ts';
-import { refreshProcessor } from './processors/refresh.ts';
+import { refreshProcessor, shardProcessor } from './processors/refresh.ts';
 import { type JobName, type JobPayload, jobPayloads, QUEUE_NAME } from './queue.ts';
 import { startReconciler } from './reconciler.ts';
 
@@ -51,10 +51,15 @@ export async function startWorker(runtime: Runtime, options: WorkerOptionsOf = {
   const connection = runtime.redis('worker');
   const followUps = runtime.producer();
   const lockDurationMs = tuning.lockDuration ?? 30_000;
-  const refresh = refreshProcessor(
-    { db, pool, databaseUrl: config.databaseUrl, logger, ...(options.alerts && { alerts: options.alerts }) },
-    lockDurationMs,
-  );
+  const refreshDeps = {
+    db,
+    pool,
+    databaseUrl: config.databaseUrl,
+    logger,
+    ...(options.alerts && { alerts: options.alerts }),
+  };
+  const refresh = refreshProcessor(refreshDeps, lockDurationMs, followUps.queue);
+  const refreshShard = shardProcessor(refreshDeps, lockDurationMs);
   const evaluate = evaluateProcessor({ db, logger });
   const worker = new Worker<JobPayload, unknown, JobName>(
     QUEUE_NAME,
@@ -72,6 +77,8 @@ export async function startWorker(runtime: Runtime, options: WorkerOptionsOf = {
             );
           return outcome;
         }
+        case 'refresh-shard':
+          return refreshShard(job as Job<JobPayload<'refresh-shard'>>, token);
         case 'evaluate':
           return evaluate(job as Job<JobPayload<'evaluate'>>);
         default:

@@ -29,6 +29,7 @@ describe('migrations', () => {
       '0005_input_checks',
       '0006_direct_readers',
       '0007_alert_outbox',
+      '0008_run_shards',
     ]);
     await expect(dumpSchema(db())).resolves.toMatchFileSnapshot('./fixtures/schema.txt');
   });
@@ -157,7 +158,7 @@ describe('migrations', () => {
           { model: 'm', version: 2, state: 'held', key: 'AAPL', value: 2 },
         ]);
         expect((await client.query('SELECT version FROM latest_estimates')).rows).toEqual([{ version: 1 }]);
-        for (const table of ['models', 'versions', 'runs', 'publications', 'pins']) {
+        for (const table of ['models', 'versions', 'runs', 'run_shards', 'publications', 'pins']) {
           await expect(client.query(`SELECT count(*) FROM ${table}`)).resolves.toBeDefined();
         }
         for (const table of ['estimates', 'estimates_reader_3', 'api_keys', 'dashboard_sessions']) {

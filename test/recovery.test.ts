@@ -4,7 +4,7 @@ import { findRun } from '../src/db/runs.ts';
 import { listVersions } from '../src/db/versions.ts';
 import { requestRefresh } from '../src/runs/request.ts';
 import { useConnections, useMarket, useRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
-import { applySpec, demoSpec, startPipeline, waitForRun } from './helpers/pipeline.ts';
+import { applySpec, demoSpec, startPipeline, strayTables, waitForRun } from './helpers/pipeline.ts';
 import { spawnWorker, waitFor } from './helpers/worker-process.ts';
 
 const KEYS = 300_000;
@@ -42,14 +42,6 @@ async function runUntilScoring() {
   return { worker, run };
 }
 
-async function strayTables(): Promise<string[]> {
-  const { rows } = await sql<{ name: string }>`
-    SELECT c.relname AS name FROM pg_class c
-    WHERE c.relname LIKE 'estimates\\_v%' AND c.relkind = 'r'
-      AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)`.execute(db());
-  return rows.map((row) => row.name);
-}
-
 describe('a refresh survives its worker', () => {
   it('SIGKILLed in the middle of scoring: another worker completes exactly one version', async () => {
     const { worker, run } = await runUntilScoring();
@@ -64,7 +56,7 @@ describe('a refresh survives its worker', () => {
     expect(finished).toMatchObject({ state: 'succeeded', version: 1, attempts: 2 });
     const versions = await listVersions(db(), 'prices', { limit: 10 });
     expect(versions.map((v) => [v.number, v.state, v.rowCount])).toEqual([[1, 'published', KEYS]]);
-    expect(await strayTables()).toEqual([]);
+    expect(await strayTables(db())).toEqual([]);
     const { rows } = await sql<{
       n: string;
     }>`SELECT count(*) AS n FROM latest_estimates WHERE model = 'prices'`.execute(db());
@@ -102,6 +94,6 @@ describe('a refresh survives its worker', () => {
     const versions = await listVersions(db(), 'prices', { limit: 10 });
     expect(versions).toHaveLength(before + 1);
     expect(versions[0]).toMatchObject({ number: finished.version, state: 'published', rowCount: KEYS });
-    expect(await strayTables()).toEqual([]);
+    expect(await strayTables(db())).toEqual([]);
   });
 });

@@ -57,6 +57,7 @@ describe('model spec validation', () => {
       },
       alerts: {},
       retention: { keepVersions: 30 },
+      shards: 1,
     });
   });
 

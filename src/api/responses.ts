@@ -1,6 +1,6 @@
 import type { ResponseConfig } from '@asteasolutions/zod-to-openapi';
 import { driftReportSchema, lineageSchema, metricsSchema, realizedSchema } from '../db/json-columns.ts';
-import { RUN_PHASES, RUN_STATES, VERSION_STATES } from '../db/types.ts';
+import { RUN_PHASES, RUN_STATES, SHARD_STATES, VERSION_STATES } from '../db/types.ts';
 import { z } from '../zod-openapi.ts';
 
 /**
@@ -106,6 +106,23 @@ export const Run = z
     finishedAt: timestamp.nullable(),
   })
   .openapi('Run');
+
+export const RunShard = z
+  .object({
+    index: z.number().int().describe('0 to shards − 1: the keys whose hash falls in this share'),
+    state: z.enum(SHARD_STATES),
+    rows: z.number().int().describe('estimates written (scored so far while it runs)'),
+    worker: z.string().nullable().describe('host:pid of the worker process that ran it last'),
+  })
+  .openapi('RunShard');
+
+export const RunDetail = Run.extend({
+  shards: z
+    .array(RunShard)
+    .describe(
+      "the child jobs of a sharded run (the spec's `shards`), by index; empty for a run of one shard",
+    ),
+}).openapi('RunDetail');
 
 const schedule = z.object({ cron: z.string(), timezone: z.string(), paused: z.boolean() });
 

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { Model as ModelRow } from '../db/models.ts';
 import type { Pin as PinRow } from '../db/pins.ts';
 import type { Publication as PublicationRow } from '../db/publications.ts';
+import type { RunShard as RunShardRow } from '../db/run-shards.ts';
 import type { Run as RunRow } from '../db/runs.ts';
 import type { Version } from '../db/versions.ts';
 import type {
@@ -10,6 +11,7 @@ import type {
   Pin,
   Publication,
   Run,
+  RunDetail,
   VersionDetail,
   VersionSummary,
 } from './responses.ts';
@@ -86,6 +88,19 @@ export function runView(run: RunRow): z.infer<typeof Run> {
     createdAt: run.createdAt.toISOString(),
     startedAt: run.startedAt?.toISOString() ?? null,
     finishedAt: run.finishedAt?.toISOString() ?? null,
+  };
+}
+
+/** A run with its shards, as `GET /v1/runs/:runId` answers it. */
+export function runDetailView(run: RunRow, shards: readonly RunShardRow[]): z.infer<typeof RunDetail> {
+  return {
+    ...runView(run),
+    shards: shards.map((shard) => ({
+      index: shard.index,
+      state: shard.state,
+      rows: shard.rows,
+      worker: shard.worker,
+    })),
   };
 }
 

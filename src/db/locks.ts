@@ -7,11 +7,18 @@ import { hasSqlState, PgError } from './pg-errors.ts';
  * Advisory locks, keyed by a 64-bit hash of a name ('almanac-version:<id>', 'almanac-model:<name>'):
  * any version id fits, and names never collide with another application's integer keys. The
  * version lock fences one refresh attempt; the model lock serialises validating and publishing.
+ * The version lock functions also take a shard's lock name (shardLockName), which fences one
+ * child job of a sharded run: 'almanac-version:<id>.s<i>'.
  */
 const versionKey = "hashtextextended('almanac-version:' || $1::text, 0)";
 const MODEL_PREFIX = 'almanac-model:';
 
 export type LockClient = pg.Client | pg.PoolClient;
+
+/** What the version lock functions take to fence one shard of a version rather than the whole. */
+export function shardLockName(versionId: string, shard: number): string {
+  return `${versionId}.s${shard}`;
+}
 
 export async function tryVersionLock(client: LockClient, versionId: string): Promise<boolean> {
   const { rows } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${versionKey}) AS ok`, [

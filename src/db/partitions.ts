@@ -34,33 +34,81 @@ export function partitionName(versionId: string): string {
   return `estimates_v${assertVersionId(versionId)}`;
 }
 
+/**
+ * A shard of a sharded run's table: `estimates_v<id>_s<i>`, written standalone by the shard's own
+ * child job, then attached to `estimates_v<id>` (partitioned by hash of the key) by the run's
+ * parent. Shard indexes are small numbers, checked like version ids.
+ */
+export function shardTableName(versionId: string, shard: number): string {
+  if (!Number.isInteger(shard) || shard < 0) throw new Error(`not a shard index: ${shard}`);
+  return `${partitionName(versionId)}_s${shard}`;
+}
+
+/** The table a version's rows are written to: the version's own, or one shard of it. */
+export type PartitionTarget = { versionId: string; shard?: number | undefined };
+
+const tableOf = (target: PartitionTarget) =>
+  target.shard === undefined
+    ? partitionName(target.versionId)
+    : shardTableName(target.versionId, target.shard);
+
 /** A fresh standalone table shaped like `estimates`, whose CHECK lets ATTACH skip its scan. */
-export async function createStandalonePartition(client: Client, versionId: string): Promise<void> {
-  const table = partitionName(versionId);
+export async function createStandalonePartition(client: Client, target: PartitionTarget): Promise<void> {
+  const { versionId } = target;
+  const table = tableOf(target);
+  // A shard's CHECK has the name of its version table's: ATTACH requires a partition to carry its
+  // parent's constraints by name.
   await client.query(
     `CREATE TABLE ${table} (LIKE estimates INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
-       CONSTRAINT ${table}_version_check CHECK (version_id = ${versionId}))`,
+       CONSTRAINT ${partitionName(versionId)}_version_check CHECK (version_id = ${versionId}))`,
   );
   await client.query(`ALTER TABLE ${table} ALTER COLUMN version_id SET DEFAULT ${versionId}`);
 }
 
 /**
- * Creates the standalone table and COPYs the rows (text lines `key\tvalue\tlower\tupper\tas_of`)
- * into it in one transaction: the table exists complete or not at all, and COPY FREEZE (allowed
- * for a table created in the same transaction) writes the rows already frozen, which also makes
- * the primary key build that follows faster.
+ * A sharded run's table: `estimates_v<id>`, partitioned by hash of the key into `shards`, which the
+ * children's tables become once they are all written. Created before the children start: each
+ * child's source query keeps the keys of its share by this table's own hash partitioning
+ * (src/db/scoring.ts), so what a child scores is exactly what its partition accepts.
  */
-export async function writePartition(client: Client, versionId: string, rows: () => Readable): Promise<void> {
+export async function createShardedPartition(client: Client, versionId: string): Promise<void> {
+  const table = partitionName(versionId);
+  await client.query(
+    `CREATE TABLE ${table} (LIKE estimates INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
+       CONSTRAINT ${table}_version_check CHECK (version_id = ${versionId})) PARTITION BY HASH (key)`,
+  );
+  await client.query(`ALTER TABLE ${table} ALTER COLUMN version_id SET DEFAULT ${versionId}`);
+}
+
+/**
+ * The SQL condition that keeps the keys of one shard: the hash partition bound of that shard of
+ * the version's table, applied to a key expression cast to text (the type of `estimates.key`).
+ */
+export function shardCondition(versionId: string, shard: number, shards: number, key: string): string {
+  shardTableName(versionId, shard);
+  if (!Number.isInteger(shards) || shards < 1) throw new Error(`not a shard count: ${shards}`);
+  return `satisfies_hash_partition('${partitionName(versionId)}'::regclass, ${shards}, ${shard}, (${key})::text)`;
+}
+
+/**
+ * Creates the standalone table (the version's, or one shard's) and COPYs the rows (text lines
+ * `key\tvalue\tlower\tupper\tas_of`) into it in one transaction: the table exists complete or not
+ * at all, and COPY FREEZE (allowed for a table created in the same transaction) writes the rows
+ * already frozen, which also makes the primary key build that follows faster.
+ */
+export async function writePartition(
+  client: Client,
+  target: PartitionTarget,
+  rows: () => Readable,
+): Promise<void> {
   await client.query('BEGIN');
   try {
-    await createStandalonePartition(client, versionId);
+    await createStandalonePartition(client, target);
     // the source is opened only once the table exists, so a failure before leaves nothing open
     await pipeline(
       rows(),
       client.query(
-        copyFrom(
-          `COPY ${partitionName(versionId)} (key, value, lower, upper, as_of) FROM STDIN WITH (FREEZE)`,
-        ),
+        copyFrom(`COPY ${tableOf(target)} (key, value, lower, upper, as_of) FROM STDIN WITH (FREEZE)`),
       ),
     );
     await client.query('COMMIT');
@@ -75,16 +123,59 @@ export async function writePartition(client: Client, versionId: string, rows: ()
  * readers go on; the CHECK constraint spares it a scan.
  */
 export async function indexAndAttachPartition(client: Client, versionId: string): Promise<void> {
+  // A resumed sharded run may have got this far before: what is done is not done again.
+  if ((await partitionStatus(client, versionId)) === 'attached') return;
   await indexPartition(client, versionId);
   await attachPartition(client, versionId);
 }
 
 export async function indexPartition(client: Client, versionId: string): Promise<void> {
   const table = partitionName(versionId);
+  if (!(await hasPrimaryKey(client, table))) await addPrimaryKey(client, table);
+  await client.query(`ANALYZE ${table}`);
+}
+
+async function hasPrimaryKey(client: Client, table: string): Promise<boolean> {
+  const { rows } = await client.query<{ found: boolean }>(
+    'SELECT EXISTS (SELECT 1 FROM pg_index WHERE indrelid = to_regclass($1) AND indisprimary) AS found',
+    [table],
+  );
+  return rows[0]?.found === true;
+}
+
+/**
+ * A shard's primary key, built by its own child (the shards' keys are indexed side by side); the
+ * version table's primary key then adopts these indexes as its partitions' instead of building
+ * anew, and its ANALYZE covers the shards.
+ */
+export async function indexShard(client: Client, versionId: string, shard: number): Promise<void> {
+  await addPrimaryKey(client, shardTableName(versionId, shard));
+}
+
+async function addPrimaryKey(client: Client, table: string): Promise<void> {
   await client.query("SET maintenance_work_mem = '256MB'");
   await client.query(`ALTER TABLE ${table} ADD PRIMARY KEY (version_id, key)`);
   await client.query('RESET maintenance_work_mem');
-  await client.query(`ANALYZE ${table}`);
+}
+
+/**
+ * Attaches every shard's table to the version's (hash-partitioned) table, before it is indexed;
+ * those a resumed run had attached already stay as they are.
+ */
+export async function attachShards(client: Client, versionId: string, shards: number): Promise<void> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = to_regclass($1)`,
+    [partitionName(versionId)],
+  );
+  const attached = new Set(rows.map((row) => row.name));
+  for (let shard = 0; shard < shards; shard += 1) {
+    if (attached.has(shardTableName(versionId, shard))) continue;
+    await client.query(
+      `ALTER TABLE ${partitionName(versionId)} ATTACH PARTITION ${shardTableName(versionId, shard)}
+       FOR VALUES WITH (MODULUS ${shards}, REMAINDER ${shard})`,
+    );
+  }
 }
 
 /**
@@ -124,7 +215,47 @@ export async function dropPartition(
 ): Promise<void> {
   const table = partitionName(versionId);
   const status = await partitionStatus(client, versionId);
-  if (status === 'missing') return;
+  if (status !== 'missing') await detachAndDrop(client, table, status, lockTimeoutMs);
+  // the shards a sharded run's children wrote and its parent had not attached yet
+  for (const shard of await standaloneShards(client, versionId)) {
+    await dropShard(client, versionId, shard, lockTimeoutMs);
+  }
+}
+
+/** Drops one shard's standalone table, if it is there (a shard's retry starts from nothing). */
+export async function dropShard(
+  client: Client,
+  versionId: string,
+  shard: number,
+  lockTimeoutMs = 10_000,
+): Promise<void> {
+  await client.query(`SET lock_timeout = ${Math.round(lockTimeoutMs)}`);
+  try {
+    await client.query(`DROP TABLE IF EXISTS ${shardTableName(versionId, shard)}`);
+  } finally {
+    await client.query('SET lock_timeout = 0');
+  }
+}
+
+/** The shard indexes of a version whose tables exist and are not attached to anything. */
+async function standaloneShards(client: Client, versionId: string): Promise<number[]> {
+  const { rows } = await client.query<{ shard: number }>(
+    `SELECT substring(c.relname FROM '_s([0-9]+)$')::int AS shard FROM pg_class c
+     WHERE c.relname ~ ('^' || $1 || '_s[0-9]+$') AND c.relkind = 'r'
+       AND c.relnamespace = current_schema()::regnamespace
+       AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)
+     ORDER BY 1`,
+    [partitionName(versionId)],
+  );
+  return rows.map((row) => row.shard);
+}
+
+async function detachAndDrop(
+  client: Client,
+  table: string,
+  status: Exclude<PartitionStatus, 'missing'>,
+  lockTimeoutMs: number,
+): Promise<void> {
   if (status !== 'standalone') {
     await client.query(`SET lock_timeout = ${Math.round(lockTimeoutMs)}`);
     try {

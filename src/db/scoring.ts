@@ -3,7 +3,11 @@ import { sql } from 'kysely';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { Db } from './database.ts';
+import { shardCondition } from './partitions.ts';
 import { quote, type SourceRef } from './source.ts';
+
+/** One shard of a sharded run: the keys whose hash puts them in partition `index` of `count`. */
+export type ShardRef = { versionId: string; index: number; count: number };
 
 /**
  * The newest source row of every key, streamed by the server as COPY text lines
@@ -13,16 +17,20 @@ import { quote, type SourceRef } from './source.ts';
  * When no unique index guarantees one row per (key, time), each row also carries how many rows
  * share its key and time, so that a duplicate fails the run instead of being picked at random.
  */
-export function newestRowsQuery(source: SourceRef): string {
+export function newestRowsQuery(source: SourceRef, shard?: ShardRef): string {
   // Every reference is qualified: an output column named like a source column would otherwise
   // capture ORDER BY (and sort by its text).
   const key = `t.${quote(source.key)}`;
   const time = `t.${quote(source.time)}`;
   const features = source.features.map((feature, j) => `t.${quote(feature)}::float8 AS f${j}`).join(', ');
   const duplicates = source.uniqueKeyTime ? '1' : `count(*) OVER (PARTITION BY ${key}, ${time})`;
+  // A shard keeps its keys in Postgres, before the window and DISTINCT ON: every row of a key goes
+  // to the same shard, so the duplicate check holds within each.
+  const inShard =
+    shard === undefined ? '' : ` AND ${shardCondition(shard.versionId, shard.index, shard.count, key)}`;
   return `SELECT DISTINCT ON (${key}) ${key}::text AS k, ${time}::text AS as_of, ${duplicates} AS n, ${features}
           FROM ${source.table} t
-          WHERE ${key} IS NOT NULL AND ${time} IS NOT NULL
+          WHERE ${key} IS NOT NULL AND ${time} IS NOT NULL${inShard}
           ORDER BY ${key} DESC, ${time} DESC`;
 }
 
@@ -34,8 +42,8 @@ export function newestRowsQuery(source: SourceRef): string {
  * lines rather than protocol messages parsed into objects. For 1,000,000 keys that measured
  * 2.2 s and 140 MB peak against 3.6 s and 250 MB for a cursor of 10,000-row batches.
  */
-export function streamNewestRows(client: pg.ClientBase, source: SourceRef): Readable {
-  return client.query(copyTo(`COPY (${newestRowsQuery(source)}) TO STDOUT`));
+export function streamNewestRows(client: pg.ClientBase, source: SourceRef, shard?: ShardRef): Readable {
+  return client.query(copyTo(`COPY (${newestRowsQuery(source, shard)}) TO STDOUT`));
 }
 
 /** A cheap guess at the number of keys (planner statistics), for progress; undefined when unknown. */
@@ -47,4 +55,11 @@ export async function estimatedKeys(db: Db, source: SourceRef): Promise<number |
     WHERE c.oid = ${source.table}::regclass AND s.attname = ${source.key}`.execute(db);
   const estimate = rows[0]?.estimate;
   return estimate != null && estimate > 0 ? Math.round(estimate) : undefined;
+}
+
+/** The exact number of distinct keys of the source (a scan): when the planner has no statistics. */
+export async function countKeys(db: Db, source: SourceRef): Promise<number> {
+  const { rows } = await sql<{ n: string }>`
+    SELECT count(DISTINCT ${sql.raw(quote(source.key))}) AS n FROM ${sql.raw(source.table)}`.execute(db);
+  return Number(rows[0]?.n ?? 0);
 }

@@ -27,7 +27,9 @@ export const RUN_PHASES = [
   'publishing',
   'done',
 ] as const;
+export const SHARD_STATES = ['pending', 'running', 'succeeded', 'failed'] as const;
 export type VersionState = (typeof VERSION_STATES)[number];
+export type ShardState = (typeof SHARD_STATES)[number];
 export type RunState = (typeof RUN_STATES)[number];
 export type RunPhase = (typeof RUN_PHASES)[number];
 export type Scope = 'read' | 'admin';
@@ -70,6 +72,23 @@ export interface RunTable {
   /** go past failed input checks (`run --force-inputs`): kept on the row so that every retry does */
   force_inputs: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: Timestamp;
+  started_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+/** One shard of a sharded run (migrations/0008_run_shards.ts). */
+export interface RunShardTable {
+  run_id: string;
+  index: number;
+  state: ColumnType<ShardState, ShardState | undefined, ShardState>;
+  /** bigint counts, as text (pg's default for int8) */
+  rows: ColumnType<string, number | undefined, number>;
+  skipped_rows: ColumnType<string, number | undefined, number>;
+  skipped_keys: ColumnType<string, number | undefined, number>;
+  /** host:pid of the worker process that ran it last */
+  worker: string | null;
+  attempts: ColumnType<number, number | undefined, number>;
+  error: string | null;
   started_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
@@ -146,6 +165,7 @@ export interface Database {
   models: ModelTable;
   versions: VersionTable;
   runs: RunTable;
+  run_shards: RunShardTable;
   estimates: EstimateTable;
   publications: PublicationTable;
   api_keys: ApiKeyTable;

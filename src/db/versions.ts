@@ -192,6 +192,15 @@ export async function setVersionResults(
 }
 
 /** Stores the drift report the gate judged a version by. */
+/** A sharded run's training metrics, kept on its version while its children score. */
+export async function setVersionMetrics(db: Db, id: string, metrics: Metrics | null): Promise<void> {
+  await db
+    .updateTable('versions')
+    .set({ metrics: JSON.stringify(metrics) })
+    .where('id', '=', id)
+    .execute();
+}
+
 export async function setDriftReport(db: Db, id: string, report: DriftReport): Promise<void> {
   await db
     .updateTable('versions')
@@ -240,7 +249,7 @@ export async function versionsWithRows(
     .execute();
 }
 
-/** Versions in `states` whose table still exists (an earlier pass could not drop it). */
+/** Versions in `states` whose table, or a shard's, still exists (an earlier pass could not drop it). */
 export async function versionsWithTables(
   db: Db,
   model: string,
@@ -251,6 +260,11 @@ export async function versionsWithTables(
     .select(['id', 'number'])
     .where('model', '=', model)
     .where('state', 'in', [...states])
-    .where(sql<boolean>`to_regclass('estimates_v' || id) IS NOT NULL`)
+    .where(
+      sql<boolean>`(to_regclass('estimates_v' || id) IS NOT NULL OR EXISTS (
+        SELECT 1 FROM pg_class c
+        WHERE c.relname ~ ('^estimates_v' || id || '_s[0-9]+$')
+          AND c.relnamespace = current_schema()::regnamespace))`,
+    )
     .execute();
 }

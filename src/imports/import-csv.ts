@@ -148,7 +148,7 @@ async function importInTransaction(
     codeVersion,
   });
   await setRunVersion(db, runId, version.id);
-  await createStandalonePartition(client, version.id);
+  await createStandalonePartition(client, { versionId: version.id });
   await insertStagedRows(client, partitionName(version.id));
   await indexPartition(client, version.id);
   const { rowCount, checksum } = await partitionChecksum(client, version.id);

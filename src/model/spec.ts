@@ -89,6 +89,20 @@ export const inputChecksPolicy = z
   })
   .strict();
 
+/** The most shards a run may be split into (one child job and one table each). */
+export const MAX_SHARDS = 64;
+const SHARDS_RULE = `must be a whole number from 1 to ${MAX_SHARDS}, or "auto"`;
+
+/**
+ * How many child jobs score a run's keys (src/pipeline/shards.ts): a whole number, or `auto` to
+ * pick from the source's keys when the run starts.
+ */
+const shards = z
+  .union([z.literal('auto'), z.number().int(SHARDS_RULE).min(1, SHARDS_RULE).max(MAX_SHARDS, SHARDS_RULE)], {
+    error: SHARDS_RULE,
+  })
+  .default(1);
+
 const webhookUrl = z.string().refine((value) => {
   try {
     return ['http:', 'https:'].includes(new URL(value).protocol);
@@ -117,6 +131,7 @@ export const modelSpecSchema = z
       .strict()
       .default({ keepVersions: 30 }),
     maxAgeHours: z.number().finite().positive('must be more than 0').optional(),
+    shards,
   })
   .strict()
   .superRefine((spec, ctx) => {

@@ -1,17 +1,18 @@
-import { createReadStream } from 'node:fs';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { classifyError } from '../classify-error.ts';
 import { createClient, createDbOnClient, type Db } from '../db/database.ts';
 import { storedSpec } from '../db/json-columns.ts';
-import { terminateBackend, tryVersionLock, versionLockHolders, waitVersionLock } from '../db/locks.ts';
+import { shardLockName } from '../db/locks.ts';
 import { findModel } from '../db/models.ts';
 import {
+  attachShards,
+  createShardedPartition,
   dropPartition,
   indexAndAttachPartition,
   partitionChecksum,
-  writePartition,
 } from '../db/partitions.ts';
+import { listRunShards, resetRunShards } from '../db/run-shards.ts';
 import {
   findRun,
   finishRun,
@@ -23,14 +24,16 @@ import {
   startRunAttempt,
 } from '../db/runs.ts';
 import { estimatedKeys } from '../db/scoring.ts';
-import { resolveSource } from '../db/source.ts';
+import { resolveSource, type SourceRef } from '../db/source.ts';
 import type { RunPhase } from '../db/types.ts';
 import {
   createVersion,
   findPublishedVersion,
   findVersionById,
   mergeLineage,
+  setVersionMetrics,
   setVersionResults,
+  type Version,
 } from '../db/versions.ts';
 import {
   type AlertOptions,
@@ -43,14 +46,17 @@ import { reportAgainstPublished } from '../drift/gate.ts';
 import { checkInputs, InputCheckError, inputChecksFailure } from '../drift/input-checks.ts';
 import { PermanentError } from '../errors.ts';
 import { estimatorFor } from '../model/estimators/registry.ts';
+import type { Artifact } from '../model/estimators/types.ts';
 import type { ModelSpec } from '../model/spec.ts';
 import { SourceDataError, train } from '../model/train.ts';
 import { packageVersion as codeVersion } from '../package-info.ts';
 import { afterDecision, decideInTransaction } from '../versions/conclude.ts';
 import { failRunAndVersion } from './abandon.ts';
-import type { scoreNewestRows } from './score.ts';
-import { scoreInThread } from './score-in-thread.ts';
-import { createSpillFile } from './spill-file.ts';
+import { acquireFence } from './fence.ts';
+import type { ScoringCounts } from './score.ts';
+import { scoreToTable } from './score-to-table.ts';
+import { shardCount } from './shards.ts';
+import type { RefreshStep } from './steps.ts';
 
 export type RefreshDeps = {
   db: Db;
@@ -75,14 +81,44 @@ export type RefreshAttempt = {
   /** attempts made before this one (BullMQ's attemptsMade) */
   attemptsMade: number;
   maxAttempts: number;
+  /** the run's job as a step job, for a sharded run (jobs/processors/refresh.ts) */
+  flow: ShardFlow;
+};
+
+/** What a child job scores: one shard of a run's version. */
+export type ShardJob = {
+  runId: string;
+  model: string;
+  slot: string;
+  versionId: string;
+  shard: number;
+  shards: number;
+  /** the planner's guess at the source's keys (0: unknown), for progress */
+  keys: number;
+};
+
+/** How a sharded run's job moves through its steps, given by the job's processor. */
+export type ShardFlow = {
+  step: RefreshStep;
+  saveStep: (step: RefreshStep) => Promise<void>;
+  /** adds the child jobs; adding one that exists does nothing (its job id is deterministic) */
+  addShards: (shards: ShardJob[]) => Promise<void>;
+  /** true when the job now waits for children still running (its processor must let go of it) */
+  waitForShards: () => Promise<boolean>;
 };
 
 export type RefreshOutcome =
   | { state: 'published' | 'held'; model: string; version: number }
-  | { state: 'skipped'; reason: string };
+  | { state: 'skipped'; reason: string }
+  | { state: 'waiting'; shards: number };
+
+/** A sharded run whose shards did not all succeed fails for good: every retry of them was spent. */
+export class ShardsFailedError extends PermanentError {
+  override name = 'ShardsFailedError';
+}
 
 /** Where each phase starts and ends on the run's overall progress (0 to 1). */
-const phaseSpan: Record<RunPhase, [number, number]> = {
+export const phaseSpan: Record<RunPhase, [number, number]> = {
   queued: [0, 0],
   checking: [0, 0.02],
   training: [0.02, 0.1],
@@ -99,6 +135,11 @@ const phaseSpan: Record<RunPhase, [number, number]> = {
  * life and writes only through it, so an attempt that lost the lock (a stalled worker whose job
  * was handed to another) can change nothing. A failure on the last attempt leaves the version
  * `failed`, no rows anywhere, and the published version untouched.
+ *
+ * A run of one shard scores in the attempt itself. A sharded run's job is a step job: it trains,
+ * adds one child job per shard (src/pipeline/score-shard.ts) and waits for them without holding a
+ * worker slot, then resumes to index, validate and publish what they wrote; both go through the
+ * same phase functions below.
  */
 export async function runRefresh(deps: RefreshDeps, attempt: RefreshAttempt): Promise<RefreshOutcome> {
   const { db, logger } = deps;
@@ -124,7 +165,7 @@ export async function runRefresh(deps: RefreshDeps, attempt: RefreshAttempt): Pr
   client.on('error', (error) => log.warn({ err: error }, 'the attempt lost its database connection'));
   await client.connect();
   try {
-    await acquireVersionLock(client, versionId, deps.lockWaitMs ?? 30_000, attempt.stillOwnsJob, log);
+    await acquireFence(client, versionId, deps.lockWaitMs ?? 30_000, attempt.stillOwnsJob, log);
     const fenced = createDbOnClient(client);
     try {
       return await attemptUnderLock({ deps, fenced, client, run, spec, versionId, attempt, log });
@@ -180,31 +221,6 @@ async function ensureVersion(db: Db, run: Run, spec: ModelSpec, jobId: string): 
   });
 }
 
-/**
- * Takes the version's lock. When another backend holds it, that is an attempt BullMQ has given
- * up on (it hands a job over only after its lock expired): its connection is terminated, so that
- * it can write nothing more, and this attempt takes over.
- */
-async function acquireVersionLock(
-  client: pg.Client,
-  versionId: string,
-  waitMs: number,
-  stillOwnsJob: () => Promise<boolean>,
-  log: Logger,
-): Promise<void> {
-  if (await tryVersionLock(client, versionId)) return;
-  if (!(await stillOwnsJob())) {
-    throw new Error(`version ${versionId} is locked by another attempt, and this one no longer owns its job`);
-  }
-  for (const pid of await versionLockHolders(client, versionId)) {
-    log.warn({ pid }, 'taking over from a stalled attempt: terminating its connection');
-    await terminateBackend(client, pid);
-  }
-  if (!(await waitVersionLock(client, versionId, waitMs))) {
-    throw new Error(`version ${versionId} is still locked by another attempt after ${waitMs} ms`);
-  }
-}
-
 type AttemptContext = {
   deps: RefreshDeps;
   fenced: Db;
@@ -217,7 +233,7 @@ type AttemptContext = {
 };
 
 async function attemptUnderLock(ctx: AttemptContext): Promise<RefreshOutcome> {
-  const { deps, fenced, client, run, spec, versionId, log } = ctx;
+  const { fenced, run, versionId } = ctx;
   const version = await findVersionById(fenced, versionId);
   if (version === undefined) throw new PermanentError(`version ${versionId} vanished`);
   // A previous attempt may have got as far as the gate and died before closing the run.
@@ -232,26 +248,40 @@ async function attemptUnderLock(ctx: AttemptContext): Promise<RefreshOutcome> {
     });
     return { state: 'skipped', reason: `version ${version.number} is ${version.state}` };
   }
+  const { flow } = ctx.attempt;
+  if (flow.step === 'train') {
+    const trained = await checkAndTrain(ctx, version);
+    if (trained.shards === 1) {
+      await trained.timer.enter('scoring');
+      const scored = await scoreInAttempt(ctx, trained);
+      return finish(ctx, trained.timer, { metrics: trained.metrics, ...scored });
+    }
+    await prepareShards(ctx, trained);
+  }
+  if (flow.step !== 'finish') {
+    await addShards(ctx);
+    await flow.saveStep('finish');
+  }
+  return finishShards(ctx, version);
+}
 
+type Trained = {
+  timer: PhaseTimer;
+  source: SourceRef;
+  artifact: Artifact;
+  metrics: Version['metrics'];
+  shards: number;
+};
+
+/** The `checking` and `training` phases of a run's first step: a retry starts here from nothing. */
+async function checkAndTrain(ctx: AttemptContext, version: Version): Promise<Trained> {
+  const { deps, fenced, client, run, spec, versionId, log } = ctx;
   const attemptNumber = await startRunAttempt(fenced, run.id);
   await mergeLineage(fenced, versionId, { jobId: ctx.attempt.jobId, attempts: attemptNumber });
-  // A retry starts from nothing: whatever an earlier attempt wrote goes first.
+  // A retry starts from nothing: whatever an earlier attempt wrote goes first (shards included).
   await dropPartition(client, versionId);
-
-  const timings: Partial<Record<RunPhase, number>> = {};
-  // finer steps inside the phases, for operators and the refresh benchmark
-  const steps: Record<string, number> = {};
-  const since = (start: number) => Math.round(performance.now() - start);
-  let phaseStarted = performance.now();
-  let phase: RunPhase = 'checking';
-  const enter = async (next: RunPhase) => {
-    timings[phase] = Math.round(performance.now() - phaseStarted);
-    phase = next;
-    phaseStarted = performance.now();
-    await setRunPhase(deps.db, run.id, attemptNumber, next, phaseSpan[next][0]);
-    log.info({ phase: next }, `refresh ${next}`);
-  };
-  log.info({ phase, attempt: attemptNumber }, 'refresh checking');
+  const timer = new PhaseTimer(deps.db, run.id, attemptNumber, log);
+  log.info({ phase: 'checking', attempt: attemptNumber }, 'refresh checking');
 
   const source = await resolveSource(deps.db, spec.source as NonNullable<ModelSpec['source']>);
   const inputs = await checkInputs(deps.db, {
@@ -269,72 +299,174 @@ async function attemptUnderLock(ctx: AttemptContext): Promise<RefreshOutcome> {
     );
   }
 
-  await enter('training');
+  await timer.enter('training');
   const training = await train(deps.db, spec, source);
   await mergeLineage(fenced, versionId, {
     training: { window: training.window, rows: training.rows },
     artifact: training.artifact,
   });
+  const shards = await shardCount(deps.db, spec, source);
+  return { timer, source, artifact: training.artifact, metrics: training.metrics, shards };
+}
 
-  await enter('scoring');
-  // Scored rows go to a spill file first and are COPYed from it in one go: memory stays flat,
-  // the source cursor and the COPY do not compete for the same cores, a scoring failure has
-  // written nothing to Postgres, and the COPY statement is as short as the data allows.
-  const spill = await createSpillFile(`estimates_v${versionId}`);
-  let counts: Awaited<ReturnType<typeof scoreNewestRows>>;
-  let copyStarted: number;
-  try {
-    const scoringStarted = performance.now();
-    const expected = await estimatedKeys(deps.db, source);
-    const [from, to] = phaseSpan.scoring;
-    let lastReport = 0;
-    counts = await scoreInThread(
-      {
-        databaseUrl: deps.databaseUrl,
-        source,
-        estimator: spec.estimator,
-        artifact: training.artifact,
-        spillPath: spill.path,
-      },
-      (rows) => {
-        const now = performance.now();
-        if (expected === undefined || now - lastReport < 500) return;
-        lastReport = now;
-        // the COPY of the spill file takes the last tenth of the phase
-        const share = Math.min(0.9, (0.9 * rows) / expected);
-        setRunPhase(deps.db, run.id, attemptNumber, 'scoring', from + (to - from) * share).catch(
-          (error: unknown) => log.debug({ err: error }, 'progress update failed'),
-        );
-      },
-    );
-    steps.score = since(scoringStarted);
-    if (counts.rows === 0) {
-      throw new SourceDataError(
-        `source ${source.table} has no key to score (${counts.skippedRows} newest rows with null or non-finite features, ${counts.skippedKeys} invalid keys)`,
+/** An unsharded run's `scoring` phase: every key, scored and written by the attempt itself. */
+async function scoreInAttempt(ctx: AttemptContext, trained: Trained): Promise<Omit<Concluding, 'metrics'>> {
+  const { deps, client, run, spec, versionId, log } = ctx;
+  const { source, timer } = trained;
+  const expected = await estimatedKeys(deps.db, source);
+  const [from, to] = phaseSpan.scoring;
+  const scored = await scoreToTable({
+    databaseUrl: deps.databaseUrl,
+    client,
+    source,
+    estimator: spec.estimator,
+    artifact: trained.artifact,
+    target: { versionId },
+    onRows: (rows) => {
+      if (expected === undefined) return;
+      // the COPY of the spill file takes the last tenth of the phase
+      const share = Math.min(0.9, (0.9 * rows) / expected);
+      setRunPhase(deps.db, run.id, timer.attempt, 'scoring', from + (to - from) * share).catch(
+        (error: unknown) => log.debug({ err: error }, 'progress update failed'),
       );
-    }
-    copyStarted = performance.now();
-    // Small reads: COPY cannot take bytes faster than the server parses them, and big chunks only
-    // pile up in the socket's buffer.
-    await writePartition(client, versionId, () => createReadStream(spill.path, { highWaterMark: 16 * 1024 }));
-    steps.copy = since(copyStarted);
-  } finally {
-    await spill.remove();
-  }
+    },
+    beforeCopy: (counts) => {
+      if (counts.rows === 0) throw noKeyToScore(source.table, counts);
+    },
+  });
+  timer.steps.score = scored.scoreMs;
+  timer.steps.copy = scored.copyMs;
+  return { counts: scored.counts, copyStarted: scored.copyStarted };
+}
 
-  await enter('indexing');
+/**
+ * The end of a sharded run's first step: the version's table (partitioned by the hash of the key,
+ * which is how each child finds its keys), a pending row per shard, and what the resumed job
+ * needs from training kept on the version (its metrics, the lineage's times), then the next step.
+ */
+async function prepareShards(ctx: AttemptContext, trained: Trained): Promise<void> {
+  const { fenced, client, run, versionId, log } = ctx;
+  await trained.timer.enter('scoring');
+  await createShardedPartition(client, versionId);
+  await resetRunShards(fenced, run.id, trained.shards);
+  await setVersionMetrics(fenced, versionId, trained.metrics);
+  await mergeLineage(fenced, versionId, {
+    shards: trained.shards,
+    phasesMs: trained.timer.timings,
+    stepsMs: trained.timer.steps,
+  });
+  log.info({ shards: trained.shards }, 'refresh scoring in shards');
+  await ctx.attempt.flow.saveStep('score');
+}
+
+/**
+ * Adds the child job of every shard still pending: all of them, but on a retry of this step,
+ * which leaves alone the shards whose job exists and has started (adding again one that failed
+ * for good would make this job wait for it forever).
+ */
+async function addShards(ctx: AttemptContext): Promise<void> {
+  const { deps, run, versionId, spec } = ctx;
+  const shards = await listRunShards(deps.db, run.id);
+  const source = await resolveSource(deps.db, spec.source as NonNullable<ModelSpec['source']>);
+  const keys = (await estimatedKeys(deps.db, source)) ?? 0;
+  await ctx.attempt.flow.addShards(
+    shards
+      .filter((shard) => shard.state === 'pending')
+      .map((shard) => ({
+        runId: run.id,
+        model: run.model,
+        slot: run.slot,
+        versionId,
+        shard: shard.index,
+        shards: shards.length,
+        keys,
+      })),
+  );
+}
+
+/**
+ * A sharded run's last step, once no child is pending: every shard's lock is taken (a stale child
+ * can then write nothing more), every shard must have succeeded, and their tables become the
+ * version's partitions; from there on it ends as an unsharded run does.
+ */
+async function finishShards(ctx: AttemptContext, version: Version): Promise<RefreshOutcome> {
+  const { deps, fenced, client, run, versionId, log } = ctx;
+  const shards = await listRunShards(deps.db, run.id);
+  if (await ctx.attempt.flow.waitForShards()) {
+    log.info({ shards: shards.length }, 'refresh waiting for its shards');
+    return { state: 'waiting', shards: shards.length };
+  }
+  for (const shard of shards) {
+    await acquireFence(
+      client,
+      shardLockName(versionId, shard.index),
+      deps.lockWaitMs ?? 30_000,
+      ctx.attempt.stillOwnsJob,
+      log,
+    );
+  }
+  const settled = await listRunShards(fenced, run.id);
+  const failed = settled.filter((shard) => shard.state !== 'succeeded');
+  if (settled.length === 0 || failed.length > 0) {
+    throw new ShardsFailedError(
+      failed
+        .map(
+          (shard) =>
+            `shard ${shard.index} ${shard.state === 'failed' ? 'failed' : 'did not finish'}: ${shard.error ?? 'no error recorded'}`,
+        )
+        .join('; ') || `run ${run.id} has no shards`,
+    );
+  }
+  const counts = settled.reduce<ScoringCounts>(
+    (sum, shard) => ({
+      rows: sum.rows + shard.rows,
+      skippedRows: sum.skippedRows + shard.skippedRows,
+      skippedKeys: sum.skippedKeys + shard.skippedKeys,
+    }),
+    { rows: 0, skippedRows: 0, skippedKeys: 0 },
+  );
+  if (counts.rows === 0) throw noKeyToScore(ctx.spec.source?.table ?? '', counts);
+  const timer = new PhaseTimer(deps.db, run.id, run.attempts, log, 'scoring', version.lineage);
+  // the scoring phase ran in the children: from the first one's start to the last one's end
+  const started = Math.min(...settled.map((shard) => shard.startedAt?.getTime() ?? Date.now()));
+  const ended = Math.max(...settled.map((shard) => shard.finishedAt?.getTime() ?? Date.now()));
+  timer.setPhaseTime(ended - started);
+  const copyStarted = performance.now();
+  await attachShards(client, versionId, settled.length);
+  timer.steps.attachShards = Math.round(performance.now() - copyStarted);
+  return finish(ctx, timer, { metrics: version.metrics, counts, copyStarted });
+}
+
+/** An empty source fails a run at once, however many shards scored it. */
+function noKeyToScore(table: string, counts: ScoringCounts): SourceDataError {
+  return new SourceDataError(
+    `source ${table} has no key to score (${counts.skippedRows} newest rows with null or non-finite features, ${counts.skippedKeys} invalid keys)`,
+  );
+}
+
+type Concluding = {
+  metrics: Version['metrics'];
+  counts: ScoringCounts;
+  /** performance.now() when this attempt's writing began (write + index is timed from there) */
+  copyStarted: number;
+};
+
+/** `indexing`, `validating` and `publishing`, the same for every run once its rows are written. */
+async function finish(ctx: AttemptContext, timer: PhaseTimer, done: Concluding): Promise<RefreshOutcome> {
+  const { deps, fenced, client, run, spec, versionId, log } = ctx;
+  await timer.enter('indexing');
   const indexStarted = performance.now();
   await indexAndAttachPartition(client, versionId);
-  steps.indexAndAttach = since(indexStarted);
+  timer.steps.indexAndAttach = Math.round(performance.now() - indexStarted);
   // From the first byte sent to COPY to the end of ATTACH: what the refresh benchmark compares
-  // with a plain COPY and primary key of the same rows.
-  steps.writeAndIndex = since(copyStarted);
+  // with a plain COPY and primary key of the same rows (for a sharded run, from its resume).
+  timer.steps.writeAndIndex = Math.round(performance.now() - done.copyStarted);
   const checksumStarted = performance.now();
   const { rowCount, checksum } = await partitionChecksum(client, versionId);
-  steps.checksum = since(checksumStarted);
-  await setVersionResults(fenced, versionId, { rowCount, checksum, metrics: training.metrics });
+  timer.steps.checksum = Math.round(performance.now() - checksumStarted);
+  await setVersionResults(fenced, versionId, { rowCount, checksum, metrics: done.metrics });
 
-  await enter('validating');
+  await timer.enter('validating');
   // The report's queries run side by side on the pool, before the gate takes the model's lock; the
   // gate computes it again, in its transaction, only if another version was published meanwhile.
   const early = await reportAgainstPublished(deps.db, versionId, spec.drift);
@@ -346,25 +478,81 @@ async function attemptUnderLock(ctx: AttemptContext): Promise<RefreshOutcome> {
       actor: run.trigger,
       reason: `refresh ${run.slot} passed the drift gate`,
       early,
-      onPublishing: async () => {
-        timings.validating = Math.round(performance.now() - phaseStarted);
-        phase = 'publishing';
-        phaseStarted = performance.now();
-        await setRunPhase(deps.db, run.id, attemptNumber, 'publishing', phaseSpan.publishing[0]);
-      },
+      onPublishing: () => timer.enter('publishing'),
       lineage: () => {
         // the last phase ends here, as its transaction is about to commit
-        timings[phase] = Math.round(performance.now() - phaseStarted);
+        timer.stop();
         return {
-          phasesMs: timings,
-          stepsMs: steps,
-          scoring: { rows: rowCount, skippedRows: counts.skippedRows, skippedKeys: counts.skippedKeys },
+          phasesMs: timer.timings,
+          stepsMs: timer.steps,
+          scoring: {
+            rows: rowCount,
+            skippedRows: done.counts.skippedRows,
+            skippedKeys: done.counts.skippedKeys,
+          },
         };
       },
     }),
   );
   await afterDecision({ ...deps, logger: log }, spec, decision);
   return { state: decision.state, model: spec.name, version: decision.version.number };
+}
+
+/**
+ * Times the phases of an attempt and moves the run's phase and progress as it enters each. A
+ * resumed sharded run starts from the times its first step recorded in the lineage.
+ */
+class PhaseTimer {
+  readonly timings: Partial<Record<RunPhase, number>>;
+  /** finer steps inside the phases, for operators and the refresh benchmark */
+  readonly steps: Record<string, number>;
+  readonly attempt: number;
+  private readonly db: Db;
+  private readonly runId: string;
+  private readonly log: Logger;
+  private phase: RunPhase;
+  private started = performance.now();
+
+  constructor(
+    db: Db,
+    runId: string,
+    attempt: number,
+    log: Logger,
+    phase: RunPhase = 'checking',
+    recorded: {
+      phasesMs?: Record<string, number> | undefined;
+      stepsMs?: Record<string, number> | undefined;
+    } = {},
+  ) {
+    this.db = db;
+    this.runId = runId;
+    this.attempt = attempt;
+    this.log = log;
+    this.phase = phase;
+    this.timings = { ...recorded.phasesMs };
+    this.steps = { ...recorded.stepsMs };
+  }
+
+  async enter(next: RunPhase): Promise<void> {
+    this.stop();
+    this.phase = next;
+    this.started = performance.now();
+    this.fixed = undefined;
+    await setRunPhase(this.db, this.runId, this.attempt, next, phaseSpan[next][0]);
+    this.log.info({ phase: next }, `refresh ${next}`);
+  }
+
+  /** The current phase took this long, whatever this timer saw (a sharded run's children scored). */
+  setPhaseTime(ms: number): void {
+    this.fixed = Math.round(ms);
+  }
+
+  /** Ends the current phase's time. */
+  stop(): void {
+    this.timings[this.phase] = this.fixed ?? Math.round(performance.now() - this.started);
+  }
+
+  private fixed: number | undefined;
 }
 
 /**

@@ -6,6 +6,7 @@ import { createWriteStream } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { createClient } from '../db/database.ts';
+import type { ShardRef } from '../db/scoring.ts';
 import type { SourceRef } from '../db/source.ts';
 import { estimatorFor } from '../model/estimators/registry.ts';
 import type { Artifact } from '../model/estimators/types.ts';
@@ -14,6 +15,7 @@ import { type ScoringCounts, scoreNewestRows } from './score.ts';
 export type ScoringTask = {
   databaseUrl: string;
   source: SourceRef;
+  shard?: ShardRef | undefined;
   estimator: string;
   artifact: Artifact;
   spillPath: string;
@@ -33,6 +35,7 @@ try {
   const counts = await scoreNewestRows({
     client,
     source: task.source,
+    shard: task.shard,
     estimator: estimatorFor(task.estimator),
     artifact: task.artifact,
     target: createWriteStream(task.spillPath),

@@ -1,7 +1,7 @@
 import { Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import { streamNewestRows } from '../db/scoring.ts';
+import { type ShardRef, streamNewestRows } from '../db/scoring.ts';
 import type { SourceRef } from '../db/source.ts';
 import type { Artifact, Estimator } from '../model/estimators/types.ts';
 import { isValidKey } from '../model/keys.ts';
@@ -31,6 +31,8 @@ const OUT_CHUNK = 64 * 1024;
 export async function scoreNewestRows(options: {
   client: pg.ClientBase;
   source: SourceRef;
+  /** a sharded run's child scores only its shard's keys */
+  shard?: ShardRef | undefined;
   estimator: Estimator<unknown, Artifact>;
   artifact: Artifact;
   target: Writable;
@@ -135,7 +137,7 @@ export async function scoreNewestRows(options: {
     },
   });
 
-  await pipeline(streamNewestRows(options.client, options.source), toLines, options.target);
+  await pipeline(streamNewestRows(options.client, options.source, options.shard), toLines, options.target);
   options.onProgress(seen);
   return counts;
 }

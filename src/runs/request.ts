@@ -14,6 +14,11 @@ export function refreshJobId(model: string, slot: string): string {
   return `refresh.${model}.${slot}`;
 }
 
+/** The job id of one shard of a sharded run: a child of the run's refresh job, `refresh.<model>.<slot>.s<i>`. */
+export function shardJobId(model: string, slot: string, shard: number): string {
+  return `${refreshJobId(model, slot)}.s${shard}`;
+}
+
 /** A cron tick as a slot: its UTC minute without colons, e.g. 20261128T0200Z. */
 export function slotOf(tick: Date): string {
   return `${tick.toISOString().slice(0, 16).replaceAll('-', '').replace(':', '')}Z`;

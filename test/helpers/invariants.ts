@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type pg from 'pg';
 import type { Db } from '../../src/db/database.ts';
 import { partitionChecksum } from '../../src/db/partitions.ts';
+import { strayTables } from './pipeline.ts';
 
 /**
  * What must hold after any fault, as a list of violations (empty when all is well): every
@@ -43,14 +44,15 @@ export async function invariantViolations(db: Db, pool: pg.Pool): Promise<string
     client.release();
   }
 
-  // a table of its own is kept only by versions being made or that can be served
+  // once every run has ended, every version table is attached, and only a servable version's
   const stray = await sql<{ name: string; state: string | null }>`
     SELECT c.relname AS name, v.state FROM pg_class c
-    LEFT JOIN versions v ON v.id::text = substring(c.relname FROM '^estimates_v([0-9]+)$')
-    WHERE c.relname ~ '^estimates_v[0-9]+$' AND c.relkind = 'r'
-      AND (v.state IS NULL OR v.state NOT IN ('running', 'held', 'published', 'superseded'))`.execute(db);
+    LEFT JOIN versions v ON v.id::text = substring(c.relname FROM '^estimates_v([0-9]+)')
+    WHERE c.relname ~ '^estimates_v[0-9]+(_s[0-9]+)?$' AND c.relkind IN ('r', 'p')
+      AND (v.state IS NULL OR v.state NOT IN ('held', 'published', 'superseded'))`.execute(db);
   for (const { name, state } of stray.rows)
     violations.push(`table ${name} is left over (version ${state ?? 'gone'})`);
+  for (const name of await strayTables(db)) violations.push(`table ${name} is not attached`);
 
   const latest = await sql<{ model: string; served: number | null; published: number | null }>`
     SELECT m.name AS model,

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { startWorker, type WorkerOptionsOf } from '../../jobs/worker.ts';
 import type { Db } from '../../src/db/database.ts';
@@ -102,4 +103,16 @@ export async function waitForRun(db: Db, runId: string, timeoutMs = 60_000): Pro
       throw new Error(`run ${runId} did not finish in ${timeoutMs} ms: ${JSON.stringify(run)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * Tables of estimates (a version's `estimates_v<id>`, a shard's `estimates_v<id>_s<i>`) that are
+ * attached to nothing: what a run that ended, however it ended, must not leave behind.
+ */
+export async function strayTables(db: Db): Promise<string[]> {
+  const { rows } = await sql<{ name: string }>`
+    SELECT c.relname AS name FROM pg_class c
+    WHERE c.relname LIKE 'estimates\\_v%' AND c.relkind IN ('r', 'p')
+      AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)`.execute(db);
+  return rows.map((row) => row.name);
 }

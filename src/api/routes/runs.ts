@@ -1,12 +1,13 @@
 import { z } from 'zod';
+import { listRunShards } from '../../db/run-shards.ts';
 import { findRun, listRuns } from '../../db/runs.ts';
 import { NotFoundError, UnavailableError } from '../../errors.ts';
 import { requestRefresh } from '../../runs/request.ts';
 import { modelPage } from '../page.ts';
 import { limitQuery, modelParam } from '../params.ts';
-import { headers, json, page as pageOf, problem, Run, RunQueued } from '../responses.ts';
+import { headers, json, page as pageOf, problem, Run, RunDetail, RunQueued } from '../responses.ts';
 import { defineRoute } from '../route.ts';
-import { runView } from '../views.ts';
+import { runDetailView, runView } from '../views.ts';
 
 const CURSOR = 'must be the nextCursor of a previous page';
 
@@ -98,14 +99,14 @@ export const runRoutes = [
     method: 'get',
     path: '/v1/runs/{runId}',
     operationId: 'getRun',
-    summary: 'A run: state, phase, progress, the version it produced',
+    summary: 'A run: state, phase, progress, the version it produced, its shards',
     access: 'read',
     params: runParams,
-    responses: { 200: json(Run, 'the run') },
+    responses: { 200: json(RunDetail, 'the run') },
     handle: async ({ params }, { res, deps }) => {
       const run = await findRun(deps.db, params.runId);
       if (run === undefined) throw new NotFoundError(`run ${params.runId} does not exist`);
-      res.json(runView(run));
+      res.json(runDetailView(run, await listRunShards(deps.db, run.id)));
     },
   }),
 ];

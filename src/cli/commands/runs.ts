@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { listRunShards, type RunShard } from '../../db/run-shards.ts';
 import { findRun, listRuns, type Run } from '../../db/runs.ts';
 import { findVersionById } from '../../db/versions.ts';
 import { formatTime } from '../../format.ts';
@@ -118,11 +119,11 @@ export async function follow(ctx: CliContext, queued: Run, timeoutMs: number): P
         );
         return ExitCode.failure;
       }
-      progress.update(Math.round(run.progress * 100), 100, run.phase);
+      progress.update(Math.round(run.progress * 100), 100, await phaseDetail(ctx, run));
       await new Promise((resolve) => setTimeout(resolve, 250));
       run = await findRun(ctx.db(), queued.id);
     }
-    if (run !== undefined) progress.update(Math.round(run.progress * 100), 100, run.phase);
+    if (run !== undefined) progress.update(Math.round(run.progress * 100), 100, await phaseDetail(ctx, run));
   } finally {
     progress.stop();
   }
@@ -138,4 +139,26 @@ export async function follow(ctx: CliContext, queued: Run, timeoutMs: number): P
   }
   ctx.print(`published version ${version?.number ?? '?'} of ${run.model} (${version?.rowCount ?? 0} keys)`);
   return ExitCode.ok;
+}
+
+/**
+ * The phase beside the bar; while a sharded run scores, each shard's state too (and, on a
+ * terminal, the rows of those still running: off a terminal a line is printed at each change).
+ */
+async function phaseDetail(ctx: CliContext, run: Run): Promise<string> {
+  if (run.phase !== 'scoring' || run.state !== 'running') return run.phase;
+  const shards = await listRunShards(ctx.db(), run.id);
+  if (shards.length === 0) return run.phase;
+  return `${run.phase}, ${shardsText(shards, ctx.io.interactive)}`;
+}
+
+function shardsText(shards: readonly RunShard[], withRunningRows: boolean): string {
+  const done = shards.filter((shard) => shard.state === 'succeeded').length;
+  const each = shards.map((shard) => {
+    const rows = `${shard.rows.toLocaleString('en-US')} rows`;
+    if (shard.state === 'succeeded') return `s${shard.index} done ${rows} (${shard.worker ?? '?'})`;
+    if (shard.state === 'running') return `s${shard.index} running${withRunningRows ? ` ${rows}` : ''}`;
+    return `s${shard.index} ${shard.state}`;
+  });
+  return `shards ${done}/${shards.length} done: ${each.join(', ')}`;
 }
