@@ -61,28 +61,18 @@ export async function startWorker(runtime: Runtime, options: WorkerOptionsOf = {
   const refresh = refreshProcessor(refreshDeps, lockDurationMs, followUps.queue);
   const refreshShard = shardProcessor(refreshDeps, lockDurationMs);
   const evaluate = evaluateProcessor({ db, logger });
+  // processors running now: a closing worker waits for them, however long a refresh takes
+  let processing = 0;
+  let idle: (() => void) | undefined;
   const worker = new Worker<JobPayload, unknown, JobName>(
     QUEUE_NAME,
     async (job, token) => {
-      switch (job.name) {
-        case 'refresh': {
-          const outcome = await refresh(job as Job<JobPayload<'refresh'>>, token);
-          const { model, slot } = job.data as JobPayload<'refresh'>;
-          // Actuals arrive with the source data that each refresh reads: measure the versions
-          // again. A lost follow-up only delays the figures until the next refresh or by-hand run.
-          await followUps
-            .add('evaluate', { model }, evaluateJobId(model, slot))
-            .catch((error: unknown) =>
-              logger.warn({ err: error, model }, 'could not queue the evaluate job'),
-            );
-          return outcome;
-        }
-        case 'refresh-shard':
-          return refreshShard(job as Job<JobPayload<'refresh-shard'>>, token);
-        case 'evaluate':
-          return evaluate(job as Job<JobPayload<'evaluate'>>);
-        default:
-          throw new Error(`no processor for job "${String(job.name)}"`);
+      processing += 1;
+      try {
+        return await process(job, token);
+      } finally {
+        processing -= 1;
+        if (processing === 0) idle?.();
       }
     },
     {
@@ -93,6 +83,26 @@ export async function startWorker(runtime: Runtime, options: WorkerOptionsOf = {
       ...tuning,
     },
   );
+  async function process(job: Job<JobPayload, unknown, JobName>, token: string | undefined) {
+    switch (job.name) {
+      case 'refresh': {
+        const outcome = await refresh(job as Job<JobPayload<'refresh'>>, token);
+        const { model, slot } = job.data as JobPayload<'refresh'>;
+        // Actuals arrive with the source data that each refresh reads: measure the versions
+        // again. A lost follow-up only delays the figures until the next refresh or by-hand run.
+        await followUps
+          .add('evaluate', { model }, evaluateJobId(model, slot))
+          .catch((error: unknown) => logger.warn({ err: error, model }, 'could not queue the evaluate job'));
+        return outcome;
+      }
+      case 'refresh-shard':
+        return refreshShard(job as Job<JobPayload<'refresh-shard'>>, token);
+      case 'evaluate':
+        return evaluate(job as Job<JobPayload<'evaluate'>>);
+      default:
+        throw new Error(`no processor for job "${String(job.name)}"`);
+    }
+  }
   const cleanups = new Set<Promise<unknown>>();
   worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
   worker.on('completed', (job) => jobsFinished.inc({ name: job.name, outcome: 'completed' }));
@@ -140,7 +150,20 @@ export async function startWorker(runtime: Runtime, options: WorkerOptionsOf = {
     close: async () => {
       await reconciler.close();
       await alertDelivery.close();
-      await worker.close();
+      // BullMQ's close waits for the jobs in hand and then for Redis to take their outcome; after a
+      // Redis restart that can wait for good. Once no job is in hand any more, it gets 5 s: a job
+      // whose outcome Redis did not take is handed back when its lock expires.
+      const closing = worker.close().then(() => true);
+      const handedBack = new Promise<boolean>((resolve) => {
+        const grace = () => setTimeout(() => resolve(false), 5_000).unref();
+        if (processing === 0) grace();
+        else idle = grace;
+      });
+      if (!(await Promise.race([closing, handedBack]))) {
+        logger.warn('the worker did not close within 5 s of its last job (Redis?); leaving it to the lock');
+        // its connections would go on reconnecting and keep the process alive
+        await worker.disconnect().catch(() => {});
+      }
       await Promise.all(cleanups);
     },
   };

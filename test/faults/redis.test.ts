@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requestRefresh } from '../../src/runs/request.ts';
+import { connectedProducer } from '../../src/runtime.ts';
 import { useConnections, useMarket, useTestDatabase } from '../helpers/hooks.ts';
 import { invariantViolations } from '../helpers/invariants.ts';
 import { applySpec, demoSpec, lenientDrift, waitForRun } from '../helpers/pipeline.ts';
@@ -38,7 +39,7 @@ function worker(redis: RedisServer): RunningBin {
     ALMANAC_RECONCILE_MS: '1000',
   });
   cleanups.push(async () => {
-    await running.stop('SIGTERM');
+    await running.stop('SIGKILL');
   });
   return running;
 }
@@ -47,7 +48,8 @@ function worker(redis: RedisServer): RunningBin {
 async function request(redis: RedisServer) {
   const runtime = testRuntime(database.url, prefix, 'cli', { REDIS_URL: redis.url });
   try {
-    const { run } = await requestRefresh(db(), runtime.producer().enqueueRefresh, {
+    const producer = await connectedProducer(runtime);
+    const { run } = await requestRefresh(db(), producer.enqueueRefresh, {
       model: 'prices',
       trigger: 'fault',
     });

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type pg from 'pg';
 import type { Db } from '../../src/db/database.ts';
 import { partitionChecksum } from '../../src/db/partitions.ts';
+import { hasSqlState, PgError } from '../../src/db/pg-errors.ts';
 import { strayTables } from './pipeline.ts';
 
 /**
@@ -33,7 +34,16 @@ export async function invariantViolations(db: Db, pool: pg.Pool): Promise<string
   const client = await pool.connect();
   try {
     for (const version of servable.rows) {
-      const found = await partitionChecksum(client, version.id);
+      const found = await partitionChecksum(client, version.id).catch(async (error: unknown) => {
+        // retention, which runs after a publish, pruned it meanwhile
+        if (!hasSqlState(error, PgError.undefinedTable)) throw error;
+        const now = await sql<{ state: string }>`SELECT state FROM versions WHERE id = ${version.id}`.execute(
+          db,
+        );
+        if (now.rows[0]?.state === 'pruned') return undefined;
+        throw error;
+      });
+      if (found === undefined) continue;
       if (found.rowCount !== Number(version.row_count) || found.checksum !== version.checksum) {
         violations.push(
           `version ${version.number} of ${version.model} has ${found.rowCount} rows (${found.checksum}), its lineage says ${version.row_count} (${version.checksum})`,
@@ -45,14 +55,24 @@ export async function invariantViolations(db: Db, pool: pg.Pool): Promise<string
   }
 
   // once every run has ended, every version table is attached, and only a servable version's
-  const stray = await sql<{ name: string; state: string | null }>`
-    SELECT c.relname AS name, v.state FROM pg_class c
-    LEFT JOIN versions v ON v.id::text = substring(c.relname FROM '^estimates_v([0-9]+)')
-    WHERE c.relname ~ '^estimates_v[0-9]+(_s[0-9]+)?$' AND c.relkind IN ('r', 'p')
-      AND (v.state IS NULL OR v.state NOT IN ('held', 'published', 'superseded'))`.execute(db);
-  for (const { name, state } of stray.rows)
-    violations.push(`table ${name} is left over (version ${state ?? 'gone'})`);
-  for (const name of await strayTables(db)) violations.push(`table ${name} is not attached`);
+  // (retention, which runs after a publish, may still be dropping a pruned one: given 5 s)
+  const leftOver = async () => {
+    const { rows } = await sql<{ name: string; state: string | null }>`
+      SELECT c.relname AS name, v.state FROM pg_class c
+      LEFT JOIN versions v ON v.id::text = substring(c.relname FROM '^estimates_v([0-9]+)')
+      WHERE c.relname ~ '^estimates_v[0-9]+(_s[0-9]+)?$' AND c.relkind IN ('r', 'p')
+        AND (v.state IS NULL OR v.state NOT IN ('held', 'published', 'superseded'))`.execute(db);
+    return [
+      ...rows.map(({ name, state }) => `table ${name} is left over (version ${state ?? 'gone'})`),
+      ...(await strayTables(db)).map((name) => `table ${name} is not attached`),
+    ];
+  };
+  let tables = await leftOver();
+  for (let i = 0; tables.length > 0 && i < 10; i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    tables = await leftOver();
+  }
+  violations.push(...tables);
 
   const latest = await sql<{ model: string; served: number | null; published: number | null }>`
     SELECT m.name AS model,
