@@ -1,18 +1,9 @@
-import type { AddressInfo } from 'node:net';
-import { createServer } from 'node:net';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { startCli } from './helpers/cli.ts';
 import { useConnections, useFileRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
+import { freePort } from './helpers/services.ts';
 import { waitFor } from './helpers/worker-process.ts';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const database = useTestDatabase('demo', { migrate: false });
 const { db } = useConnections(database);

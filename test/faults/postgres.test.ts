@@ -13,6 +13,7 @@ import {
   demoSpec,
   lenientDrift,
   type Pipeline,
+  publishFirst,
   startPipeline,
   waitForRun,
 } from '../helpers/pipeline.ts';
@@ -29,12 +30,7 @@ let key = '';
 
 beforeAll(async () => {
   await applySpec(db(), demoSpec({ trainWindowDays: 3, holdoutDays: 1, drift: lenientDrift }));
-  const pipeline = await startPipeline(database.url, 'almanac-test-first-publish');
-  try {
-    expect((await pipeline.refresh('prices')).state).toBe('succeeded');
-  } finally {
-    await pipeline.close();
-  }
+  await publishFirst(database.url, 'prices');
   const { rows } = await sql<{ key: string }>`SELECT key FROM latest_estimates LIMIT 1`.execute(db());
   key = rows[0]?.key ?? '';
   api = await startTestApi(database.url, 'almanac-test-no-queue');

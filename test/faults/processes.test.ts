@@ -6,7 +6,15 @@ import { findVersion } from '../../src/db/versions.ts';
 import { requestRefresh, slotOf } from '../../src/runs/request.ts';
 import { useConnections, useMarket, useRedisPrefix, useTestDatabase } from '../helpers/hooks.ts';
 import { invariantViolations } from '../helpers/invariants.ts';
-import { applySpec, demoSpec, lenientDrift, startPipeline, waitForRun } from '../helpers/pipeline.ts';
+import {
+  applySpec,
+  demoSpec,
+  lenientDrift,
+  publishFirst,
+  startPipeline,
+  waitForRun,
+} from '../helpers/pipeline.ts';
+import { freePort } from '../helpers/services.ts';
 import { type RunningBin, startBin } from '../helpers/spawn.ts';
 import { spawnWorker, waitFor } from '../helpers/worker-process.ts';
 
@@ -18,12 +26,7 @@ const cleanups: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
   await applySpec(db(), demoSpec({ drift: lenientDrift }));
-  const pipeline = await startPipeline(database.url, 'almanac-test-first-publish');
-  try {
-    expect((await pipeline.refresh('prices')).state).toBe('succeeded');
-  } finally {
-    await pipeline.close();
-  }
+  await publishFirst(database.url, 'prices');
 }, 120_000);
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.();
@@ -42,14 +45,6 @@ function spawned(args: string[], env: Record<string, string> = {}): RunningBin {
     await running.stop('SIGKILL');
   });
   return running;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 const untilLogged = (process: RunningBin, text: string, what: string) =>

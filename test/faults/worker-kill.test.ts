@@ -6,7 +6,14 @@ import { requestRefresh } from '../../src/runs/request.ts';
 import { startTestApi, type TestApi } from '../helpers/api.ts';
 import { useConnections, useMarket, useRedisPrefix, useTestDatabase } from '../helpers/hooks.ts';
 import { invariantViolations } from '../helpers/invariants.ts';
-import { applySpec, demoSpec, lenientDrift, startPipeline, waitForRun } from '../helpers/pipeline.ts';
+import {
+  applySpec,
+  demoSpec,
+  lenientDrift,
+  publishFirst,
+  startPipeline,
+  waitForRun,
+} from '../helpers/pipeline.ts';
 import type { RunningBin } from '../helpers/spawn.ts';
 import { spawnWorker, waitFor } from '../helpers/worker-process.ts';
 
@@ -26,12 +33,7 @@ beforeAll(async () => {
     demoSpec({ trainWindowDays: 3, holdoutDays: 1, drift: lenientDrift, retention: { keepVersions: 3 } }),
   );
   // a published version first, so that readers have something to read throughout
-  const pipeline = await startPipeline(database.url, 'almanac-test-first-publish');
-  try {
-    expect((await pipeline.refresh('prices')).state).toBe('succeeded');
-  } finally {
-    await pipeline.close();
-  }
+  await publishFirst(database.url, 'prices');
   const { rows } = await sql<{ key: string }>`
     SELECT key FROM latest_estimates WHERE model = 'prices' ORDER BY random() LIMIT 2000`.execute(db());
   keys = rows.map((row) => row.key);

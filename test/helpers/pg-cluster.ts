@@ -1,12 +1,12 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { appendFile, chown, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
+import { freePort } from './services.ts';
 
 /**
  * A Postgres cluster of the test's own, for what the shared server (port 5432) cannot do:
@@ -55,18 +55,6 @@ async function pgBin(bin: string, args: string[]): Promise<string> {
     const { stderr, stdout } = error as { stderr?: string; stdout?: string };
     throw new Error(`${bin} ${args.join(' ')} failed: ${stderr || stdout || (error as Error).message}`);
   }
-}
-
-/** A port nothing listens on right now. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
 }
 
 export type PgServer = {

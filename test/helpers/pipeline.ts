@@ -93,6 +93,20 @@ export async function startPipeline(
   };
 }
 
+/**
+ * Publishes a version of `model` with a worker of its own (on a Redis prefix of its own), for
+ * tests whose readers need a version served throughout.
+ */
+export async function publishFirst(databaseUrl: string, model: string): Promise<void> {
+  const pipeline = await startPipeline(databaseUrl, 'almanac-test-first-publish');
+  try {
+    const run = await pipeline.refresh(model);
+    if (run.state !== 'succeeded') throw new Error(`the first refresh of ${model} failed: ${run.error}`);
+  } finally {
+    await pipeline.close();
+  }
+}
+
 /** Polls a run until it is finished (succeeded or failed). */
 export async function waitForRun(db: Db, runId: string, timeoutMs = 60_000): Promise<Run> {
   const deadline = Date.now() + timeoutMs;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
@@ -139,4 +140,16 @@ async function namedClients(redis: Redis, prefix: string): Promise<string[]> {
     .filter((line) => / name=(\S+)/.exec(line)?.[1]?.startsWith(prefix) === true)
     .map((line) => / id=(\d+)/.exec(` ${line}`)?.[1] ?? '')
     .filter((id) => id !== '');
+}
+
+/** A port of 127.0.0.1 that nothing listens on right now, for a server a test starts and restarts. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
 }

@@ -1,13 +1,19 @@
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
 import { sql } from 'kysely';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requestRefresh } from '../../src/runs/request.ts';
 import { useConnections, useMarket, useRedisPrefix, useTestDatabase } from '../helpers/hooks.ts';
 import { invariantViolations } from '../helpers/invariants.ts';
-import { applySpec, demoSpec, lenientDrift, startPipeline, waitForRun } from '../helpers/pipeline.ts';
+import {
+  applySpec,
+  demoSpec,
+  lenientDrift,
+  publishFirst,
+  startPipeline,
+  waitForRun,
+} from '../helpers/pipeline.ts';
+import { freePort } from '../helpers/services.ts';
 import { type RunningBin, startBin } from '../helpers/spawn.ts';
 import { spawnWorker, waitFor } from '../helpers/worker-process.ts';
 
@@ -24,26 +30,13 @@ let keys: string[] = [];
 
 beforeAll(async () => {
   await applySpec(db(), demoSpec({ trainWindowDays: 3, holdoutDays: 1, drift: lenientDrift }));
-  const pipeline = await startPipeline(database.url, 'almanac-test-first-publish');
-  try {
-    expect((await pipeline.refresh('prices')).state).toBe('succeeded');
-  } finally {
-    await pipeline.close();
-  }
+  await publishFirst(database.url, 'prices');
   const { rows } = await sql<{ key: string }>`SELECT key FROM latest_estimates ORDER BY key`.execute(db());
   keys = rows.map((row) => row.key);
 }, 180_000);
 afterEach(async () => {
   while (stops.length > 0) await stops.pop()?.();
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const rssMb = (pid: number) => {
   const line = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
