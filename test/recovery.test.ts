@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { findRun } from '../src/db/runs.ts';
 import { listVersions } from '../src/db/versions.ts';
 import { requestRefresh } from '../src/runs/request.ts';
-import { useConnections, useMarket, useRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
+import { useCleanups, useConnections, useMarket, useRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
 import { applySpec, demoSpec, startPipeline, strayTables, waitForRun } from './helpers/pipeline.ts';
 import { spawnWorker, waitFor } from './helpers/worker-process.ts';
 
@@ -11,15 +11,12 @@ const KEYS = 300_000;
 const database = useTestDatabase('recovery');
 const { db, pool } = useConnections(database);
 const prefix = useRedisPrefix();
-const cleanups: (() => Promise<void>)[] = [];
+const cleanups = useCleanups();
 useMarket({ pool }, { keys: KEYS, days: 3, seed: 11, start: '2026-03-01' });
 
 beforeAll(async () => {
   await applySpec(db(), demoSpec({ trainWindowDays: 3, holdoutDays: 1 }));
 }, 120_000);
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
 
 /** Requests a run from a spawned worker and waits until it is scoring. */
 async function runUntilScoring() {

@@ -80,13 +80,14 @@ function readProgress(socket: Socket): string {
  * Holds a request to the idle timeout: the socket's timer runs whenever nothing moves. A body
  * that stalls while the server waits for it is answered 408 (if nothing was answered yet) and its
  * connection closed (one the server is not reading yet, or is behind on, is not stalled); an answer
- * the client stops reading (bytes wait to be sent, and none went out since the last look) closes
+ * the client stops reading (bytes wait to be sent, and none went out for two idle periods) closes
  * the connection. While the server itself is working on the answer (the body is in, nothing is
  * waiting to be sent), the client is not idle and nothing happens.
  */
 export function watchIdle(req: IncomingMessage, res: ServerResponse, idleMs: number): void {
   req.socket.setTimeout(idleMs);
   let progress = readProgress(req.socket);
+  let stalled = 0;
   // Answered before its body was read (a 401 to a 2 GB upload): Node would keep the connection
   // and read the rest to throw it away, or wait on a body that never comes. It closes instead.
   // Only requests that declare a body are watched so: on-headers costs a lookup a third of its speed.
@@ -115,11 +116,12 @@ export function watchIdle(req: IncomingMessage, res: ServerResponse, idleMs: num
       }
     } else if (socket.writableLength > 0) {
       const now = readProgress(socket);
-      if (now === progress) socket.destroy();
-      else {
-        progress = now;
-        socket.setTimeout(idleMs);
-      }
+      // Two idle periods without a byte taken: what the kernel's send buffer holds (megabytes on
+      // a fast link) hides a slow reader's progress from Node until it has drained a good part.
+      stalled = now === progress ? stalled + 1 : 0;
+      progress = now;
+      if (stalled >= 2) socket.destroy();
+      else socket.setTimeout(idleMs);
     }
   });
 }

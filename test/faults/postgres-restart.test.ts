@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 import { requestRefresh } from '../../src/runs/request.ts';
 import type { Runtime } from '../../src/runtime.ts';
-import { useMarket, useRedisPrefix } from '../helpers/hooks.ts';
+import { useCleanups, useMarket, useRedisPrefix } from '../helpers/hooks.ts';
 import { invariantViolations } from '../helpers/invariants.ts';
 import { usePgCluster } from '../helpers/pg-cluster.ts';
 import { applySpec, demoSpec, lenientDrift, startPipeline, waitForRun } from '../helpers/pipeline.ts';
@@ -14,7 +14,7 @@ import { spawnWorker, waitFor } from '../helpers/worker-process.ts';
 const cluster = usePgCluster('fault-restart');
 const prefix = useRedisPrefix();
 let runtime: Runtime;
-const cleanups: (() => Promise<unknown>)[] = [];
+const cleanups = useCleanups();
 const url = () => cluster().primary.url('almanac');
 
 beforeAll(async () => {
@@ -26,9 +26,6 @@ useMarket({ pool: () => runtime.pool }, { keys: 150_000, days: 3, seed: 41, star
 beforeAll(async () => {
   await applySpec(runtime.db, demoSpec({ trainWindowDays: 3, holdoutDays: 1, drift: lenientDrift }));
 }, 120_000);
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
 afterAll(async () => {
   await runtime?.close();
 });

@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { sql } from 'kysely';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findRun } from '../../src/db/runs.ts';
 import { listVersions } from '../../src/db/versions.ts';
 import { requestRefresh } from '../../src/runs/request.ts';
 import { startTestApi, type TestApi } from '../helpers/api.ts';
-import { useConnections, useMarket, useRedisPrefix, useTestDatabase } from '../helpers/hooks.ts';
+import { useCleanups, useConnections, useMarket, useRedisPrefix, useTestDatabase } from '../helpers/hooks.ts';
 import { invariantViolations } from '../helpers/invariants.ts';
 import {
   applySpec,
@@ -24,7 +24,7 @@ const database = useTestDatabase('fault-postgres');
 const { db, pool } = useConnections(database);
 const prefix = useRedisPrefix();
 useMarket({ pool }, { keys: KEYS, days: 3, seed: 23, start: '2026-03-01' });
-const cleanups: (() => Promise<void>)[] = [];
+const cleanups = useCleanups();
 let api: TestApi;
 let key = '';
 
@@ -35,9 +35,6 @@ beforeAll(async () => {
   key = rows[0]?.key ?? '';
   api = await startTestApi(database.url, 'almanac-test-no-queue');
 }, 180_000);
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
 afterAll(async () => {
   await api?.close();
 });

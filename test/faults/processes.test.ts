@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { findVersion } from '../../src/db/versions.ts';
 import { requestRefresh, slotOf } from '../../src/runs/request.ts';
-import { useConnections, useMarket, useRedisPrefix, useTestDatabase } from '../helpers/hooks.ts';
+import { useCleanups, useConnections, useMarket, useRedisPrefix, useTestDatabase } from '../helpers/hooks.ts';
 import { invariantViolations } from '../helpers/invariants.ts';
 import {
   applySpec,
@@ -22,15 +22,12 @@ const database = useTestDatabase('fault-processes');
 const { db, pool } = useConnections(database);
 const prefix = useRedisPrefix();
 useMarket({ pool }, { keys: 2_000, days: 30, seed: 31 });
-const cleanups: (() => Promise<void>)[] = [];
+const cleanups = useCleanups();
 
 beforeAll(async () => {
   await applySpec(db(), demoSpec({ drift: lenientDrift }));
   await publishFirst(database.url, 'prices');
 }, 120_000);
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
 
 function spawned(args: string[], env: Record<string, string> = {}): RunningBin {
   const running = startBin(args, {

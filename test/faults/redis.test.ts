@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { requestRefresh } from '../../src/runs/request.ts';
 import { connectedProducer } from '../../src/runtime.ts';
-import { useConnections, useMarket, useTestDatabase } from '../helpers/hooks.ts';
+import { useCleanups, useConnections, useMarket, useTestDatabase } from '../helpers/hooks.ts';
 import { invariantViolations } from '../helpers/invariants.ts';
 import { applySpec, demoSpec, lenientDrift, waitForRun } from '../helpers/pipeline.ts';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.ts';
@@ -14,15 +14,12 @@ import { spawnWorker, waitFor } from '../helpers/worker-process.ts';
 const database = useTestDatabase('fault-redis');
 const { db, pool } = useConnections(database);
 useMarket({ pool }, { keys: 150_000, days: 3, seed: 29, start: '2026-03-01' });
-const cleanups: (() => Promise<void>)[] = [];
+const cleanups = useCleanups();
 const prefix = newRedisPrefix();
 
 beforeAll(async () => {
   await applySpec(db(), demoSpec({ trainWindowDays: 3, holdoutDays: 1, drift: lenientDrift }));
 }, 120_000);
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
 
 async function redisServer(persist: boolean): Promise<RedisServer> {
   const server = await startRedisServer({ persist });

@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
 import { sql } from 'kysely';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { listRunShards } from '../../src/db/run-shards.ts';
 import { findRun } from '../../src/db/runs.ts';
 import { findVersion, listVersions } from '../../src/db/versions.ts';
 import { requestRefresh } from '../../src/runs/request.ts';
-import { useConnections, useMarket, useRedisPrefix, useTestDatabase } from '../helpers/hooks.ts';
+import { useCleanups, useConnections, useMarket, useRedisPrefix, useTestDatabase } from '../helpers/hooks.ts';
 import {
   applySpec,
   demoSpec,
@@ -22,7 +22,7 @@ const KEYS = 300_000;
 const database = useTestDatabase('shard-kill');
 const { db, pool } = useConnections(database);
 const prefix = useRedisPrefix();
-const cleanups: (() => Promise<void>)[] = [];
+const cleanups = useCleanups();
 useMarket({ pool }, { keys: KEYS, days: 3, seed: 11, start: '2026-03-01' });
 
 const spec = (name: string, shards: number) =>
@@ -32,9 +32,6 @@ beforeAll(async () => {
   await applySpec(db(), spec('whole', 1));
   await applySpec(db(), spec('split', 2));
 }, 120_000);
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
 
 function worker(): RunningBin {
   const spawned = spawnWorker({

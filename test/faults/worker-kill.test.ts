@@ -1,10 +1,10 @@
 import { sql } from 'kysely';
 import type pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunPhase } from '../../src/db/types.ts';
 import { requestRefresh } from '../../src/runs/request.ts';
 import { startTestApi, type TestApi } from '../helpers/api.ts';
-import { useConnections, useMarket, useRedisPrefix, useTestDatabase } from '../helpers/hooks.ts';
+import { useCleanups, useConnections, useMarket, useRedisPrefix, useTestDatabase } from '../helpers/hooks.ts';
 import { invariantViolations } from '../helpers/invariants.ts';
 import {
   applySpec,
@@ -23,7 +23,7 @@ const database = useTestDatabase('fault-worker-kill');
 const { db, pool } = useConnections(database);
 const prefix = useRedisPrefix();
 useMarket({ pool }, { keys: KEYS, days: 3, seed: 17, start: '2026-03-01' });
-const cleanups: (() => Promise<void>)[] = [];
+const cleanups = useCleanups();
 let api: TestApi;
 let keys: string[] = [];
 
@@ -39,9 +39,6 @@ beforeAll(async () => {
   keys = rows.map((row) => row.key);
   api = await startTestApi(database.url, 'almanac-test-no-queue');
 }, 180_000);
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
 afterAll(async () => {
   await api?.close();
 });

@@ -190,3 +190,20 @@ export function useTestSetup(
     },
   };
 }
+
+/**
+ * What a test started (processes, servers, pipelines), stopped after it in reverse order, every
+ * one even when another fails to stop (the failures are then the test's). Called after
+ * `useRedisPrefix`, so that its processes are gone before the prefix's leak guard looks.
+ */
+export function useCleanups(): { push: (cleanup: () => Promise<unknown>) => void } {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    const failures: unknown[] = [];
+    for (let cleanup = cleanups.pop(); cleanup !== undefined; cleanup = cleanups.pop()) {
+      await cleanup().catch((error: unknown) => failures.push(error));
+    }
+    if (failures.length > 0) throw new AggregateError(failures, `${failures.length} cleanup(s) failed`);
+  });
+  return { push: (cleanup) => cleanups.push(cleanup) };
+}

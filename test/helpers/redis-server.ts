@@ -15,6 +15,13 @@ export type RedisServer = {
   close: () => Promise<void>;
 };
 
+const running = new Set<ChildProcess>();
+// A test process that ends without closing its servers (a crash, a hook that failed) stops them
+// anyway: nothing else would.
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /**
  * A Redis server of the test's own, on a free port, that the test may kill and start again:
  * never the machine's. With `persist`, every write goes to an append-only file first, so a
@@ -33,6 +40,8 @@ export async function startRedisServer(options: { persist: boolean }): Promise<R
     );
     const started = spawn('redis-server', args, { stdio: 'ignore' });
     child = started;
+    running.add(started);
+    started.once('exit', () => running.delete(started));
     const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     probe.on('error', () => {});
     try {
@@ -51,10 +60,10 @@ export async function startRedisServer(options: { persist: boolean }): Promise<R
     }
   };
   const kill = async () => {
-    const running = child;
-    if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
-    const exited = new Promise((resolve) => running.once('exit', resolve));
-    running.kill('SIGKILL');
+    const server = child;
+    if (server === undefined || server.exitCode !== null || server.signalCode !== null) return;
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    server.kill('SIGKILL');
     await exited;
   };
   await start();

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { sql } from 'kysely';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { requestRefresh } from '../../src/runs/request.ts';
-import { useConnections, useMarket, useRedisPrefix, useTestDatabase } from '../helpers/hooks.ts';
+import { useCleanups, useConnections, useMarket, useRedisPrefix, useTestDatabase } from '../helpers/hooks.ts';
 import { invariantViolations } from '../helpers/invariants.ts';
 import {
   applySpec,
@@ -25,7 +25,7 @@ const database = useTestDatabase('load-publish');
 const { db, pool } = useConnections(database);
 const prefix = useRedisPrefix();
 const market = useMarket({ pool }, { keys: KEYS, days: 3, seed: 37, start: '2026-03-01' });
-const stops: (() => Promise<unknown>)[] = [];
+const stops = useCleanups();
 let keys: string[] = [];
 
 beforeAll(async () => {
@@ -34,9 +34,6 @@ beforeAll(async () => {
   const { rows } = await sql<{ key: string }>`SELECT key FROM latest_estimates ORDER BY key`.execute(db());
   keys = rows.map((row) => row.key);
 }, 180_000);
-afterEach(async () => {
-  while (stops.length > 0) await stops.pop()?.();
-});
 
 const rssMb = (pid: number) => {
   const line = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
