@@ -6,3 +6,7 @@ import { main } from './main.ts';
  * never exits the process, so stdout drains before it ends.
  */
 process.exitCode = await main(process.argv.slice(2));
+// Everything the command opened is closed by now. Should a library still hold the event loop (a
+// BullMQ connection reconnecting after a Redis outage kept a stopped worker alive), the process
+// ends anyway, its output given 3 s to drain; the timer itself holds nothing.
+setTimeout(() => process.exit(), 3_000).unref();
