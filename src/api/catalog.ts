@@ -109,7 +109,14 @@ export async function createCatalog(db: Db, databaseUrl: string, logger: Logger)
   // are all busy with lookups, and a reload queued behind them kept serving a version seconds
   // after another was published.
   let reader: Db = db;
-  const reload = async (name?: string) => {
+  // one reload at a time: they share the LISTEN connection, which runs one query at a time
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reload = (name?: string): Promise<void> => {
+    const next = reloading.then(() => reloadNow(name));
+    reloading = next.catch(() => {});
+    return next;
+  };
+  const reloadNow = async (name?: string) => {
     const on = reader;
     const states = await listModelStates(on, name);
     // read after the states: every commit they show ends before it

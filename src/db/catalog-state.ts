@@ -32,11 +32,10 @@ export async function listModelStates(db: Db, name?: string): Promise<ModelState
     versions = versions.where('model', '=', name);
     history = history.where('p.model', '=', name);
   }
-  const [modelRows, versionRows, historyRows] = await Promise.all([
-    models.execute(),
-    versions.orderBy('number').execute(),
-    history.orderBy('p.valid_from').orderBy('p.id').execute(),
-  ]);
+  // one after the other: the API's catalog reads on a single connection (src/api/catalog.ts)
+  const modelRows = await models.execute();
+  const versionRows = await versions.orderBy('number').execute();
+  const historyRows = await history.orderBy('p.valid_from').orderBy('p.id').execute();
   const byModel = new Map<string, ModelState>(
     modelRows.map((row) => [
       row.name,
