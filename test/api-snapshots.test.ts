@@ -124,6 +124,8 @@ describe('every export of a version', () => {
   it('writes as_of as ISO 8601 UTC with a Z, in JSON, NDJSON, CSV and Parquet alike', async () => {
     await applySpec(db(), { name: 'timed', estimator: 'external' });
     await importCsv(runtime(), 'timed', readableOf(timed), 'test');
+    // imported outside the API: it learns of the version by the database's notification
+    await expect.poll(() => api.catalog.model('timed')?.published?.number, { timeout: 10_000 }).toBe(1);
     const lookups = await Promise.all(
       ['A', 'B', 'C'].map((key) => api.json(`/v1/models/timed/estimates/${key}`)),
     );
