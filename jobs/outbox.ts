@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { pruneAlerts } from '../src/db/alert-outbox.ts';
 import type { Db } from '../src/db/database.ts';
 import { type AlertOptions, deliverDueAlerts } from '../src/drift/alerts.ts';
+import { every } from './every.ts';
 
 const KEEP_DAYS = 30;
 const PRUNE_EVERY_MS = 3_600_000;
@@ -18,7 +19,6 @@ export function startAlertDelivery(deps: {
   alerts?: AlertOptions | undefined;
 }): { close: () => Promise<void> } {
   const { db, logger } = deps;
-  let pass: Promise<void> = Promise.resolve();
   let prunedAt = 0;
   const deliver = async () => {
     await deliverDueAlerts(db, logger, deps.alerts);
@@ -28,16 +28,5 @@ export function startAlertDelivery(deps: {
       if (pruned > 0) logger.info({ pruned }, 'removed old alerts from the outbox');
     }
   };
-  const timer = setInterval(() => {
-    pass = pass
-      .then(deliver)
-      .catch((error: unknown) => logger.warn({ err: error }, 'could not deliver alerts'));
-  }, deps.everyMs);
-  timer.unref();
-  return {
-    close: async () => {
-      clearInterval(timer);
-      await pass;
-    },
-  };
+  return every(deps.everyMs, deliver, logger, 'could not deliver alerts');
 }

@@ -4,6 +4,7 @@ import { type UnfinishedRun, unfinishedRuns } from '../src/db/runs.ts';
 import { abandonRun } from '../src/pipeline/abandon.ts';
 import { refreshJobId } from '../src/runs/request.ts';
 import type { Producer } from '../src/runtime.ts';
+import { every } from './every.ts';
 import { runsReconciled } from './metrics.ts';
 
 export type ReconcilerDeps = {
@@ -24,7 +25,6 @@ export type ReconcilerDeps = {
  */
 export function startReconciler(deps: ReconcilerDeps): { close: () => Promise<void> } {
   const { logger, producer } = deps;
-  let pass: Promise<void> = Promise.resolve();
   let closed = false;
 
   const reconcile = async (run: UnfinishedRun) => {
@@ -57,17 +57,11 @@ export function startReconciler(deps: ReconcilerDeps): { close: () => Promise<vo
     }
   };
 
-  const timer = setInterval(() => {
-    pass = pass
-      .then(sweep)
-      .catch((error: unknown) => logger.warn({ err: error }, 'could not look for lost runs'));
-  }, deps.everyMs);
-  timer.unref();
+  const passes = every(deps.everyMs, sweep, logger, 'could not look for lost runs');
   return {
     close: async () => {
       closed = true;
-      clearInterval(timer);
-      await pass;
+      await passes.close();
     },
   };
 }

@@ -63,18 +63,24 @@ async function versionCount(): Promise<number> {
   return (await sql<{ n: number }>`SELECT count(*)::int AS n FROM versions`.execute(db())).rows[0]?.n ?? 0;
 }
 
+/** A worker on the given Redis, and a run it has taken as far as scoring. */
+async function scoringRun(redis: RedisServer) {
+  const first = worker(redis);
+  const run = await request(redis);
+  await waitFor(
+    async () => ((await phaseOf(run.id)) === 'scoring' ? true : undefined),
+    60_000,
+    `scoring\n${first.output()}`,
+    10,
+  );
+  return { first, run };
+}
+
 describe('Redis failing under a refresh', () => {
   it('stopped while a run is scoring and started again with its data: the run publishes once', async () => {
     const redis = await redisServer(true);
     const before = await versionCount();
-    const first = worker(redis);
-    const run = await request(redis);
-    await waitFor(
-      async () => ((await phaseOf(run.id)) === 'scoring' ? true : undefined),
-      60_000,
-      `scoring\n${first.output()}`,
-      10,
-    );
+    const { run } = await scoringRun(redis);
     worker(redis);
     await redis.kill();
     await new Promise((resolve) => setTimeout(resolve, 3_000));
@@ -87,14 +93,7 @@ describe('Redis failing under a refresh', () => {
   it('losing its data while a run is scoring: the reconciler enqueues the run again and it publishes once', async () => {
     const redis = await redisServer(false);
     const before = await versionCount();
-    const first = worker(redis);
-    const run = await request(redis);
-    await waitFor(
-      async () => ((await phaseOf(run.id)) === 'scoring' ? true : undefined),
-      60_000,
-      `scoring\n${first.output()}`,
-      10,
-    );
+    const { first, run } = await scoringRun(redis);
     await redis.kill();
     await redis.start();
     expect(await waitForRun(db(), run.id, 90_000)).toMatchObject({ state: 'succeeded' });
