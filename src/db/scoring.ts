@@ -10,8 +10,14 @@ import { quote, type SourceRef } from './source.ts';
 export type ShardRef = { versionId: string; index: number; count: number };
 
 /**
- * The newest source row of every key, streamed by the server as COPY text lines
- * `key\tas_of\tduplicates\tfeature…` (memory stays flat however many keys there are).
+ * The newest source row of every key, streamed by the server in COPY's binary format, one tuple
+ * `key text, as_of timestamptz, duplicates int4, feature float8…` per key (memory stays flat
+ * however many keys there are).
+ *
+ * Binary rather than text: the server does not format four floats and a time per key, nor does
+ * the scorer parse them back; for 1,000,000 keys the query takes about a quarter less time.
+ * The time travels as the timestamptz that `estimates.as_of` stores (our sessions are UTC, so a
+ * date or timestamp becomes the instant its text would have been read as).
  *
  * Keys are walked in descending order so that a (key, time) index is read backwards in one pass.
  * When no unique index guarantees one row per (key, time), each row also carries how many rows
@@ -28,7 +34,8 @@ export function newestRowsQuery(source: SourceRef, shard?: ShardRef): string {
   // to the same shard, so the duplicate check holds within each.
   const inShard =
     shard === undefined ? '' : ` AND ${shardCondition(shard.versionId, shard.index, shard.count, key)}`;
-  return `SELECT DISTINCT ON (${key}) ${key}::text AS k, ${time}::text AS as_of, ${duplicates} AS n, ${features}
+  return `SELECT DISTINCT ON (${key}) ${key}::text AS k, ${time}::timestamptz AS as_of,
+                 (${duplicates})::int4 AS n, ${features}
           FROM ${source.table} t
           WHERE ${key} IS NOT NULL AND ${time} IS NOT NULL${inShard}
           ORDER BY ${key} DESC, ${time} DESC`;
@@ -38,12 +45,12 @@ export function newestRowsQuery(source: SourceRef, shard?: ShardRef): string {
  * Opens the stream on a client; the caller releases the client when the stream ends.
  *
  * `COPY (query) TO STDOUT` rather than a FETCH cursor (pg-query-stream): the server keeps
- * producing while Node consumes (a cursor alternates between the two), and rows arrive as text
- * lines rather than protocol messages parsed into objects. For 1,000,000 keys that measured
+ * producing while Node consumes (a cursor alternates between the two), and rows arrive as
+ * tuples rather than protocol messages parsed into objects. For 1,000,000 keys that measured
  * 2.2 s and 140 MB peak against 3.6 s and 250 MB for a cursor of 10,000-row batches.
  */
 export function streamNewestRows(client: pg.ClientBase, source: SourceRef, shard?: ShardRef): Readable {
-  return client.query(copyTo(`COPY (${newestRowsQuery(source, shard)}) TO STDOUT`));
+  return client.query(copyTo(`COPY (${newestRowsQuery(source, shard)}) TO STDOUT (FORMAT binary)`));
 }
 
 /** A cheap guess at the number of keys (planner statistics), for progress; undefined when unknown. */

@@ -6,6 +6,13 @@ import type { SourceRef } from '../db/source.ts';
 import type { Artifact, Estimator } from '../model/estimators/types.ts';
 import { isValidKey } from '../model/keys.ts';
 import { SourceDataError } from '../model/train.ts';
+import {
+  COPY_BINARY_HEADER,
+  COPY_BINARY_TRAILER,
+  sourceTimeText,
+  tupleEnd,
+  tuplesStart,
+} from './copy-binary.ts';
 
 export type ScoringCounts = {
   rows: number;
@@ -15,18 +22,18 @@ export type ScoringCounts = {
   skippedKeys: number;
 };
 
-const TAB = 0x09;
-const NEWLINE = 0x0a;
-const BACKSLASH = 0x5c;
 const OUT_CHUNK = 64 * 1024;
+/** key, value, lower, upper, as_of: the columns `writePartition` (src/db/partitions.ts) COPYs */
+const OUT_FIELDS = 5;
+const FLOAT8_BYTES = 8;
 
 /**
- * Scores the newest row of every key and writes `key\tvalue\tlower\tupper\tas_of` lines (COPY
- * text format) into `target`, with backpressure all the way: memory does not grow with the keys.
+ * Scores the newest row of every key and writes `key, value, lower, upper, as_of` tuples in COPY's
+ * binary format into `target`, with backpressure all the way: memory does not grow with the keys.
  *
- * The lines are handled as bytes: the key and time are copied from the input line to the output
- * line as COPY escaped them, and only the feature fields become (small) strings. A million keys
- * then make little garbage, which keeps the worker's memory flat.
+ * The tuples are handled as bytes: the key and time are copied from the input tuple to the output
+ * tuple as they came, the features are read and the estimates written as the doubles they are.
+ * A million keys then make almost no garbage, which keeps the worker's memory flat.
  */
 export async function scoreNewestRows(options: {
   client: pg.ClientBase;
@@ -38,16 +45,19 @@ export async function scoreNewestRows(options: {
   target: Writable;
   onProgress: (rows: number) => void;
 }): Promise<ScoringCounts> {
-  const { estimator, artifact } = options;
+  const { estimator, artifact, source } = options;
   const { lower, upper } = artifact.interval;
-  const featureCount = options.source.features.length;
+  const featureCount = source.features.length;
+  // key, as_of, duplicates, then the features (src/db/scoring.ts)
+  const inFields = 3 + featureCount;
   const counts: ScoringCounts = { rows: 0, skippedRows: 0, skippedKeys: 0 };
   const features = new Float64Array(featureCount);
-  const fieldEnds = new Int32Array(3 + featureCount);
   let pending: Buffer | undefined;
+  let started = false;
+  let ended = false;
   let seen = 0;
   let out = Buffer.allocUnsafe(OUT_CHUNK);
-  let at = 0;
+  let at = COPY_BINARY_HEADER.copy(out, 0);
   const ready: Buffer[] = [];
 
   const reserve = (bytes: number) => {
@@ -56,35 +66,41 @@ export async function scoreNewestRows(options: {
     out = Buffer.allocUnsafe(Math.max(OUT_CHUNK, bytes));
     at = 0;
   };
+  const writeFloat8 = (value: number) => {
+    out.writeInt32BE(FLOAT8_BYTES, at);
+    out.writeDoubleBE(value, at + 4);
+    at += 4 + FLOAT8_BYTES;
+  };
 
-  /** Scores the line in input[start, end) (without its newline). */
-  const scoreLine = (input: Buffer, start: number, end: number) => {
+  /** Scores the tuple that starts at input[start] (tupleEnd has checked that it is whole). */
+  const scoreTuple = (input: Buffer, start: number) => {
+    if (input.readInt16BE(start) !== inFields) {
+      throw new Error(`the scoring query sent ${input.readInt16BE(start)} fields, not ${inFields}`);
+    }
     seen += 1;
     if (seen % 50_000 === 0) options.onProgress(seen);
-    let field = 0;
-    for (let i = start; i < end && field < fieldEnds.length - 1; i += 1) {
-      if (input[i] === TAB) fieldEnds[field++] = i;
-    }
-    fieldEnds[field] = end;
-    const keyEnd = fieldEnds[0] ?? end;
-    const timeEnd = fieldEnds[1] ?? end;
-    const duplicates = input.toString('latin1', timeEnd + 1, fieldEnds[2] ?? end);
-    if (duplicates !== '1') {
-      const key = decodeCopyText(input.toString('utf8', start, keyEnd));
+    const keyStart = start + 6;
+    const keyEnd = keyStart + input.readInt32BE(start + 2);
+    const timeStart = keyEnd + 4;
+    const duplicates = input.readInt32BE(timeStart + 12);
+    if (duplicates !== 1) {
       throw new SourceDataError(
-        `duplicate key "${key}": ${duplicates} source rows at its newest time ${input.toString('latin1', keyEnd + 1, timeEnd)}`,
+        `duplicate key "${input.toString('utf8', keyStart, keyEnd)}": ${duplicates} source rows at its newest time ${sourceTimeText(input, timeStart, source.timeType)}`,
       );
     }
-    if (!keyIsServable(input, start, keyEnd)) {
+    if (!keyIsServable(input, keyStart, keyEnd)) {
       counts.skippedKeys += 1;
       return;
     }
     let usable = true;
+    let field = timeStart + 16;
     for (let j = 0; j < featureCount; j += 1) {
-      // \N (null), NaN and ±Infinity all fail isFinite
-      const value = Number(input.toString('latin1', (fieldEnds[2 + j] ?? end) + 1, fieldEnds[3 + j] ?? end));
+      const length = input.readInt32BE(field);
+      // NULL, NaN and ±Infinity all fail isFinite
+      const value = length === FLOAT8_BYTES ? input.readDoubleBE(field + 4) : Number.NaN;
       features[j] = value;
       usable &&= Number.isFinite(value);
+      field += 4 + Math.max(length, 0);
     }
     const value = usable ? estimator.predict(artifact, features) : Number.NaN;
     if (!Number.isFinite(value)) {
@@ -92,80 +108,71 @@ export async function scoreNewestRows(options: {
       return;
     }
     counts.rows += 1;
-    reserve(keyEnd - start + (timeEnd - keyEnd) + 80);
-    at += input.copy(out, at, start, keyEnd);
-    out[at++] = TAB;
-    at += out.write(String(value), at, 'latin1');
-    out[at++] = TAB;
-    at += out.write(String(value + lower), at, 'latin1');
-    out[at++] = TAB;
-    at += out.write(String(value + upper), at, 'latin1');
-    at += input.copy(out, at, keyEnd, timeEnd); // the tab and the time
-    out[at++] = NEWLINE;
+    reserve(2 + (4 + keyEnd - keyStart) + 4 * (4 + FLOAT8_BYTES));
+    out.writeInt16BE(OUT_FIELDS, at);
+    // the key's length and bytes, as they came
+    at += 2 + input.copy(out, at + 2, keyStart - 4, keyEnd);
+    writeFloat8(value);
+    writeFloat8(value + lower);
+    writeFloat8(value + upper);
+    // the time's length and its 8 bytes, as they came
+    at += input.copy(out, at, timeStart - 4, timeStart + 8);
   };
 
-  const toLines = new Transform({
+  /** Scores every whole tuple of `input`; what is left over waits for the next chunk. */
+  const scoreTuples = (input: Buffer) => {
+    let start = 0;
+    if (!started) {
+      start = tuplesStart(input);
+      if (start < 0) return input;
+      started = true;
+    }
+    for (let end = tupleEnd(input, start); end >= 0 && !ended; end = tupleEnd(input, start)) {
+      if (input.readInt16BE(start) === -1) ended = true;
+      else scoreTuple(input, start);
+      start = end;
+    }
+    return start < input.length ? Buffer.from(input.subarray(start)) : undefined;
+  };
+
+  const toTuples = new Transform({
     transform(chunk: Buffer, _encoding, done: TransformCallback) {
-      const input = pending === undefined ? chunk : Buffer.concat([pending, chunk]);
-      let start = 0;
       try {
-        for (
-          let newline = input.indexOf(NEWLINE, start);
-          newline >= 0;
-          newline = input.indexOf(NEWLINE, start)
-        ) {
-          scoreLine(input, start, newline);
-          start = newline + 1;
-        }
+        pending = scoreTuples(pending === undefined ? chunk : Buffer.concat([pending, chunk]));
       } catch (error) {
         done(error as Error);
         return;
       }
-      pending = start < input.length ? Buffer.from(input.subarray(start)) : undefined;
       for (const buffer of ready.splice(0)) this.push(buffer);
       done();
     },
     flush(done: TransformCallback) {
-      try {
-        if (pending !== undefined && pending.length > 0) scoreLine(pending, 0, pending.length);
-      } catch (error) {
-        done(error as Error);
+      if (!ended || pending !== undefined) {
+        done(new Error('the scoring query ended in the middle of its COPY data'));
         return;
       }
+      reserve(COPY_BINARY_TRAILER.length);
+      at += COPY_BINARY_TRAILER.copy(out, at);
       for (const buffer of ready.splice(0)) this.push(buffer);
-      done(null, at > 0 ? out.subarray(0, at) : undefined);
+      done(null, out.subarray(0, at));
     },
   });
 
-  await pipeline(streamNewestRows(options.client, options.source, options.shard), toLines, options.target);
+  await pipeline(streamNewestRows(options.client, source, options.shard), toTuples, options.target);
   options.onProgress(seen);
   return counts;
 }
 
 /**
- * Whether the key in input[start, end), as COPY wrote it, can be served: 1 to 256 characters
- * without control characters. COPY escapes backslashes and some control characters; a key with
- * a backslash is decoded first, any other is checked as it is.
+ * Whether the key in input[start, end) (UTF-8) can be served: 1 to 256 characters without control
+ * or invisible characters. A key of printable ASCII is checked as bytes, any other as text.
  */
 function keyIsServable(input: Buffer, start: number, end: number): boolean {
   if (end === start) return false;
   let plainAscii = end - start <= 256;
   for (let i = start; i < end && plainAscii; i += 1) {
     const byte = input[i] ?? 0;
-    plainAscii = byte >= 0x20 && byte < 0x7f && byte !== BACKSLASH;
+    plainAscii = byte >= 0x20 && byte < 0x7f;
   }
-  if (plainAscii) return true;
-  const text = input.toString('utf8', start, end);
-  return isValidKey(text.includes('\\') ? decodeCopyText(text) : text);
-}
-
-const escapes: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\' };
-
-/** A field of COPY text output as the text it stands for. */
-export function decodeCopyText(field: string): string {
-  return field.replace(/\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)/g, (_, code: string) => {
-    if (code.startsWith('x')) return String.fromCharCode(Number.parseInt(code.slice(1), 16));
-    if (/^[0-7]/.test(code)) return String.fromCharCode(Number.parseInt(code, 8));
-    return escapes[code] ?? code;
-  });
+  return plainAscii || isValidKey(input.toString('utf8', start, end));
 }
