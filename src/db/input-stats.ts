@@ -30,21 +30,41 @@ export type SliceFigures = {
   rows: number;
   /** per feature: the share of the slice's rows whose value is null or not finite (null without rows) */
   nullShare: Record<string, number | null>;
+  /**
+   * rows at the slice's time, keyed or not, with a finite target: whether training's anchor
+   * (src/db/training.ts) is this time, learnt without scanning the slice again
+   */
+  targetRows: number;
 };
 
-/** The slice's rows and each feature's share of null or non-finite values, in one scan. */
+/** The slice's rows, each feature's share of null or non-finite values and its targets, in one scan. */
 export async function sliceFigures(db: Db, source: SourceRef, time: string): Promise<SliceFigures> {
-  const shares = source.features.map((feature, j) => `${unusableShare(`t.${quote(feature)}`)} AS f${j}`);
+  const keyed = `t.${quote(source.key)} IS NOT NULL`;
+  const shares = source.features.map(
+    (feature, j) => `${unusableShare(`t.${quote(feature)}`, keyed)} AS f${j}`,
+  );
   const { rows } = await sql<Record<string, string | number | null>>`
-    SELECT count(*) AS n, ${sql.raw(shares.join(', '))}
-    FROM ${sql.raw(source.table)} t WHERE ${slice(source, time)}`.execute(db);
+    SELECT count(*) FILTER (WHERE ${sql.raw(keyed)}) AS n, ${sql.raw(shares.join(', '))},
+           count(*) FILTER (WHERE ${sql.raw(finite(`t.${quote(source.target)}`))}) AS target_rows
+    FROM ${sql.raw(source.table)} t
+    WHERE t.${sql.raw(quote(source.time))} = ${time}::${sql.raw(source.timeType)}`.execute(db);
   const row = rows[0] ?? {};
   return {
     rows: Number(row.n ?? 0),
     nullShare: Object.fromEntries(
       source.features.map((feature, j) => [feature, row[`f${j}`] == null ? null : Number(row[`f${j}`])]),
     ),
+    targetRows: Number(row.target_rows ?? 0),
   };
+}
+
+/** The source's newest slice (what a refresh scores) and its figures. */
+export type NewestSlice = SliceFigures & { time: string };
+
+/** The newest slice, or null for an empty source. */
+export async function newestSlice(db: Db, source: SourceRef): Promise<NewestSlice | null> {
+  const time = await newestSourceTime(db, source);
+  return time === null ? null : { time, ...(await sliceFigures(db, source, time)) };
 }
 
 export type MissingKeys = {

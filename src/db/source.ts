@@ -75,9 +75,12 @@ export const quote = (identifier: string) => pg.escapeIdentifier(identifier);
 export const finite = (expression: string) =>
   `(${expression})::float8 NOT IN ('NaN', 'Infinity', '-Infinity')`;
 
-/** The share of rows whose value is null or not finite (a float8 aggregate; null without rows). */
-export const unusableShare = (expression: string) =>
-  `avg(CASE WHEN ${finite(expression)} THEN 0 ELSE 1 END)::float8`;
+/**
+ * The share of rows (those `filter` keeps) whose value is null or not finite (a float8 aggregate;
+ * null without rows).
+ */
+export const unusableShare = (expression: string, filter = 'true') =>
+  `(avg(CASE WHEN ${finite(expression)} THEN 0 ELSE 1 END) FILTER (WHERE ${filter}))::float8`;
 
 /** Every value a row needs to be usable for training: target and features present and finite. */
 export function usableRow(source: SourceRef): string {

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from './database.ts';
 import { withLocalSettings } from './local-settings.ts';
-import { finite, quote, type SourceRef, unusableShare, usableRow } from './source.ts';
+import { finite, quote, type SourceRef, usableRow } from './source.ts';
 
 /**
  * The training queries. Rows never leave Postgres: it returns moments (avg, covar_pop) of the
@@ -22,11 +22,32 @@ export function inStableOrder<T>(db: Db, work: (trx: Db) => Promise<T>): Promise
 /** Days counted back from the anchor: rows with anchor − from < time ≤ anchor − to. */
 export type DayRange = { anchor: string; fromDaysBack: number; toDaysBack: number };
 
-/** The newest time that has a known target: training windows end there. */
-export async function trainingAnchor(db: Db, source: SourceRef): Promise<string | null> {
+/**
+ * The newest time that has a known target: training windows end there. Given the source's newest
+ * time and how many of its rows have a target (the input checks scan that slice anyway), it is
+ * found without scanning the slice again: that time itself, else the newest earlier time with a
+ * target, which a (time) index finds at once. Rows past it (only keyless rows can be) go first.
+ */
+export async function trainingAnchor(
+  db: Db,
+  source: SourceRef,
+  newest?: { time: string; targetRows: number },
+): Promise<string | null> {
+  const time = sql.raw(quote(source.time));
+  const withTarget = sql.raw(finite(quote(source.target)));
+  if (newest === undefined) {
+    const result = await sql<{ anchor: string | null }>`
+      SELECT max(${time})::text AS anchor FROM ${sql.raw(source.table)} WHERE ${withTarget}`.execute(db);
+    return result.rows[0]?.anchor ?? null;
+  }
+  const at = sql`${newest.time}::${sql.raw(source.timeType)}`;
+  // coalesce evaluates its subqueries one by one and stops at the first that is not null
   const result = await sql<{ anchor: string | null }>`
-    SELECT max(${sql.raw(quote(source.time))})::text AS anchor
-    FROM ${sql.raw(source.table)} WHERE ${sql.raw(finite(quote(source.target)))}`.execute(db);
+    SELECT coalesce(
+      (SELECT max(${time}) FROM ${sql.raw(source.table)} WHERE ${time} > ${at} AND ${withTarget}),
+      ${newest.targetRows > 0 ? at : sql`NULL`},
+      (SELECT max(${time}) FROM ${sql.raw(source.table)} WHERE ${time} < ${at} AND ${withTarget})
+    )::text AS anchor`.execute(db);
   return result.rows[0]?.anchor ?? null;
 }
 
@@ -38,26 +59,24 @@ function rangePredicate(source: SourceRef, range: DayRange) {
 }
 
 /**
- * The share of a range's rows whose target is null or not finite: rows that training leaves out
- * without a word (an actual that never arrived). Null for a range without rows.
- */
-export async function targetNullShare(db: Db, source: SourceRef, range: DayRange): Promise<number | null> {
-  const { rows } = await sql<{ share: number | null }>`
-    SELECT ${sql.raw(unusableShare(quote(source.target)))} AS share
-    FROM ${sql.raw(source.table)} WHERE ${rangePredicate(source, range)}`.execute(db);
-  return rows[0]?.share ?? null;
-}
-
-/**
  * Moments of one day of the window (days counted back from the anchor: 0 is the anchor's day):
- * population means and covariances of the features and, last, the target. Rows with a null or
- * non-finite value form groups of their own (`usable` false), counted but not used.
+ * population means and covariances of the features and, last, the target. Rows are grouped by
+ * whether they are usable and what their target is (`finite`, `absent`: null, `invalid`: NaN or
+ * infinite); groups that are not usable are counted but not used.
  */
-export type DayMoments = { daysBack: number; usable: boolean; n: number; means: number[]; cov: number[][] };
+export type DayMoments = {
+  daysBack: number;
+  usable: boolean;
+  target: 'finite' | 'absent' | 'invalid';
+  n: number;
+  means: number[];
+  cov: number[][];
+};
 
 /**
- * One scan of the training window, grouped by day and usability: any split of the window (fit
- * and holdout, whole window) is then combined from these groups without reading the rows again.
+ * One scan of the training window, grouped by day, usability and target: any split of the window
+ * (fit and holdout, whole window) is then combined from these groups without reading the rows
+ * again, and so is the share of the window's targets that are missing (an input check).
  */
 export async function dailyMoments(db: Db, source: SourceRef, range: DayRange): Promise<DayMoments[]> {
   const variables = [...source.features, source.target];
@@ -69,26 +88,31 @@ export async function dailyMoments(db: Db, source: SourceRef, range: DayRange): 
   }
   const columns = variables.map((column, j) => `${quote(column)}::float8 AS v${j}`).join(', ');
   const time = quote(source.time);
+  const target = quote(source.target);
   // Whole days before the anchor: date arithmetic for dates (cheap), epoch seconds otherwise.
   const daysBack =
     source.timeType === 'date'
       ? sql`(${range.anchor}::date - ${sql.raw(time)})`
       : sql`floor(extract(epoch FROM (${range.anchor}::${sql.raw(source.timeType)}::timestamp - ${sql.raw(time)}::timestamp)) / 86400)::int`;
   const result = await sql<Record<string, number | string | boolean | null>>`
-    SELECT days_back, usable, ${sql.raw(aggregates.join(', '))}
+    SELECT days_back, usable, target, ${sql.raw(aggregates.join(', '))}
     FROM (
       SELECT ${daysBack} AS days_back,
-             coalesce(${sql.raw(usableRow(source))}, false) AS usable, ${sql.raw(columns)}
+             coalesce(${sql.raw(usableRow(source))}, false) AS usable,
+             CASE WHEN ${sql.raw(target)} IS NULL THEN 'absent'
+                  WHEN ${sql.raw(finite(target))} THEN 'finite' ELSE 'invalid' END AS target,
+             ${sql.raw(columns)}
       FROM ${sql.raw(source.table)}
-      WHERE ${rangePredicate(source, range)} AND ${sql.raw(quote(source.target))} IS NOT NULL
+      WHERE ${rangePredicate(source, range)}
     ) r
-    GROUP BY days_back, usable
-    ORDER BY days_back, usable`.execute(db);
+    GROUP BY days_back, usable, target
+    ORDER BY days_back, usable, target`.execute(db);
   return result.rows.map((row) => {
     const num = (name: string) => Number(row[name] ?? 0);
     return {
       daysBack: num('days_back'),
       usable: row.usable === true,
+      target: row.target as DayMoments['target'],
       n: num('n'),
       means: Array.from({ length: v }, (_, j) => num(`m${j}`)),
       cov: Array.from({ length: v }, (_, j) =>

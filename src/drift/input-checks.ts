@@ -1,8 +1,7 @@
 import type { Db } from '../db/database.ts';
-import { featureBins, missingKeys, newestSourceTime, sliceFigures } from '../db/input-stats.ts';
+import { featureBins, missingKeys, type NewestSlice } from '../db/input-stats.ts';
 import type { InputCheck, InputChecks } from '../db/json-columns.ts';
 import type { SourceRef } from '../db/source.ts';
-import { targetNullShare, trainingAnchor } from '../db/training.ts';
 import type { Version } from '../db/versions.ts';
 import { PermanentError } from '../errors.ts';
 import type { InputChecksPolicy, ModelSpec } from '../model/spec.ts';
@@ -38,23 +37,31 @@ export class InputCheckError extends PermanentError {
   }
 }
 
+/**
+ * The checks of a run, from what the refresh read before them: the source's newest slice (null
+ * for an empty source) and the share of the training window's targets that are missing, which
+ * the scan of the window for training's moments counts (src/model/train.ts, readTrainingWindow).
+ */
 export async function checkInputs(
   db: Db,
-  run: { spec: ModelSpec; source: SourceRef; published: Version | undefined; forced: boolean },
+  run: {
+    spec: ModelSpec;
+    source: SourceRef;
+    published: Version | undefined;
+    forced: boolean;
+    newest: NewestSlice | null;
+    /** null without a training window (no target known yet) */
+    targetNullShare: number | null;
+  },
 ): Promise<InputChecks> {
   const { spec, source, published } = run;
-  const time = await newestSourceTime(db, source);
-  const newest =
-    time === null
-      ? { rows: 0, nullShare: Object.fromEntries(source.features.map((feature) => [feature, null])) }
-      : await sliceFigures(db, source, time);
+  const time = run.newest?.time ?? null;
+  const newest = run.newest ?? {
+    rows: 0,
+    nullShare: Object.fromEntries(source.features.map((feature) => [feature, null])),
+  };
   // the newest slice has no target yet: the target's nulls are counted where training reads it
-  const anchor = await trainingAnchor(db, source);
-  const targetShare =
-    anchor === null
-      ? null
-      : await targetNullShare(db, source, { anchor, fromDaysBack: spec.trainWindowDays, toDaysBack: 0 });
-  const nullShare = { ...newest.nullShare, [source.target]: targetShare };
+  const nullShare = { ...newest.nullShare, [source.target]: run.targetNullShare };
 
   // The slice a version scored is the source's newest time when it ran: recorded by the checks,
   // and (for versions made before them) the training anchor, which is the same max(time). An

@@ -37,5 +37,13 @@ export function poolMoments(groups: readonly DayMoments[]): SufficientStats {
 
 /** Rows that had a target but a null or non-finite value. */
 export function unusableRows(groups: readonly DayMoments[]): number {
-  return groups.filter((group) => !group.usable).reduce((sum, group) => sum + group.n, 0);
+  return rowsOf(groups.filter((group) => !group.usable && group.target !== 'absent'));
 }
+
+/** The share of the rows whose target is null or not finite; null without rows. */
+export function missingTargetShare(groups: readonly DayMoments[]): number | null {
+  const rows = rowsOf(groups);
+  return rows === 0 ? null : rowsOf(groups.filter((group) => group.target !== 'finite')) / rows;
+}
+
+const rowsOf = (groups: readonly DayMoments[]) => groups.reduce((sum, group) => sum + group.n, 0);

@@ -2,6 +2,7 @@ import type { Db } from '../db/database.ts';
 import type { Metrics } from '../db/json-columns.ts';
 import type { SourceRef } from '../db/source.ts';
 import {
+  type DayMoments,
   type DayRange,
   dailyMoments,
   inStableOrder,
@@ -27,22 +28,65 @@ export type Training = {
   rows: { train: number; holdout: number; skipped: number };
 };
 
+/** Where a window ends (its anchor) and the moments of its days: what training fits from. */
+export type TrainingWindow = { anchor: string; days: DayMoments[] };
+
+/**
+ * The training window, read in one scan: null when no row has a known target. Read before the
+ * input checks, which take the share of its missing targets from it (moments.ts), and handed to
+ * `train` then. `newest` (the source's newest time and how many of its rows have a target) spares
+ * finding the window's anchor a scan.
+ */
+export function readTrainingWindow(
+  db: Db,
+  spec: ModelSpec,
+  source: SourceRef,
+  newest?: { time: string; targetRows: number },
+): Promise<TrainingWindow | null> {
+  return inStableOrder(db, (trx) => windowInOrder(trx, spec, source, newest));
+}
+
+async function windowInOrder(
+  db: Db,
+  spec: ModelSpec,
+  source: SourceRef,
+  newest?: { time: string; targetRows: number },
+): Promise<TrainingWindow | null> {
+  const anchor = await trainingAnchor(db, source, newest);
+  if (anchor === null) return null;
+  const whole: DayRange = { anchor, fromDaysBack: spec.trainWindowDays, toDaysBack: 0 };
+  return { anchor, days: await dailyMoments(db, source, whole) };
+}
+
 /**
  * Fits a model over its training window: fit on the window without its last `holdoutDays`,
  * measure on those days beside naive, then refit on the whole window for the artifact, whose
- * interval is the 5th–95th percentile of the holdout residuals.
+ * interval is the 5th–95th percentile of the holdout residuals. The window is read here unless
+ * the caller has read it (readTrainingWindow).
  */
-export function train(db: Db, spec: ModelSpec, source: SourceRef): Promise<Training> {
-  return inStableOrder(db, (trx) => trainInOrder(trx, spec, source));
+export function train(
+  db: Db,
+  spec: ModelSpec,
+  source: SourceRef,
+  window?: TrainingWindow | null,
+): Promise<Training> {
+  return inStableOrder(db, async (trx) =>
+    trainInOrder(trx, spec, source, window === undefined ? await windowInOrder(trx, spec, source) : window),
+  );
 }
 
-async function trainInOrder(db: Db, spec: ModelSpec, source: SourceRef): Promise<Training> {
-  const anchor = await trainingAnchor(db, source);
-  if (anchor === null) {
+async function trainInOrder(
+  db: Db,
+  spec: ModelSpec,
+  source: SourceRef,
+  window: TrainingWindow | null,
+): Promise<Training> {
+  if (window === null) {
     throw new SourceDataError(
       `source ${source.table} has no rows with a known ${source.target}; nothing to train on`,
     );
   }
+  const { anchor, days } = window;
   const estimator = estimatorFor(spec.estimator);
   const fitOn = (stats: SufficientStats) =>
     estimator.fit({ params: spec.params, features: source.features, stats });
@@ -58,7 +102,6 @@ async function trainInOrder(db: Db, spec: ModelSpec, source: SourceRef): Promise
   const holdout: DayRange = { anchor, fromDaysBack: spec.holdoutDays, toDaysBack: 0 };
 
   // One scan of the window; the fit-before-holdout and whole-window moments are pooled from it.
-  const days = await dailyMoments(db, source, whole);
   let errors: Awaited<ReturnType<typeof predictionErrors>> | undefined;
   if (spec.holdoutDays > 0) {
     const stats = poolMoments(days.filter((day) => day.daysBack >= spec.holdoutDays));

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { classifyError } from '../classify-error.ts';
 import { createClient, createDbOnClient, type Db } from '../db/database.ts';
+import { newestSlice } from '../db/input-stats.ts';
 import { storedSpec } from '../db/json-columns.ts';
 import { shardLockName } from '../db/locks.ts';
 import { findModel } from '../db/models.ts';
@@ -47,8 +48,9 @@ import { checkInputs, InputCheckError, inputChecksFailure } from '../drift/input
 import { PermanentError } from '../errors.ts';
 import { estimatorFor } from '../model/estimators/registry.ts';
 import type { Artifact } from '../model/estimators/types.ts';
+import { missingTargetShare } from '../model/moments.ts';
 import type { ModelSpec } from '../model/spec.ts';
-import { SourceDataError, train } from '../model/train.ts';
+import { readTrainingWindow, SourceDataError, train } from '../model/train.ts';
 import { packageVersion as codeVersion } from '../package-info.ts';
 import { afterDecision, decideInTransaction } from '../versions/conclude.ts';
 import { failRunAndVersion } from './abandon.ts';
@@ -284,11 +286,17 @@ async function checkAndTrain(ctx: AttemptContext, version: Version): Promise<Tra
   log.info({ phase: 'checking', attempt: attemptNumber }, 'refresh checking');
 
   const source = await resolveSource(deps.db, spec.source as NonNullable<ModelSpec['source']>);
+  // The checks and training share their reads: the newest slice gives the window's anchor, and the
+  // one scan of the window gives both training's moments and the share of its missing targets.
+  const newest = await newestSlice(deps.db, source);
+  const window = await readTrainingWindow(deps.db, spec, source, newest ?? undefined);
   const inputs = await checkInputs(deps.db, {
     spec,
     source,
     published: await findPublishedVersion(deps.db, spec.name),
     forced: run.forceInputs,
+    newest,
+    targetNullShare: window === null ? null : missingTargetShare(window.days),
   });
   await mergeLineage(fenced, versionId, { inputs });
   if (!inputs.passed && !inputs.forced) throw new InputCheckError(spec.name, version.number, inputs);
@@ -300,7 +308,7 @@ async function checkAndTrain(ctx: AttemptContext, version: Version): Promise<Tra
   }
 
   await timer.enter('training');
-  const training = await train(deps.db, spec, source);
+  const training = await train(deps.db, spec, source, window);
   await mergeLineage(fenced, versionId, {
     training: { window: training.window, rows: training.rows },
     artifact: training.artifact,
