@@ -155,9 +155,26 @@ export async function indexShard(client: Client, versionId: string, shard: numbe
   await addPrimaryKey(client, shardTableName(versionId, shard));
 }
 
+/**
+ * The primary key of a written table. A plain table's index is built first with CREATE UNIQUE
+ * INDEX, whose SHARE lock lets the version's checksum read the rows meanwhile (ALTER TABLE ADD
+ * PRIMARY KEY would lock them away for the whole build), then becomes the key at once. A sharded
+ * run's (partitioned) table adopts its shards' keys, which is quick.
+ */
 async function addPrimaryKey(client: Client, table: string): Promise<void> {
+  const { rows } = await client.query<{ partitioned: boolean }>(
+    "SELECT relkind = 'p' AS partitioned FROM pg_class WHERE oid = to_regclass($1)",
+    [table],
+  );
   await client.query("SET maintenance_work_mem = '256MB'");
-  await client.query(`ALTER TABLE ${table} ADD PRIMARY KEY (version_id, key)`);
+  if (rows[0]?.partitioned === true) {
+    await client.query(`ALTER TABLE ${table} ADD PRIMARY KEY (version_id, key)`);
+  } else {
+    await client.query(`CREATE UNIQUE INDEX ${table}_pkey ON ${table} (version_id, key)`);
+    await client.query(
+      `ALTER TABLE ${table} ADD CONSTRAINT ${table}_pkey PRIMARY KEY USING INDEX ${table}_pkey`,
+    );
+  }
   await client.query('RESET maintenance_work_mem');
 }
 
