@@ -5,12 +5,13 @@ import {
   type DayMoments,
   type DayRange,
   dailyMoments,
+  type ErrorStats,
   inStableOrder,
   predictionErrors,
   trainingAnchor,
 } from '../db/training.ts';
 import { PermanentError } from '../errors.ts';
-import { naive } from './estimators/naive.ts';
+import { type NaiveArtifact, naive } from './estimators/naive.ts';
 import { estimatorFor } from './estimators/registry.ts';
 import type { Artifact, SufficientStats } from './estimators/types.ts';
 import { poolMoments, unusableRows } from './moments.ts';
@@ -59,10 +60,8 @@ async function windowInOrder(
 }
 
 /**
- * Fits a model over its training window: fit on the window without its last `holdoutDays`,
- * measure on those days beside naive, then refit on the whole window for the artifact, whose
- * interval is the 5th–95th percentile of the holdout residuals. The window is read here unless
- * the caller has read it (readTrainingWindow).
+ * Fits a model over its training window and measures it: see fitModel and measureModel. The
+ * window is read here unless the caller has read it (readTrainingWindow).
  */
 export function train(
   db: Db,
@@ -70,17 +69,36 @@ export function train(
   source: SourceRef,
   window?: TrainingWindow | null,
 ): Promise<Training> {
-  return inStableOrder(db, async (trx) =>
-    trainInOrder(trx, spec, source, window === undefined ? await windowInOrder(trx, spec, source) : window),
-  );
+  return inStableOrder(db, async (trx) => {
+    const fitted = fitModel(
+      spec,
+      source,
+      window === undefined ? await windowInOrder(trx, spec, source) : window,
+    );
+    return measureInOrder(trx, source, fitted);
+  });
 }
 
-async function trainInOrder(
-  db: Db,
-  spec: ModelSpec,
-  source: SourceRef,
-  window: TrainingWindow | null,
-): Promise<Training> {
+/**
+ * A model fitted on its window, not measured yet: its artifact's interval is still to come from
+ * the residuals (measureModel), which a refresh computes while it scores.
+ */
+export type FittedModel = {
+  /** the refit on the whole window, with an interval of zero width until it is measured */
+  artifact: Artifact;
+  /** the fit on the window without its last `holdoutDays`, measured on those days; none without them */
+  beforeHoldout: Artifact | undefined;
+  naive: NaiveArtifact;
+  window: Training['window'];
+  rows: { train: number; skipped: number };
+  spec: ModelSpec;
+};
+
+/**
+ * Fits on the window's moments alone, in Node (no query): on the window without its last
+ * `holdoutDays` to be measured on those days, and on the whole window for the artifact.
+ */
+export function fitModel(spec: ModelSpec, source: SourceRef, window: TrainingWindow | null): FittedModel {
   if (window === null) {
     throw new SourceDataError(
       `source ${source.table} has no rows with a known ${source.target}; nothing to train on`,
@@ -90,33 +108,6 @@ async function trainInOrder(
   const estimator = estimatorFor(spec.estimator);
   const fitOn = (stats: SufficientStats) =>
     estimator.fit({ params: spec.params, features: source.features, stats });
-  const naiveFeature = naiveFeatureOf(spec, source.features);
-  const naiveArtifact = naive.fit({
-    params: { feature: naiveFeature },
-    features: source.features,
-    stats: emptyStats,
-  });
-  const naiveSql = (columns: string[]) => naive.predictSql(naiveArtifact, columns);
-
-  const whole: DayRange = { anchor, fromDaysBack: spec.trainWindowDays, toDaysBack: 0 };
-  const holdout: DayRange = { anchor, fromDaysBack: spec.holdoutDays, toDaysBack: 0 };
-
-  // One scan of the window; the fit-before-holdout and whole-window moments are pooled from it.
-  let errors: Awaited<ReturnType<typeof predictionErrors>> | undefined;
-  if (spec.holdoutDays > 0) {
-    const stats = poolMoments(days.filter((day) => day.daysBack >= spec.holdoutDays));
-    if (stats.n > 0) {
-      const measured = fitOn(stats);
-      const found = await predictionErrors(
-        db,
-        source,
-        holdout,
-        (columns) => estimator.predictSql(measured, columns),
-        naiveSql,
-      );
-      if (found.rows > 0) errors = found;
-    }
-  }
   const wholeStats = poolMoments(days);
   const skipped = unusableRows(days);
   if (wholeStats.n === 0) {
@@ -125,26 +116,68 @@ async function trainInOrder(
         `(${skipped} with null or non-finite values)`,
     );
   }
-  const artifact = fitOn(wholeStats);
+  const holdoutStats =
+    spec.holdoutDays > 0 ? poolMoments(days.filter((day) => day.daysBack >= spec.holdoutDays)) : undefined;
+  return {
+    artifact: fitOn(wholeStats),
+    beforeHoldout: holdoutStats !== undefined && holdoutStats.n > 0 ? fitOn(holdoutStats) : undefined,
+    naive: naive.fit({
+      params: { feature: naiveFeatureOf(spec, source.features) },
+      features: source.features,
+      stats: emptyStats,
+    }),
+    window: { anchor, trainWindowDays: spec.trainWindowDays, holdoutDays: spec.holdoutDays },
+    rows: { train: wholeStats.n, skipped },
+    spec,
+  };
+}
+
+/**
+ * Measures a fitted model beside naive: on the holdout days, or in sample (the whole window) when
+ * it has none with usable rows. The artifact's interval is the 5th–95th percentile of those
+ * residuals. A scan of the holdout rows and a sort of their residuals, in Postgres.
+ */
+export function measureModel(db: Db, source: SourceRef, fitted: FittedModel): Promise<Training> {
+  return inStableOrder(db, (trx) => measureInOrder(trx, source, fitted));
+}
+
+async function measureInOrder(db: Db, source: SourceRef, fitted: FittedModel): Promise<Training> {
+  const { spec, window } = fitted;
+  const estimator = estimatorFor(spec.estimator);
+  const naiveSql = (columns: string[]) => naive.predictSql(fitted.naive, columns);
+  const range = (fromDaysBack: number): DayRange => ({ anchor: window.anchor, fromDaysBack, toDaysBack: 0 });
+  let errors: ErrorStats | undefined;
+  if (fitted.beforeHoldout !== undefined) {
+    const measured = fitted.beforeHoldout;
+    const found = await predictionErrors(
+      db,
+      source,
+      range(spec.holdoutDays),
+      (columns) => estimator.predictSql(measured, columns),
+      naiveSql,
+    );
+    if (found.rows > 0) errors = found;
+  }
   const inSample = errors === undefined;
   errors ??= await predictionErrors(
     db,
     source,
-    whole,
-    (columns) => estimator.predictSql(artifact, columns),
+    range(spec.trainWindowDays),
+    (columns) => estimator.predictSql(fitted.artifact, columns),
     naiveSql,
   );
-  artifact.interval = { lower: errors.residualP05 ?? 0, upper: errors.residualP95 ?? 0 };
-
   return {
-    artifact,
+    artifact: {
+      ...fitted.artifact,
+      interval: { lower: errors.residualP05 ?? 0, upper: errors.residualP95 ?? 0 },
+    },
     metrics: {
       holdout: { rows: errors.rows, mae: errors.mae, rmse: errors.rmse, bias: errors.bias, inSample },
-      naive: { feature: naiveArtifact.feature, ...errors.naive },
+      naive: { feature: fitted.naive.feature, ...errors.naive },
       maeRatioToNaive: errors.mae !== null && errors.naive.mae ? errors.mae / errors.naive.mae : null,
     },
-    window: { anchor, trainWindowDays: spec.trainWindowDays, holdoutDays: spec.holdoutDays },
-    rows: { train: wholeStats.n, holdout: inSample ? 0 : errors.rows, skipped },
+    window,
+    rows: { train: fitted.rows.train, holdout: inSample ? 0 : errors.rows, skipped: fitted.rows.skipped },
   };
 }
 

@@ -47,10 +47,17 @@ import { reportAgainstPublished } from '../drift/gate.ts';
 import { checkInputs, InputCheckError, inputChecksFailure } from '../drift/input-checks.ts';
 import { PermanentError } from '../errors.ts';
 import { estimatorFor } from '../model/estimators/registry.ts';
-import type { Artifact } from '../model/estimators/types.ts';
+import type { Interval } from '../model/estimators/types.ts';
 import { missingTargetShare } from '../model/moments.ts';
 import type { ModelSpec } from '../model/spec.ts';
-import { readTrainingWindow, SourceDataError, train } from '../model/train.ts';
+import {
+  type FittedModel,
+  fitModel,
+  measureModel,
+  readTrainingWindow,
+  SourceDataError,
+  type Training,
+} from '../model/train.ts';
 import { packageVersion as codeVersion } from '../package-info.ts';
 import { afterDecision, decideInTransaction } from '../versions/conclude.ts';
 import { failRunAndVersion } from './abandon.ts';
@@ -252,13 +259,13 @@ async function attemptUnderLock(ctx: AttemptContext): Promise<RefreshOutcome> {
   }
   const { flow } = ctx.attempt;
   if (flow.step === 'train') {
-    const trained = await checkAndTrain(ctx, version);
-    if (trained.shards === 1) {
-      await trained.timer.enter('scoring');
-      const scored = await scoreInAttempt(ctx, trained);
-      return finish(ctx, trained.timer, { metrics: trained.metrics, ...scored });
+    const fitted = await checkAndFit(ctx, version);
+    if (fitted.shards === 1) {
+      await fitted.timer.enter('scoring');
+      const { training, scored } = await measureWhileScoring(ctx, fitted);
+      return finish(ctx, fitted.timer, { metrics: training.metrics, ...scored });
     }
-    await prepareShards(ctx, trained);
+    await prepareShards(ctx, fitted, await measure(ctx, fitted));
   }
   if (flow.step !== 'finish') {
     await addShards(ctx);
@@ -267,16 +274,18 @@ async function attemptUnderLock(ctx: AttemptContext): Promise<RefreshOutcome> {
   return finishShards(ctx, version);
 }
 
-type Trained = {
+type Fitted = {
   timer: PhaseTimer;
   source: SourceRef;
-  artifact: Artifact;
-  metrics: Version['metrics'];
+  model: FittedModel;
   shards: number;
 };
 
-/** The `checking` and `training` phases of a run's first step: a retry starts here from nothing. */
-async function checkAndTrain(ctx: AttemptContext, version: Version): Promise<Trained> {
+/**
+ * The `checking` and `training` phases of a run's first step: a retry starts here from nothing.
+ * Training here is the fit, from the window's moments; the model is measured after (measure).
+ */
+async function checkAndFit(ctx: AttemptContext, version: Version): Promise<Fitted> {
   const { deps, fenced, client, run, spec, versionId, log } = ctx;
   const attemptNumber = await startRunAttempt(fenced, run.id);
   await mergeLineage(fenced, versionId, { jobId: ctx.attempt.jobId, attempts: attemptNumber });
@@ -308,19 +317,53 @@ async function checkAndTrain(ctx: AttemptContext, version: Version): Promise<Tra
   }
 
   await timer.enter('training');
-  const training = await train(deps.db, spec, source, window);
+  const model = fitModel(spec, source, window);
+  const shards = await shardCount(deps.db, spec, source);
+  return { timer, source, model, shards };
+}
+
+/** Measures the fitted model (holdout errors, the interval) and records it in the lineage. */
+async function measure(ctx: AttemptContext, fitted: Fitted): Promise<Training> {
+  const { deps, fenced, versionId } = ctx;
+  const started = performance.now();
+  const training = await measureModel(deps.db, fitted.source, fitted.model);
+  fitted.timer.steps.measure = Math.round(performance.now() - started);
   await mergeLineage(fenced, versionId, {
     training: { window: training.window, rows: training.rows },
     artifact: training.artifact,
   });
-  const shards = await shardCount(deps.db, spec, source);
-  return { timer, source, artifact: training.artifact, metrics: training.metrics, shards };
+  return training;
+}
+
+/**
+ * An unsharded run measures its model on a pooled connection while it scores: the holdout's scan
+ * and sort in one Postgres backend beside the source's stream in another. Only the COPY waits for
+ * the interval the measuring gives. Both end before the attempt goes on, whichever fails.
+ */
+async function measureWhileScoring(
+  ctx: AttemptContext,
+  fitted: Fitted,
+): Promise<{ training: Training; scored: Omit<Concluding, 'metrics'> }> {
+  const measuring = measure(ctx, fitted);
+  const scoring = scoreInAttempt(
+    ctx,
+    fitted,
+    measuring.then((training) => training.artifact.interval),
+  );
+  const [measured, scored] = await Promise.allSettled([measuring, scoring]);
+  if (measured.status === 'rejected') throw measured.reason;
+  if (scored.status === 'rejected') throw scored.reason;
+  return { training: measured.value, scored: scored.value };
 }
 
 /** An unsharded run's `scoring` phase: every key, scored and written by the attempt itself. */
-async function scoreInAttempt(ctx: AttemptContext, trained: Trained): Promise<Omit<Concluding, 'metrics'>> {
+async function scoreInAttempt(
+  ctx: AttemptContext,
+  fitted: Fitted,
+  interval: Promise<Interval>,
+): Promise<Omit<Concluding, 'metrics'>> {
   const { deps, client, run, spec, versionId, log } = ctx;
-  const { source, timer } = trained;
+  const { source, timer } = fitted;
   const expected = await estimatedKeys(deps.db, source);
   const [from, to] = phaseSpan.scoring;
   const scored = await scoreToTable({
@@ -328,7 +371,8 @@ async function scoreInAttempt(ctx: AttemptContext, trained: Trained): Promise<Om
     client,
     source,
     estimator: spec.estimator,
-    artifact: trained.artifact,
+    artifact: fitted.model.artifact,
+    interval,
     target: { versionId },
     onRows: (rows) => {
       if (expected === undefined) return;
@@ -352,18 +396,18 @@ async function scoreInAttempt(ctx: AttemptContext, trained: Trained): Promise<Om
  * which is how each child finds its keys), a pending row per shard, and what the resumed job
  * needs from training kept on the version (its metrics, the lineage's times), then the next step.
  */
-async function prepareShards(ctx: AttemptContext, trained: Trained): Promise<void> {
+async function prepareShards(ctx: AttemptContext, fitted: Fitted, training: Training): Promise<void> {
   const { fenced, client, run, versionId, log } = ctx;
-  await trained.timer.enter('scoring');
+  await fitted.timer.enter('scoring');
   await createShardedPartition(client, versionId);
-  await resetRunShards(fenced, run.id, trained.shards);
-  await setVersionMetrics(fenced, versionId, trained.metrics);
+  await resetRunShards(fenced, run.id, fitted.shards);
+  await setVersionMetrics(fenced, versionId, training.metrics);
   await mergeLineage(fenced, versionId, {
-    shards: trained.shards,
-    phasesMs: trained.timer.timings,
-    stepsMs: trained.timer.steps,
+    shards: fitted.shards,
+    phasesMs: fitted.timer.timings,
+    stepsMs: fitted.timer.steps,
   });
-  log.info({ shards: trained.shards }, 'refresh scoring in shards');
+  log.info({ shards: fitted.shards }, 'refresh scoring in shards');
   await ctx.attempt.flow.saveStep('score');
 }
 

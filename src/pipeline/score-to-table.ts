@@ -3,8 +3,8 @@ import type pg from 'pg';
 import { type PartitionTarget, writePartition } from '../db/partitions.ts';
 import type { ShardRef } from '../db/scoring.ts';
 import type { SourceRef } from '../db/source.ts';
-import type { Artifact } from '../model/estimators/types.ts';
-import type { ScoringCounts } from './score.ts';
+import type { Artifact, Interval } from '../model/estimators/types.ts';
+import { type ScoringCounts, withInterval } from './score.ts';
 import { scoreInThread } from './score-in-thread.ts';
 import { createSpillFile } from './spill-file.ts';
 
@@ -33,6 +33,8 @@ export async function scoreToTable(options: {
   source: SourceRef;
   estimator: string;
   artifact: Artifact;
+  /** the interval added to every estimate; a refresh may still be measuring it while it scores */
+  interval: Interval | Promise<Interval>;
   target: PartitionTarget;
   shard?: ShardRef | undefined;
   /** rows scored so far, at most every half second */
@@ -64,12 +66,16 @@ export async function scoreToTable(options: {
     );
     const scoreMs = Math.round(performance.now() - scoringStarted);
     options.beforeCopy?.(counts);
+    const interval = await options.interval;
     const copyStarted = performance.now();
-    // Small reads: COPY cannot take bytes faster than the server parses them, and big chunks only
-    // pile up in the socket's buffer.
-    await writePartition(options.client, target, () =>
-      createReadStream(spill.path, { highWaterMark: 16 * 1024 }),
-    );
+    await writePartition(options.client, target, () => {
+      // Small reads: COPY cannot take bytes faster than the server parses them, and big chunks
+      // only pile up in the socket's buffer.
+      const file = createReadStream(spill.path, { highWaterMark: 16 * 1024 });
+      const tuples = withInterval(interval);
+      file.on('error', (error) => tuples.destroy(error));
+      return file.pipe(tuples);
+    });
     return { counts, scoreMs, copyMs: Math.round(performance.now() - copyStarted), copyStarted };
   } finally {
     await spill.remove();

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { type ShardRef, streamNewestRows } from '../db/scoring.ts';
 import type { SourceRef } from '../db/source.ts';
-import type { Artifact, Estimator } from '../model/estimators/types.ts';
+import type { Artifact, Estimator, Interval } from '../model/estimators/types.ts';
 import { isValidKey } from '../model/keys.ts';
 import { SourceDataError } from '../model/train.ts';
 import {
@@ -30,6 +30,8 @@ const FLOAT8_BYTES = 8;
 /**
  * Scores the newest row of every key and writes `key, value, lower, upper, as_of` tuples in COPY's
  * binary format into `target`, with backpressure all the way: memory does not grow with the keys.
+ * Lower and upper are written equal to the value: the interval is added as the tuples are COPYed
+ * (withInterval), since a refresh measures it while it scores.
  *
  * The tuples are handled as bytes: the key and time are copied from the input tuple to the output
  * tuple as they came, the features are read and the estimates written as the doubles they are.
@@ -46,7 +48,6 @@ export async function scoreNewestRows(options: {
   onProgress: (rows: number) => void;
 }): Promise<ScoringCounts> {
   const { estimator, artifact, source } = options;
-  const { lower, upper } = artifact.interval;
   const featureCount = source.features.length;
   // key, as_of, duplicates, then the features (src/db/scoring.ts)
   const inFields = 3 + featureCount;
@@ -113,8 +114,8 @@ export async function scoreNewestRows(options: {
     // the key's length and bytes, as they came
     at += 2 + input.copy(out, at + 2, keyStart - 4, keyEnd);
     writeFloat8(value);
-    writeFloat8(value + lower);
-    writeFloat8(value + upper);
+    writeFloat8(value);
+    writeFloat8(value);
     // the time's length and its 8 bytes, as they came
     at += input.copy(out, at, timeStart - 4, timeStart + 8);
   };
@@ -161,6 +162,45 @@ export async function scoreNewestRows(options: {
   await pipeline(streamNewestRows(options.client, source, options.shard), toTuples, options.target);
   options.onProgress(seen);
   return counts;
+}
+
+/**
+ * Adds the interval to the tuples scoreNewestRows wrote, in place, on their way to COPY: lower is
+ * value + interval.lower and upper value + interval.upper, the same doubles as if they had been
+ * added at scoring.
+ */
+export function withInterval(interval: Interval): Transform {
+  let pending: Buffer | undefined;
+  let started = false;
+  const patch = (input: Buffer): number => {
+    let start = 0;
+    if (!started) {
+      start = tuplesStart(input);
+      if (start < 0) return 0;
+      started = true;
+    }
+    for (let end = tupleEnd(input, start); end >= 0; end = tupleEnd(input, start)) {
+      if (input.readInt16BE(start) === OUT_FIELDS) {
+        const value = start + 2 + 4 + input.readInt32BE(start + 2) + 4;
+        const number = input.readDoubleBE(value);
+        input.writeDoubleBE(number + interval.lower, value + 4 + FLOAT8_BYTES);
+        input.writeDoubleBE(number + interval.upper, value + 2 * (4 + FLOAT8_BYTES));
+      }
+      start = end;
+    }
+    return start;
+  };
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done: TransformCallback) {
+      const input = pending === undefined ? chunk : Buffer.concat([pending, chunk]);
+      const whole = patch(input);
+      pending = whole < input.length ? Buffer.from(input.subarray(whole)) : undefined;
+      done(null, whole > 0 ? input.subarray(0, whole) : undefined);
+    },
+    flush(done: TransformCallback) {
+      done(null, pending);
+    },
+  });
 }
 
 /**
