@@ -4,10 +4,11 @@ import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { readDemoSpec } from '../seeds/demo-specs.ts';
 import { seedMarket } from '../seeds/load-market.ts';
+import type { Db } from '../src/db/database.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import { upsertModel } from '../src/db/models.ts';
 import { findRun } from '../src/db/runs.ts';
-import { findVersionById } from '../src/db/versions.ts';
+import { findVersionById, type Version } from '../src/db/versions.ts';
 import { validateSpec } from '../src/model/validate-spec.ts';
 import { requestRefresh } from '../src/runs/request.ts';
 import type { Runtime } from '../src/runtime.ts';
@@ -33,35 +34,98 @@ async function refreshOnce(
   runtime: Runtime,
   keys: number,
 ): Promise<Record<string, string | number>> {
-  const { db, pool, config } = runtime;
-  await seedMarket(pool, { keys, days: 3, seed: 42, start: '2026-01-01' });
+  await seedBenchMarket(runtime, keys);
   const name = `bench-${keys}`;
+  await applyBenchModel(runtime.db, name);
+  const { wall, version, peakRssMb: rss } = await refreshByWorkers(url, runtime, name, 1);
+  const phases = version.lineage.phasesMs ?? {};
+  const steps = version.lineage.stepsMs ?? {};
+  const floorMs = await copyFloor(url, version.id);
+  const writeAndIndex = steps.writeAndIndex ?? Number.NaN;
+  return {
+    keys,
+    'training s': seconds(phases.training ?? Number.NaN),
+    'scoring s': seconds(phases.scoring ?? Number.NaN),
+    '(score, copy) s': `${seconds(steps.score ?? Number.NaN)}, ${seconds(steps.copy ?? Number.NaN)}`,
+    'indexing s': seconds(phases.indexing ?? Number.NaN),
+    '(index+attach, checksum) s': `${seconds(steps.indexAndAttach ?? Number.NaN)}, ${seconds(steps.checksum ?? Number.NaN)}`,
+    'validating s': seconds(phases.validating ?? Number.NaN),
+    'publishing s': seconds(phases.publishing ?? Number.NaN),
+    'refresh s': seconds(wall),
+    'keys/s': Math.round(keys / (wall / 1000)),
+    'write+index s': seconds(writeAndIndex),
+    'floor s': seconds(floorMs),
+    'vs floor': Number((writeAndIndex / floorMs).toFixed(2)),
+    'worker peak RSS MB': Math.max(...rss),
+  };
+}
+
+/** The demo market with `keys` tickers × 3 days, replacing whatever the table held. */
+export async function seedBenchMarket(runtime: Runtime, keys: number): Promise<void> {
+  await seedMarket(runtime.pool, { keys, days: 3, seed: 42, start: '2026-01-01' });
+}
+
+/**
+ * The demo spec under a name of its own (so its first refresh is a first version, like every
+ * other bench model's), fitted to the 3 seeded days: 2 to train on, 1 held out. `extra` overrides
+ * the spec's fields (`shards`).
+ */
+export async function applyBenchModel(
+  db: Db,
+  name: string,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
   const demo = (await readDemoSpec('nasdaq-close')) as Record<string, unknown>;
-  await upsertModel(db, await validateSpec(db, { ...demo, name, trainWindowDays: 3, holdoutDays: 1 }));
-  const worker = spawnWorker({
-    DATABASE_URL: url,
-    ALMANAC_REDIS_PREFIX: config.redisPrefix,
-    REDIS_URL: config.redisUrl,
-  });
+  await upsertModel(
+    db,
+    await validateSpec(db, { ...demo, name, trainWindowDays: 3, holdoutDays: 1, ...extra }),
+  );
+}
+
+export type WorkersRefresh = {
+  runId: string;
+  /** ms from the request to the run's end */
+  wall: number;
+  version: Version;
+  /** each worker process's peak RSS, in MB, read before it stopped */
+  peakRssMb: number[];
+};
+
+/**
+ * A refresh of `model` by `workers` real worker processes: the clock starts once every one of
+ * them listens on the queue, the run is followed to its end, and the workers stop after their
+ * peak RSS is read. A worker that dies or a run that fails or never ends stops the bench.
+ */
+export async function refreshByWorkers(
+  url: string,
+  runtime: Runtime,
+  model: string,
+  workers: number,
+): Promise<WorkersRefresh> {
+  const { db, config } = runtime;
+  const spawned = Array.from({ length: workers }, () =>
+    spawnWorker({
+      DATABASE_URL: url,
+      ALMANAC_REDIS_PREFIX: config.redisPrefix,
+      REDIS_URL: config.redisUrl,
+    }),
+  );
   const producer = runtime.producer();
   const queue = producer.queue;
   try {
     await queue.waitUntilReady();
-    // The clock starts once the worker listens; a worker that dies or a run that never ends stops the bench.
     const deadline = Date.now() + 10 * 60_000;
     const alive = () => {
-      if (worker.child.exitCode !== null) throw new Error(`the worker exited (${worker.child.exitCode})`);
+      const dead = spawned.find((worker) => worker.child.exitCode !== null);
+      if (dead !== undefined) throw new Error(`a worker exited (${dead.child.exitCode})`);
       if (Date.now() > deadline) throw new Error('the refresh did not finish within 10 minutes');
     };
-    while ((await queue.getWorkersCount()) === 0) {
+    while ((await queue.getWorkersCount()) !== workers) {
       alive();
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const started = performance.now();
-    const { run } = await requestRefresh(db, producer.enqueueRefresh, {
-      model: name,
-      trigger: 'bench',
-    });
+    const { run } = await requestRefresh(db, producer.enqueueRefresh, { model, trigger: 'bench' });
     let finished = await findRun(db, run.id);
     while (finished?.state !== 'succeeded' && finished?.state !== 'failed') {
       alive();
@@ -69,36 +133,18 @@ async function refreshOnce(
       finished = await findRun(db, run.id);
     }
     const wall = performance.now() - started;
-    if (finished.state === 'failed') throw new Error(`refresh failed: ${finished.error}`);
-    const rss = await peakRssMb(worker.child.pid ?? 0);
+    if (finished.state === 'failed') throw new Error(`refresh of ${model} failed: ${finished.error}`);
     const version = await findVersionById(db, finished.versionId ?? '');
-    const phases = (version?.lineage.phasesMs ?? {}) as Record<string, number>;
-    const steps = (version?.lineage.stepsMs ?? {}) as Record<string, number>;
-    const floorMs = await copyFloor(url, version?.id ?? '');
-    const writeAndIndex = steps.writeAndIndex ?? Number.NaN;
-    return {
-      keys,
-      'training s': seconds(phases.training ?? Number.NaN),
-      'scoring s': seconds(phases.scoring ?? Number.NaN),
-      '(score, copy) s': `${seconds(steps.score ?? Number.NaN)}, ${seconds(steps.copy ?? Number.NaN)}`,
-      'indexing s': seconds(phases.indexing ?? Number.NaN),
-      '(index+attach, checksum) s': `${seconds(steps.indexAndAttach ?? Number.NaN)}, ${seconds(steps.checksum ?? Number.NaN)}`,
-      'validating s': seconds(phases.validating ?? Number.NaN),
-      'publishing s': seconds(phases.publishing ?? Number.NaN),
-      'refresh s': seconds(wall),
-      'keys/s': Math.round(keys / (wall / 1000)),
-      'write+index s': seconds(writeAndIndex),
-      'floor s': seconds(floorMs),
-      'vs floor': Number((writeAndIndex / floorMs).toFixed(2)),
-      'worker peak RSS MB': rss,
-    };
+    if (version === undefined) throw new Error(`refresh of ${model} left no version`);
+    const rss = await Promise.all(spawned.map((worker) => peakRssMb(worker.child.pid ?? 0)));
+    return { runId: run.id, wall, version, peakRssMb: rss };
   } finally {
-    await worker.stop();
+    await Promise.all(spawned.map((worker) => worker.stop()));
   }
 }
 
 /** COPY of the version's own rows (same columns) into an empty table, then its primary key. */
-async function copyFloor(url: string, versionId: string): Promise<number> {
+export async function copyFloor(url: string, versionId: string): Promise<number> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

@@ -7,6 +7,7 @@ import { benchDrift } from './drift.ts';
 import { benchImport } from './import.ts';
 import { benchPages } from './pages.ts';
 import { benchRefresh } from './refresh.ts';
+import { benchScale } from './scale.ts';
 import { benchSeed } from './seed.ts';
 
 const benchmarks: Record<string, () => Promise<void>> = {
@@ -16,6 +17,7 @@ const benchmarks: Record<string, () => Promise<void>> = {
   api: benchApi,
   drift: benchDrift,
   pages: benchPages,
+  scale: benchScale,
 };
 
 const requested = process.argv.slice(2);
