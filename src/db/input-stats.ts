@@ -1,7 +1,7 @@
-import { type RawBuilder, sql } from 'kysely';
+import { sql } from 'kysely';
 import type { Db } from './database.ts';
 import { withStatisticsSettings } from './drift-stats.ts';
-import { type PsiBins, psiBins } from './psi-bins.ts';
+import { DECILES, type PsiBins } from './psi-bins.ts';
 import { finite, quote, type SourceRef, unusableShare } from './source.ts';
 
 /**
@@ -118,30 +118,58 @@ export async function missingKeys(
   });
 }
 
-/** A feature's finite values in the slice at `time`, as psiBins reads them. */
-const featureValues = (source: SourceRef, feature: string, time: string): RawBuilder<unknown> => {
-  const column = `t.${quote(feature)}`;
-  return sql`(
-    SELECT ${sql.raw(column)}::float8 AS value FROM ${sql.raw(source.table)} t
-    WHERE ${slice(source, time)} AND ${sql.raw(finite(column))}) slice`;
-};
-
-/** Each feature's PSI bins, with the published slice as A and the newest as B. */
+/**
+ * Each feature's PSI bins, with the published slice as A and the newest as B, by the drift
+ * report's rule (src/db/psi-bins.ts): A's deciles are the edges, a value's bin is how many edges
+ * are ≤ it. Two scans whatever the features: the published slice for every feature's deciles
+ * (percentile_cont, whose interpolation is the report's), then both slices grouped by time and
+ * every feature's bin (width_bucket counts the edges ≤ a value), which leaves a few thousand groups
+ * at most to add up here. Only A's values are sorted; B's are counted.
+ */
 export async function featureBins(
   db: Db,
   source: SourceRef,
   published: string,
   newest: string,
 ): Promise<Record<string, PsiBins & { countA: number; countB: number }>> {
+  const at = (value: string) => sql`${value}::${sql.raw(source.timeType)}`;
+  const time = sql.raw(`t.${quote(source.time)}`);
+  const keyed = sql.raw(`t.${quote(source.key)} IS NOT NULL`);
+  const columns = source.features.map((feature) => `t.${quote(feature)}::float8`);
   return withStatisticsSettings(db, false, undefined, async (trx) => {
-    const bins: Record<string, PsiBins & { countA: number; countB: number }> = {};
-    for (const feature of source.features) {
-      bins[feature] = await psiBins(
-        trx,
-        featureValues(source, feature, published),
-        featureValues(source, feature, newest),
-      );
-    }
-    return bins;
+    const deciles = columns.map(
+      (column, j) =>
+        sql`percentile_cont(${sql.val(DECILES)}::float8[]) WITHIN GROUP (ORDER BY ${sql.raw(column)})
+              FILTER (WHERE ${sql.raw(finite(column))}) AS ${sql.ref(`e${j}`)}`,
+    );
+    const { rows: found } = await sql<Record<string, number[] | null>>`
+      SELECT ${sql.join(deciles)} FROM ${sql.raw(source.table)} t
+      WHERE ${slice(source, published)}`.execute(trx);
+    const edges = columns.map((_, j) => found[0]?.[`e${j}`] ?? []);
+    const binOf = columns.map(
+      (column, j) =>
+        sql`CASE WHEN ${sql.raw(finite(column))} THEN width_bucket(${sql.raw(column)}, ${sql.val(edges[j])}::float8[]) END AS ${sql.ref(`b${j}`)}`,
+    );
+    const groupBy = columns.map((_, j) => sql.ref(`b${j}`));
+    const { rows: groups } = await sql<Record<string, number | string | boolean | null>>`
+      SELECT ${time} = ${at(published)} AS a, ${time} = ${at(newest)} AS b, ${sql.join(binOf)}, count(*) AS n
+      FROM ${sql.raw(source.table)} t
+      WHERE ${keyed} AND ${time} IN (${at(published)}, ${at(newest)})
+      GROUP BY ${time}, ${sql.join(groupBy)}`.execute(trx);
+    return Object.fromEntries(
+      source.features.map((feature, j) => {
+        const counts = { a: new Array<number>(10).fill(0), b: new Array<number>(10).fill(0) };
+        for (const group of groups) {
+          const bin = group[`b${j}`];
+          if (bin === null || bin === undefined) continue;
+          // the slices are one when the newest time is the published one: its values count for both
+          if (group.a === true) counts.a[Number(bin)] = (counts.a[Number(bin)] ?? 0) + Number(group.n);
+          if (group.b === true) counts.b[Number(bin)] = (counts.b[Number(bin)] ?? 0) + Number(group.n);
+        }
+        const total = (side: number[]) => side.reduce((sum, count) => sum + count, 0);
+        const countA = (edges[j] ?? []).length === 0 ? 0 : total(counts.a);
+        return [feature, { edges: edges[j] ?? [], counts, countA, countB: total(counts.b) }];
+      }),
+    );
   });
 }

@@ -1,6 +1,5 @@
-import { type RawBuilder, sql } from 'kysely';
-import type { Db } from './database.ts';
-import { interpolated, sortedValues } from './sorted-values.ts';
+import { sql } from 'kysely';
+import { interpolated } from './sorted-values.ts';
 
 /**
  * The bins of the Population Stability Index (test/fixtures/README.md): the inner edges are A's
@@ -9,7 +8,8 @@ import { interpolated, sortedValues } from './sorted-values.ts';
  * the source); the index itself is computed from the counts (src/drift/psi.ts).
  */
 
-const DECILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+/** The fractions of A's values at which its bins' inner edges are. */
+export const DECILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 
 export type PsiBins = {
   /** A's deciles, the inner edges (equal ones kept); empty when A has no values */
@@ -55,25 +55,4 @@ export function psiBinsOf(row: PsiBinColumns | undefined, countA: number, countB
     edges: row?.edges ?? [],
     counts: { a: counts(row?.below_a, countA), b: counts(row?.below_b, countB) },
   };
-}
-
-/**
- * The bins of any two sets of values, each a FROM item with a float8 column `value` (null and
- * non-finite values left out by the caller), and each side's count.
- */
-export async function psiBins(
-  db: Db,
-  a: RawBuilder<unknown>,
-  b: RawBuilder<unknown>,
-): Promise<PsiBins & { countA: number; countB: number }> {
-  const { rows } = await sql<PsiBinColumns & { na: string; nb: string }>`
-    WITH RECURSIVE
-    sa AS MATERIALIZED (${sortedValues(a)}),
-    sb AS MATERIALIZED (${sortedValues(b)}),
-    ${psiBinCtes}
-    SELECT sa.n AS na, sb.n AS nb, ${psiBinColumns}
-    FROM sa, sb`.execute(db);
-  const row = rows[0];
-  const [countA, countB] = [Number(row?.na ?? 0), Number(row?.nb ?? 0)];
-  return { ...psiBinsOf(row, countA, countB), countA, countB };
 }
