@@ -37,6 +37,24 @@ export function stalledCheckInterval(lockMs: number): number {
 
 export type RunningWorker = { worker: Worker<JobPayload, unknown, JobName>; close: () => Promise<void> };
 
+/**
+ * BullMQ's worker, with a way out of a close that waits for good. BullMQ ends its connections by
+ * waiting for ioredis's `end` event, and ioredis emits none when told to disconnect while it waits
+ * to reconnect (Redis down, or restarted and not reconnected to yet): it only drops its retry
+ * timer. A SIGTERM at such a moment left close() pending for good, and disconnect() too, while the
+ * lock renewal timer and the other connections held the process (taskforcesh/bullmq#4656; the
+ * ioredis side: redis/ioredis#1247).
+ */
+class AlmanacWorker extends Worker<JobPayload, unknown, JobName> {
+  /** Stops renewing locks and drops both connections, waiting on no reply or event of Redis. */
+  async abandon(): Promise<void> {
+    await this.lockManager.close();
+    const backend = this.getBackend();
+    // started: both connections are initialised, these promises settled
+    for (const client of await Promise.all([backend.client, backend.blockingClient])) client?.disconnect();
+  }
+}
+
 /** A BullMQ worker for every Almanac job; `close()` lets the jobs in hand finish first. */
 export async function startWorker(runtime: Runtime, options: WorkerOptionsOf = {}): Promise<RunningWorker> {
   const { config, db, pool } = runtime;
@@ -64,7 +82,7 @@ export async function startWorker(runtime: Runtime, options: WorkerOptionsOf = {
   // processors running now: a closing worker waits for them, however long a refresh takes
   let processing = 0;
   let idle: (() => void) | undefined;
-  const worker = new Worker<JobPayload, unknown, JobName>(
+  const worker = new AlmanacWorker(
     QUEUE_NAME,
     async (job, token) => {
       processing += 1;
@@ -150,9 +168,10 @@ export async function startWorker(runtime: Runtime, options: WorkerOptionsOf = {
     close: async () => {
       await reconciler.close();
       await alertDelivery.close();
-      // BullMQ's close waits for the jobs in hand and then for Redis to take their outcome; after a
-      // Redis restart that can wait for good. Once no job is in hand any more, it gets 5 s: a job
-      // whose outcome Redis did not take is handed back when its lock expires.
+      // BullMQ's close waits for the jobs in hand, for Redis to take their outcome, and for its
+      // connections to end, which one waiting to reconnect never does (AlmanacWorker above). Once
+      // no job is in hand any more, it gets 5 s: a job whose outcome Redis did not take is handed
+      // back when its lock expires.
       const closing = worker.close().then(() => true);
       const handedBack = new Promise<boolean>((resolve) => {
         const grace = () => setTimeout(() => resolve(false), 5_000).unref();
@@ -161,8 +180,7 @@ export async function startWorker(runtime: Runtime, options: WorkerOptionsOf = {
       });
       if (!(await Promise.race([closing, handedBack]))) {
         logger.warn('the worker did not close within 5 s of its last job (Redis?); leaving it to the lock');
-        // its connections would go on reconnecting and keep the process alive
-        await worker.disconnect().catch(() => {});
+        await worker.abandon();
       }
       await Promise.all(cleanups);
     },

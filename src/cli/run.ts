@@ -7,6 +7,7 @@ import { main } from './main.ts';
  */
 process.exitCode = await main(process.argv.slice(2));
 // Everything the command opened is closed by now. Should a library still hold the event loop (a
-// BullMQ connection reconnecting after a Redis outage kept a stopped worker alive), the process
+// stopped worker's BullMQ connections, stuck waiting for an end that ioredis never emits after a
+// Redis outage, held it: taskforcesh/bullmq#4656, worked around in jobs/worker.ts), the process
 // ends anyway, its output given 3 s to drain; the timer itself holds nothing.
 setTimeout(() => process.exit(), 3_000).unref();
