@@ -345,11 +345,10 @@ async function measureWhileScoring(
   fitted: Fitted,
 ): Promise<{ training: Training; scored: Omit<Concluding, 'metrics'> }> {
   const measuring = measure(ctx, fitted);
-  const scoring = scoreInAttempt(
-    ctx,
-    fitted,
-    measuring.then((training) => training.artifact.interval),
-  );
+  const interval = measuring.then((training) => training.artifact.interval);
+  // scoring may fail before it waits for the interval: a failed measuring is then reported once, below
+  interval.catch(() => {});
+  const scoring = scoreInAttempt(ctx, fitted, interval);
   const [measured, scored] = await Promise.allSettled([measuring, scoring]);
   if (measured.status === 'rejected') throw measured.reason;
   if (scored.status === 'rejected') throw scored.reason;
