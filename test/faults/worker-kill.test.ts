@@ -38,6 +38,12 @@ beforeAll(async () => {
     SELECT key FROM latest_estimates WHERE model = 'prices' ORDER BY random() LIMIT 2000`.execute(db());
   keys = rows.map((row) => row.key);
   api = await startTestApi(database.url, 'almanac-test-no-queue');
+  // Training is the fit, arithmetic over in milliseconds: a run leaves it only once this trigger
+  // gets the advisory lock that the training case holds (blockers below).
+  await sql`CREATE FUNCTION hold_training() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN PERFORM pg_advisory_xact_lock_shared(4242); RETURN NEW; END $$`.execute(db());
+  await sql`CREATE TRIGGER hold_training BEFORE UPDATE OF phase ON runs FOR EACH ROW
+    WHEN (OLD.phase = 'training' AND NEW.phase <> 'training') EXECUTE FUNCTION hold_training()`.execute(db());
 }, 180_000);
 afterAll(async () => {
   await api?.close();
@@ -104,6 +110,8 @@ const phaseOf = async (runId: string) =>
 
 /** Where a worker is stopped, so that it is surely in `phase` when it is killed; none: it is caught there. */
 const blockers: Partial<Record<RunPhase, string>> = {
+  // the trigger of beforeAll keeps the run in training
+  training: 'SELECT pg_advisory_xact_lock(4242)',
   // ATTACH PARTITION waits for this lock on the parent, after the index is built
   indexing: 'LOCK TABLE ONLY estimates IN SHARE UPDATE EXCLUSIVE MODE',
   // the gate waits for the model's lock
