@@ -91,6 +91,11 @@ function reader() {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   })();
+  // a case that fails before it stops its reader: the reader stops before the API goes
+  cleanups.push(async () => {
+    stopped = true;
+    await loop.catch(() => {});
+  });
   return {
     stop: async () => {
       stopped = true;
