@@ -47,7 +47,8 @@ export function shardTableName(versionId: string, shard: number): string {
 /** The table a version's rows are written to: the version's own, or one shard of it. */
 export type PartitionTarget = { versionId: string; shard?: number | undefined };
 
-const tableOf = (target: PartitionTarget) =>
+/** The table a target's rows go to: `estimates_v<id>`, or `estimates_v<id>_s<i>` for a shard. */
+export const tableOf = (target: PartitionTarget) =>
   target.shard === undefined
     ? partitionName(target.versionId)
     : shardTableName(target.versionId, target.shard);

@@ -94,6 +94,17 @@ export type RefreshAttempt = {
   flow: ShardFlow;
 };
 
+/**
+ * Whether an attempt's failure is its run's (or shard's) last: an error no retry can fix, or the
+ * last attempt BullMQ will make.
+ */
+export function failsForGood(
+  error: unknown,
+  attempt: Pick<RefreshAttempt, 'attemptsMade' | 'maxAttempts'>,
+): boolean {
+  return !classifyError(error).retry || attempt.attemptsMade + 1 >= attempt.maxAttempts;
+}
+
 /** What a child job scores: one shard of a run's version. */
 export type ShardJob = {
   runId: string;
@@ -179,7 +190,7 @@ export async function runRefresh(deps: RefreshDeps, attempt: RefreshAttempt): Pr
     try {
       return await attemptUnderLock({ deps, fenced, client, run, spec, versionId, attempt, log });
     } catch (error) {
-      const final = !classifyError(error).retry || attempt.attemptsMade + 1 >= attempt.maxAttempts;
+      const final = failsForGood(error, attempt);
       const message = error instanceof Error ? error.message : String(error);
       log.error(
         { err: error, final },

@@ -1,5 +1,4 @@
 import { hostname } from 'node:os';
-import { classifyError } from '../classify-error.ts';
 import { createClient, createDbOnClient } from '../db/database.ts';
 import { storedSpec } from '../db/json-columns.ts';
 import { shardLockName } from '../db/locks.ts';
@@ -16,7 +15,7 @@ import { resolveSource } from '../db/source.ts';
 import { findVersionById } from '../db/versions.ts';
 import { PermanentError } from '../errors.ts';
 import { acquireFence } from './fence.ts';
-import { phaseSpan, type RefreshAttempt, type RefreshDeps, type ShardJob } from './refresh.ts';
+import { failsForGood, phaseSpan, type RefreshAttempt, type RefreshDeps, type ShardJob } from './refresh.ts';
 import { scoreToTable } from './score-to-table.ts';
 
 /** Which worker process ran a shard, as run_shards and `GET /v1/runs/:runId` show it. */
@@ -95,7 +94,7 @@ export async function runShard(deps: RefreshDeps, attempt: ShardAttempt): Promis
       log.info({ rows: scored.counts.rows, scoreMs: scored.scoreMs, copyMs: scored.copyMs }, 'shard scored');
       return { state: 'scored', shard, rows: scored.counts.rows };
     } catch (error) {
-      const final = !classifyError(error).retry || attempt.attemptsMade + 1 >= attempt.maxAttempts;
+      const final = failsForGood(error, attempt);
       const message = error instanceof Error ? error.message : String(error);
       log.error(
         { err: error, final },

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import type pg from 'pg';
-import { type PartitionTarget, writePartition } from '../db/partitions.ts';
+import { type PartitionTarget, tableOf, writePartition } from '../db/partitions.ts';
 import type { ShardRef } from '../db/scoring.ts';
 import type { SourceRef } from '../db/source.ts';
 import type { Artifact, Interval } from '../model/estimators/types.ts';
@@ -43,8 +43,7 @@ export async function scoreToTable(options: {
   beforeCopy?: (counts: ScoringCounts) => void;
 }): Promise<Scored> {
   const { target } = options;
-  const name = `estimates_v${target.versionId}${target.shard === undefined ? '' : `_s${target.shard}`}`;
-  const spill = await createSpillFile(name);
+  const spill = await createSpillFile(tableOf(target));
   try {
     const scoringStarted = performance.now();
     let lastReport = 0;
