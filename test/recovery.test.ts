@@ -5,7 +5,7 @@ import { listVersions } from '../src/db/versions.ts';
 import { requestRefresh } from '../src/runs/request.ts';
 import { useCleanups, useConnections, useMarket, useRedisPrefix, useTestDatabase } from './helpers/hooks.ts';
 import { applySpec, demoSpec, startPipeline, strayTables, waitForRun } from './helpers/pipeline.ts';
-import { spawnWorker, waitFor } from './helpers/worker-process.ts';
+import { resumeStalled, spawnWorker, waitFor } from './helpers/worker-process.ts';
 
 const KEYS = 300_000;
 const database = useTestDatabase('recovery');
@@ -74,16 +74,7 @@ describe('a refresh survives its worker', () => {
 
     // The stalled attempt resumes: its connection was terminated when the replacement took the
     // version's lock, so it can write nothing more.
-    worker.child.kill('SIGCONT');
-    await waitFor(
-      async () =>
-        /lost its database connection|refresh attempt failed|refresh failed/.test(worker.output())
-          ? true
-          : undefined,
-      20_000,
-      `the resumed attempt to notice it lost its lock\n${worker.output()}`,
-      100,
-    );
+    await resumeStalled(worker, /lost its database connection|refresh attempt failed|refresh failed/, 20_000);
     worker.child.kill('SIGTERM');
     await worker.exited;
 

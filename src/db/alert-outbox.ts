@@ -29,7 +29,12 @@ export async function addAlert(
  * `leaseMs`: a deliverer that dies mid-attempt leaves it due again after that, and concurrent
  * deliverers skip the rows another has locked.
  */
-export async function claimDueAlert(db: Db, leaseMs: number): Promise<OutboxAlert | undefined> {
+export async function claimDueAlert(
+  db: Db,
+  leaseMs: number,
+  /** only this alert (the one a process has just written), if it is due and no one holds it */
+  id?: string,
+): Promise<OutboxAlert | undefined> {
   const row = await db
     .updateTable('alert_outbox')
     .set({
@@ -45,6 +50,7 @@ export async function claimDueAlert(db: Db, leaseMs: number): Promise<OutboxAler
         .where('delivered_at', 'is', null)
         .where('failed_at', 'is', null)
         .where('next_attempt_at', '<=', sql<Date>`now()`)
+        .$if(id !== undefined, (query) => query.where('id', '=', id ?? ''))
         .orderBy('next_attempt_at')
         .limit(1)
         .forUpdate()

@@ -60,16 +60,35 @@ type AlertTarget = { name: string; alerts: { webhookUrl?: string | undefined } }
 
 /**
  * Puts an alert in the outbox, in the caller's transaction when it has one: the event and its
- * alert commit together. Nothing when the model has no webhook.
+ * alert commit together. Its id (its event id), for the writer to send it at once once committed
+ * (sendQueuedAlert); undefined when the model has no webhook.
  */
 export async function queueAlert(
   db: Db,
   spec: AlertTarget,
   body: { event: string } & Record<string, unknown>,
-): Promise<void> {
+): Promise<string | undefined> {
   const url = spec.alerts.webhookUrl;
-  if (url === undefined) return;
-  await addAlert(db, { model: spec.name, event: body.event, url, body });
+  if (url === undefined) return undefined;
+  return addAlert(db, { model: spec.name, event: body.event, url, body });
+}
+
+/**
+ * The writer's own attempt at the alert it has just queued, once committed: that alert alone
+ * (other models' alerts and retries are the workers' periodic delivery's, jobs/outbox.ts), and
+ * never a failure for the caller, whose event has committed already: a failed attempt is retried
+ * by that delivery.
+ */
+export async function sendQueuedAlert(
+  db: Db,
+  logger: Logger,
+  id: string | undefined,
+  options: AlertOptions = {},
+): Promise<void> {
+  if (id === undefined) return;
+  await deliverDueAlerts(db, logger, options, id).catch((error: unknown) =>
+    logger.warn({ err: error, eventId: id }, 'could not send the alert now; the outbox will'),
+  );
 }
 
 /** Logs and counts a held version; its alert was queued with the hold (queueAlert). */
@@ -121,16 +140,23 @@ export function heldAlert(report: DriftReport) {
 }
 
 /**
- * Delivers the alerts that are due, one attempt each, until none is left: the process that wrote
- * an alert calls it at once, and every worker calls it now and then (jobs/outbox.ts), so that
- * retries and the alerts of processes that died go out too. Returns how many were delivered.
+ * Delivers the alerts that are due, one attempt each, until none is left: every worker calls it
+ * now and then (jobs/outbox.ts), so that retries and the alerts of processes that died go out too
+ * (the process that wrote an alert tries that one at once: sendQueuedAlert). Returns how many
+ * were delivered.
  */
-export async function deliverDueAlerts(db: Db, logger: Logger, options: AlertOptions = {}): Promise<number> {
+export async function deliverDueAlerts(
+  db: Db,
+  logger: Logger,
+  options: AlertOptions = {},
+  /** this alert alone (sendQueuedAlert) */
+  only?: string,
+): Promise<number> {
   const { attempts, timeoutMs, backoffMs } = { ...DEFAULTS, ...options };
   let delivered = 0;
-  for (;;) {
+  for (let claims = 0; only === undefined || claims < 1; claims += 1) {
     // leased for the POST's timeout and a margin: a deliverer that dies mid-POST frees it then
-    const alert = await claimDueAlert(db, timeoutMs + 1_000);
+    const alert = await claimDueAlert(db, timeoutMs + 1_000, only);
     if (alert === undefined) return delivered;
     const outcome = await postOnce(alert, timeoutMs);
     if (outcome.ok) {
@@ -161,6 +187,7 @@ export async function deliverDueAlerts(db: Db, logger: Logger, options: AlertOpt
       logger.warn({ ...context, retryInMs }, 'the alert webhook did not answer; it will be tried again');
     }
   }
+  return delivered;
 }
 
 /** One POST of an alert, its event id in the body and in a header for the receiver to deduplicate. */

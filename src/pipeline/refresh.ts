@@ -39,9 +39,9 @@ import {
 import {
   type AlertOptions,
   announceInputsFailed,
-  deliverDueAlerts,
   inputsFailedAlert,
   queueAlert,
+  sendQueuedAlert,
 } from '../drift/alerts.ts';
 import { reportAgainstPublished } from '../drift/gate.ts';
 import { checkInputs, InputCheckError, inputChecksFailure } from '../drift/input-checks.ts';
@@ -201,9 +201,13 @@ export async function runRefresh(deps: RefreshDeps, attempt: RefreshAttempt): Pr
           ? { version: error.version, runId: run.id, error: message, checks: error.checks }
           : undefined;
       // the alert before the failure: a process that dies between the two alerts twice, never not at all
+      let alertId: string | undefined;
       if (inputsFailure !== undefined) {
-        await queueAlert(fenced, spec, inputsFailedAlert(spec.name, inputsFailure)).catch((lost: unknown) =>
-          log.error({ err: lost }, 'could not queue the alert of the failed input checks'),
+        alertId = await queueAlert(fenced, spec, inputsFailedAlert(spec.name, inputsFailure)).catch(
+          (lost: unknown) => {
+            log.error({ err: lost }, 'could not queue the alert of the failed input checks');
+            return undefined;
+          },
         );
       }
       await recordFailure(fenced, client, run.id, versionId, message, final).catch((cleanup: unknown) =>
@@ -211,7 +215,7 @@ export async function runRefresh(deps: RefreshDeps, attempt: RefreshAttempt): Pr
       );
       if (inputsFailure !== undefined) {
         announceInputsFailed(log, spec, inputsFailure);
-        await deliverDueAlerts(deps.db, log, deps.alerts);
+        await sendQueuedAlert(deps.db, log, alertId, deps.alerts);
       }
       throw error;
     }

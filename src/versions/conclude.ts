@@ -4,7 +4,7 @@ import type { Db } from '../db/database.ts';
 import type { Lineage } from '../db/json-columns.ts';
 import { finishRun } from '../db/runs.ts';
 import { findVersionById, mergeLineage, transitionVersion, type Version } from '../db/versions.ts';
-import { type AlertOptions, announceHeld, deliverDueAlerts, heldAlert, queueAlert } from '../drift/alerts.ts';
+import { type AlertOptions, announceHeld, heldAlert, queueAlert, sendQueuedAlert } from '../drift/alerts.ts';
 import { gateCandidate } from '../drift/gate.ts';
 import type { DriftReport } from '../drift/report.ts';
 import type { ModelSpec } from '../model/spec.ts';
@@ -35,7 +35,13 @@ export type Candidate = {
   onPublishing?: () => Promise<void>;
 };
 
-export type Conclusion = { state: 'published' | 'held'; version: Version; report: DriftReport };
+export type Conclusion = {
+  state: 'published' | 'held';
+  version: Version;
+  report: DriftReport;
+  /** the held alert queued with the hold, sent once the decision has committed */
+  alertId?: string | undefined;
+};
 
 /** The gate and its consequence, inside the caller's transaction (which then commits it). */
 export async function decideInTransaction(trx: Db, candidate: Candidate): Promise<Conclusion> {
@@ -46,6 +52,7 @@ export async function decideInTransaction(trx: Db, candidate: Candidate): Promis
     candidate.early,
   );
   let state: Conclusion['state'] = 'held';
+  let alertId: string | undefined;
   if (report.verdict.passed) {
     await candidate.onPublishing?.();
     await publishInTransaction(trx, version, { actor: candidate.actor, reason: candidate.reason });
@@ -53,13 +60,13 @@ export async function decideInTransaction(trx: Db, candidate: Candidate): Promis
   } else {
     await transitionVersion(trx, version.id, ['running'], 'held');
     // the alert commits with the hold: a process killed before sending it cannot lose it
-    await queueAlert(trx, candidate.spec, heldAlert(report));
+    alertId = await queueAlert(trx, candidate.spec, heldAlert(report));
   }
   await mergeLineage(trx, version.id, candidate.lineage());
   await finishRun(trx, candidate.runId, { state: 'succeeded' });
   const concluded = await findVersionById(trx, version.id);
   if (concluded === undefined) throw new Error(`version ${version.id} vanished as it was concluded`);
-  return { state, version: concluded, report };
+  return { state, version: concluded, report, alertId };
 }
 
 export type AfterDeps = { db: Db; pool: pg.Pool; logger: Logger; alerts?: AlertOptions | undefined };
@@ -71,7 +78,7 @@ export type AfterDeps = { db: Db; pool: pg.Pool; logger: Logger; alerts?: AlertO
 export async function afterDecision(deps: AfterDeps, spec: ModelSpec, decision: Conclusion): Promise<void> {
   if (decision.state === 'held') {
     announceHeld(deps.logger, spec, decision.report);
-    await deliverDueAlerts(deps.db, deps.logger, deps.alerts);
+    await sendQueuedAlert(deps.db, deps.logger, decision.alertId, deps.alerts);
     return;
   }
   deps.logger.info(

@@ -15,7 +15,7 @@ import {
   waitForRun,
 } from '../helpers/pipeline.ts';
 import type { RunningBin } from '../helpers/spawn.ts';
-import { spawnWorker, waitFor } from '../helpers/worker-process.ts';
+import { resumeStalled, spawnWorker, waitFor } from '../helpers/worker-process.ts';
 
 // Enough keys that a shard scores for a few seconds: long enough to be caught at it.
 const KEYS = 300_000;
@@ -129,16 +129,7 @@ describe('a sharded run survives the worker holding one of its shards', () => {
       throw new Error(`${(error as Error).message}\n${replacement.output()}`);
     });
     expect(finished).toMatchObject({ state: 'succeeded', error: null });
-    stalled.child.kill('SIGCONT');
-    await waitFor(
-      async () =>
-        /lost its database connection|shard attempt failed|shard failed/.test(stalled.output())
-          ? true
-          : undefined,
-      30_000,
-      `the resumed shard to notice it lost its lock\n${stalled.output()}`,
-      100,
-    );
+    await resumeStalled(stalled, /lost its database connection|shard attempt failed|shard failed/, 30_000);
     await stalled.stop();
 
     const shards = await expectOneCompleteVersion(run.id, expected);

@@ -19,3 +19,17 @@ export async function waitFor<T>(
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
+
+/**
+ * Wakes a SIGSTOPped worker whose attempt was taken over meanwhile, and waits until it says it
+ * gave up (its output matches `gaveUp`): its connection was terminated, so it wrote nothing more.
+ */
+export async function resumeStalled(worker: RunningBin, gaveUp: RegExp, timeoutMs: number): Promise<void> {
+  worker.child.kill('SIGCONT');
+  await waitFor(
+    async () => (gaveUp.test(worker.output()) ? true : undefined),
+    timeoutMs,
+    `the resumed attempt to notice it lost its lock\n${worker.output()}`,
+    100,
+  );
+}
