@@ -1,27 +1,28 @@
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
+import { naive } from '../src/model/estimators/naive.ts';
 import {
   COPY_BINARY_HEADER,
   COPY_BINARY_TRAILER,
   sourceTimeText,
   tupleEnd,
 } from '../src/pipeline/copy-binary.ts';
-import { withInterval } from '../src/pipeline/score.ts';
+import { type ScoringCounts, scoreSpilled } from '../src/pipeline/score.ts';
 
-/** A tuple as scoreNewestRows writes it: key, then value three times, then an 8-byte time. */
-function scoredTuple(key: string, value: number, time: bigint): Buffer {
+/** A tuple as spillNewestRows writes it: key, an 8-byte time, then the features as float8. */
+function spilledTuple(key: string, time: bigint, features: number[]): Buffer {
   const keyBytes = Buffer.from(key, 'utf8');
-  const tuple = Buffer.alloc(2 + 4 + keyBytes.length + 4 * 12);
-  let at = tuple.writeInt16BE(5, 0);
+  const tuple = Buffer.alloc(2 + 4 + keyBytes.length + 12 + 12 * features.length);
+  let at = tuple.writeInt16BE(2 + features.length, 0);
   at = tuple.writeInt32BE(keyBytes.length, at);
   at += keyBytes.copy(tuple, at);
-  for (let i = 0; i < 3; i += 1) {
-    at = tuple.writeInt32BE(8, at);
-    at = tuple.writeDoubleBE(value, at);
-  }
   at = tuple.writeInt32BE(8, at);
-  tuple.writeBigInt64BE(time, at);
+  at = tuple.writeBigInt64BE(time, at);
+  for (const feature of features) {
+    at = tuple.writeInt32BE(8, at);
+    at = tuple.writeDoubleBE(feature, at);
+  }
   return tuple;
 }
 
@@ -51,25 +52,45 @@ function readTuples(stream: Buffer): [string, number, number, number][] {
 describe('the binary COPY stream of scored keys', () => {
   const stream = Buffer.concat([
     COPY_BINARY_HEADER,
-    scoredTuple('AAPL', 101.5, 0n),
-    scoredTuple('ключ', -3.25, 86_400_000_000n),
-    scoredTuple('x'.repeat(256), 0.1, 1n),
+    spilledTuple('AAPL', 0n, [7, 101.5]),
+    spilledTuple('ключ', 86_400_000_000n, [7, -3.25]),
+    spilledTuple('too-big', 1n, [7, Number.POSITIVE_INFINITY]),
+    spilledTuple('x'.repeat(256), 1n, [7, 0.1]),
     COPY_BINARY_TRAILER,
   ]);
-  const interval = { lower: -0.7, upper: 1.3 };
+  const artifact = {
+    ...naive.fit({
+      params: { feature: 'b' },
+      features: ['a', 'b'],
+      stats: { n: 0, featureMeans: [], featureCov: [], targetMean: 0, featureTargetCov: [] },
+    }),
+    interval: { lower: -0.7, upper: 1.3 },
+  };
+  const scored = async (chunks: Buffer[]) => {
+    const counts: ScoringCounts = { rows: 4, skippedRows: 1, skippedKeys: 2 };
+    const out = await buffer(Readable.from(chunks).pipe(scoreSpilled(naive, artifact, counts)));
+    return { out, counts };
+  };
 
-  it('gets each estimate its interval, the same doubles as value + bound, however the bytes are cut', async () => {
-    const whole = await buffer(Readable.from([Buffer.from(stream)]).pipe(withInterval(interval)));
-    const bytes = [...Buffer.from(stream)].map((byte) => Buffer.from([byte]));
-    const byByte = await buffer(Readable.from(bytes).pipe(withInterval(interval)));
-    expect(byByte.equals(whole)).toBe(true);
-    expect(whole.length).toBe(stream.length);
-    expect(readTuples(whole)).toEqual([
+  it('scores each key with its interval, the same doubles as value + bound, however the bytes are cut', async () => {
+    const whole = await scored([Buffer.from(stream)]);
+    const byByte = await scored([...Buffer.from(stream)].map((byte) => Buffer.from([byte])));
+    expect(byByte.out.equals(whole.out)).toBe(true);
+    expect(readTuples(whole.out)).toEqual([
       ['AAPL', 101.5, 101.5 - 0.7, 101.5 + 1.3],
       ['ключ', -3.25, -3.25 - 0.7, -3.25 + 1.3],
       ['x'.repeat(256), 0.1, 0.1 - 0.7, 0.1 + 1.3],
     ]);
-    expect(whole.subarray(-2).equals(COPY_BINARY_TRAILER)).toBe(true);
+    // the time travels as it came, after the three doubles
+    const second = tupleEnd(whole.out, COPY_BINARY_HEADER.length);
+    expect(whole.out.readBigInt64BE(tupleEnd(whole.out, second) - 8)).toBe(86_400_000_000n);
+    expect(whole.out.subarray(-2).equals(COPY_BINARY_TRAILER)).toBe(true);
+    // a prediction that is not finite leaves its key out, counted
+    expect(whole.counts).toEqual({ rows: 3, skippedRows: 2, skippedKeys: 2 });
+  });
+
+  it('refuses a spill cut short', async () => {
+    await expect(scored([stream.subarray(0, stream.length - 5)])).rejects.toThrow(/middle of its COPY data/);
   });
 
   it('names a source time as the source column writes it', () => {

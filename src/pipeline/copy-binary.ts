@@ -58,3 +58,87 @@ export function sourceTimeText(input: Buffer, at: number, timeType: string): str
   const seconds = fraction === 0 ? '' : `.${String(fraction).padStart(6, '0').replace(/0+$/, '')}`;
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${seconds}${timeType.includes('with time zone') ? '+00' : ''}`;
 }
+
+/**
+ * Reads a binary COPY stream however its bytes are cut into chunks: every whole tuple goes to
+ * `onTuple` as the buffer that holds it and where it starts (the tuple is handled in place); a
+ * tuple cut by a chunk's end waits for the next chunk.
+ */
+export class TupleReader {
+  private pending: Buffer | undefined;
+  private started = false;
+  private ended = false;
+  private readonly onTuple: (input: Buffer, start: number) => void;
+
+  constructor(onTuple: (input: Buffer, start: number) => void) {
+    this.onTuple = onTuple;
+  }
+
+  read(chunk: Buffer): void {
+    const input = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
+    let start = 0;
+    if (!this.started) {
+      start = tuplesStart(input);
+      if (start < 0) {
+        this.pending = input;
+        return;
+      }
+      this.started = true;
+    }
+    for (let end = tupleEnd(input, start); end >= 0 && !this.ended; end = tupleEnd(input, start)) {
+      if (input.readInt16BE(start) === -1) this.ended = true;
+      else this.onTuple(input, start);
+      start = end;
+    }
+    // a copy: the rest of the chunk must not keep the whole chunk alive
+    this.pending = start < input.length ? Buffer.from(input.subarray(start)) : undefined;
+  }
+
+  /** Whether the stream ended with its trailer and nothing after it. */
+  get whole(): boolean {
+    return this.ended && this.pending === undefined;
+  }
+}
+
+const OUT_CHUNK = 64 * 1024;
+const FLOAT8_BYTES = 8;
+
+/**
+ * Writes a binary COPY stream into 64 KiB buffers: the header first, the trailer at `end`; `take`
+ * hands over the buffers filled so far.
+ */
+export class TupleWriter {
+  private out = Buffer.allocUnsafe(OUT_CHUNK);
+  private at = COPY_BINARY_HEADER.copy(this.out, 0);
+  private readonly ready: Buffer[] = [];
+
+  /** Starts a tuple of `fields` fields, `bytes` long in all (the field count included). */
+  tuple(fields: number, bytes: number): void {
+    if (this.at + bytes > this.out.length) {
+      if (this.at > 0) this.ready.push(this.out.subarray(0, this.at));
+      this.out = Buffer.allocUnsafe(Math.max(OUT_CHUNK, bytes));
+      this.at = 0;
+    }
+    this.at = this.out.writeInt16BE(fields, this.at);
+  }
+
+  float8(value: number): void {
+    this.at = this.out.writeInt32BE(FLOAT8_BYTES, this.at);
+    this.at = this.out.writeDoubleBE(value, this.at);
+  }
+
+  /** Fields copied as they came (their lengths included) from input[start, end). */
+  copy(input: Buffer, start: number, end: number): void {
+    this.at += input.copy(this.out, this.at, start, end);
+  }
+
+  take(): Buffer[] {
+    return this.ready.splice(0);
+  }
+
+  end(): Buffer[] {
+    this.tuple(-1, COPY_BINARY_TRAILER.length);
+    const last = this.out.subarray(0, this.at);
+    return [...this.take(), last];
+  }
+}

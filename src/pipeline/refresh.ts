@@ -47,7 +47,7 @@ import { reportAgainstPublished } from '../drift/gate.ts';
 import { checkInputs, InputCheckError, inputChecksFailure } from '../drift/input-checks.ts';
 import { PermanentError } from '../errors.ts';
 import { estimatorFor } from '../model/estimators/registry.ts';
-import type { Interval } from '../model/estimators/types.ts';
+import type { Artifact } from '../model/estimators/types.ts';
 import { missingTargetShare } from '../model/moments.ts';
 import type { ModelSpec } from '../model/spec.ts';
 import {
@@ -274,12 +274,9 @@ async function attemptUnderLock(ctx: AttemptContext): Promise<RefreshOutcome> {
   }
   const { flow } = ctx.attempt;
   if (flow.step === 'train') {
-    const fitted = await checkAndFit(ctx, version);
-    if (fitted.shards === 1) {
-      await fitted.timer.enter('scoring');
-      const { training, scored } = await measureWhileScoring(ctx, fitted);
-      return finish(ctx, fitted.timer, { metrics: training.metrics, ...scored });
-    }
+    const planned = await startAttempt(ctx);
+    if (planned.shards === 1) return refreshInOneStep(ctx, version, planned);
+    const fitted = await checkAndFit(ctx, version, planned);
     await prepareShards(ctx, fitted, await measure(ctx, fitted));
   }
   if (flow.step !== 'finish') {
@@ -289,18 +286,16 @@ async function attemptUnderLock(ctx: AttemptContext): Promise<RefreshOutcome> {
   return finishShards(ctx, version);
 }
 
-type Fitted = {
+/** What an attempt's first step knows before it reads a row: a retry starts here from nothing. */
+type Planned = {
   timer: PhaseTimer;
   source: SourceRef;
-  model: FittedModel;
   shards: number;
 };
 
-/**
- * The `checking` and `training` phases of a run's first step: a retry starts here from nothing.
- * Training here is the fit, from the window's moments; the model is measured after (measure).
- */
-async function checkAndFit(ctx: AttemptContext, version: Version): Promise<Fitted> {
+type Fitted = Planned & { model: FittedModel };
+
+async function startAttempt(ctx: AttemptContext): Promise<Planned> {
   const { deps, fenced, client, run, spec, versionId, log } = ctx;
   const attemptNumber = await startRunAttempt(fenced, run.id);
   await mergeLineage(fenced, versionId, { jobId: ctx.attempt.jobId, attempts: attemptNumber });
@@ -308,8 +303,17 @@ async function checkAndFit(ctx: AttemptContext, version: Version): Promise<Fitte
   await dropPartition(client, versionId);
   const timer = new PhaseTimer(deps.db, run.id, attemptNumber, log);
   log.info({ phase: 'checking', attempt: attemptNumber }, 'refresh checking');
-
   const source = await resolveSource(deps.db, spec.source as NonNullable<ModelSpec['source']>);
+  return { timer, source, shards: await shardCount(deps.db, spec, source) };
+}
+
+/**
+ * The `checking` and `training` phases of a run's first step. Training here is the fit, from the
+ * window's moments; the model is measured after (measure).
+ */
+async function checkAndFit(ctx: AttemptContext, version: Version, planned: Planned): Promise<Fitted> {
+  const { deps, fenced, run, spec, versionId, log } = ctx;
+  const { source, timer } = planned;
   // The checks and training share their reads: the newest slice gives the window's anchor, and the
   // one scan of the window gives both training's moments and the share of its missing targets.
   const newest = await newestSlice(deps.db, source);
@@ -332,9 +336,7 @@ async function checkAndFit(ctx: AttemptContext, version: Version): Promise<Fitte
   }
 
   await timer.enter('training');
-  const model = fitModel(spec, source, window);
-  const shards = await shardCount(deps.db, spec, source);
-  return { timer, source, model, shards };
+  return { ...planned, model: fitModel(spec, source, window) };
 }
 
 /** Measures the fitted model (holdout errors, the interval) and records it in the lineage. */
@@ -351,33 +353,49 @@ async function measure(ctx: AttemptContext, fitted: Fitted): Promise<Training> {
 }
 
 /**
- * An unsharded run measures its model on a pooled connection while it scores: the holdout's scan
- * and sort in one Postgres backend beside the source's stream in another. Only the COPY waits for
- * the interval the measuring gives. Both end before the attempt goes on, whichever fails.
+ * An unsharded run in one step. Reading the source for scoring needs no model, so it starts with
+ * the attempt, in a thread and a Postgres backend of its own, beside the input checks and the
+ * window's scan; the holdout's scan and sort follow on a pooled connection once the model is fit.
+ * Only the COPY waits for the measured model. Whichever fails, both end before the attempt goes on,
+ * and failed input checks stop the reading at once.
  */
-async function measureWhileScoring(
+async function refreshInOneStep(
   ctx: AttemptContext,
-  fitted: Fitted,
-): Promise<{ training: Training; scored: Omit<Concluding, 'metrics'> }> {
-  const measuring = measure(ctx, fitted);
-  const interval = measuring.then((training) => training.artifact.interval);
-  // scoring may fail before it waits for the interval: a failed measuring is then reported once, below
-  interval.catch(() => {});
-  const scoring = scoreInAttempt(ctx, fitted, interval);
-  const [measured, scored] = await Promise.allSettled([measuring, scoring]);
-  if (measured.status === 'rejected') throw measured.reason;
-  if (scored.status === 'rejected') throw scored.reason;
-  return { training: measured.value, scored: scored.value };
+  version: Version,
+  planned: Planned,
+): Promise<RefreshOutcome> {
+  const { timer } = planned;
+  let measured!: (artifact: Artifact) => void;
+  let notMeasured!: (reason: unknown) => void;
+  const artifact = new Promise<Artifact>((resolve, reject) => {
+    measured = resolve;
+    notMeasured = reject;
+  });
+  const scoring = scoreInAttempt(ctx, planned, artifact);
+  // a scoring that fails before the model is measured is reported once, below
+  scoring.catch(() => {});
+  let training: Training;
+  try {
+    const fitted = await checkAndFit(ctx, version, planned);
+    await timer.enter('scoring');
+    training = await measure(ctx, fitted);
+    measured(training.artifact);
+  } catch (error) {
+    notMeasured(error);
+    await scoring.catch(() => {});
+    throw error;
+  }
+  return finish(ctx, timer, { metrics: training.metrics, ...(await scoring) });
 }
 
 /** An unsharded run's `scoring` phase: every key, scored and written by the attempt itself. */
 async function scoreInAttempt(
   ctx: AttemptContext,
-  fitted: Fitted,
-  interval: Promise<Interval>,
+  planned: Planned,
+  artifact: Promise<Artifact>,
 ): Promise<Omit<Concluding, 'metrics'>> {
   const { deps, client, run, spec, versionId, log } = ctx;
-  const { source, timer } = fitted;
+  const { source, timer } = planned;
   const expected = await estimatedKeys(deps.db, source);
   const [from, to] = phaseSpan.scoring;
   const scored = await scoreToTable({
@@ -385,22 +403,21 @@ async function scoreInAttempt(
     client,
     source,
     estimator: spec.estimator,
-    artifact: fitted.model.artifact,
-    interval,
+    artifact,
     target: { versionId },
     onRows: (rows) => {
-      if (expected === undefined) return;
+      // the reading starts during the checks: progress shows from the scoring phase on
+      if (expected === undefined || timer.phase !== 'scoring') return;
       // the COPY of the spill file takes the last tenth of the phase
       const share = Math.min(0.9, (0.9 * rows) / expected);
       setRunPhase(deps.db, run.id, timer.attempt, 'scoring', from + (to - from) * share).catch(
         (error: unknown) => log.debug({ err: error }, 'progress update failed'),
       );
     },
-    beforeCopy: (counts) => {
-      if (counts.rows === 0) throw noKeyToScore(source.table, counts);
-    },
   });
+  if (scored.counts.rows === 0) throw noKeyToScore(source.table, scored.counts);
   timer.steps.score = scored.scoreMs;
+  timer.steps.modelWait = scored.modelWaitMs;
   timer.steps.copy = scored.copyMs;
   return { counts: scored.counts, copyStarted: scored.copyStarted };
 }
@@ -582,7 +599,7 @@ class PhaseTimer {
   private readonly db: Db;
   private readonly runId: string;
   private readonly log: Logger;
-  private phase: RunPhase;
+  private current: RunPhase;
   private started = performance.now();
 
   constructor(
@@ -600,18 +617,22 @@ class PhaseTimer {
     this.runId = runId;
     this.attempt = attempt;
     this.log = log;
-    this.phase = phase;
+    this.current = phase;
     this.timings = { ...recorded.phasesMs };
     this.steps = { ...recorded.stepsMs };
   }
 
   async enter(next: RunPhase): Promise<void> {
     this.stop();
-    this.phase = next;
+    this.current = next;
     this.started = performance.now();
     this.fixed = undefined;
     await setRunPhase(this.db, this.runId, this.attempt, next, phaseSpan[next][0]);
     this.log.info({ phase: next }, `refresh ${next}`);
+  }
+
+  get phase(): RunPhase {
+    return this.current;
   }
 
   /** The current phase took this long, whatever this timer saw (a sharded run's children scored). */
@@ -621,7 +642,7 @@ class PhaseTimer {
 
   /** Ends the current phase's time. */
   stop(): void {
-    this.timings[this.phase] = this.fixed ?? Math.round(performance.now() - this.started);
+    this.timings[this.current] = this.fixed ?? Math.round(performance.now() - this.started);
   }
 
   private fixed: number | undefined;

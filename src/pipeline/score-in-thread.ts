@@ -6,9 +6,9 @@ import type { ScoringCounts } from './score.ts';
 import type { ScoringMessage, ScoringTask } from './score-thread.ts';
 
 /**
- * Scoring runs in a worker thread whose heap is capped. Streaming a million rows makes plenty of
- * short-lived garbage, and a process heap left to its own heuristics grows with the volume before
- * it collects; a small capped heap is collected early, so the worker's memory stays flat in the
+ * Scoring reads the source in a worker thread whose heap is capped. Streaming a million rows
+ * makes plenty of short-lived garbage, and a process heap left to its own heuristics grows with
+ * the volume before it collects; a small capped heap is collected early, so the worker's memory stays flat in the
  * number of keys. The main event loop stays free, too, for BullMQ's lock renewals.
  */
 const HEAP_LIMITS = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 64 };
@@ -16,8 +16,20 @@ const HEAP_LIMITS = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 64 };
 /** The thread's entry beside this file: score-thread.ts in the sources, score-thread.js once compiled. */
 const threadEntry = new URL(`./score-thread${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
-export function scoreInThread(task: ScoringTask, onProgress: (rows: number) => void): Promise<ScoringCounts> {
+/**
+ * Spills the newest source rows in a worker thread (score-thread.ts). An abort stops the thread
+ * at once (its connection goes with it) and rejects with the signal's reason.
+ */
+export function spillInThread(
+  task: ScoringTask,
+  onProgress: (rows: number) => void,
+  signal: AbortSignal,
+): Promise<ScoringCounts> {
   return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
     const thread = new Worker(threadEntry, {
       workerData: task,
       resourceLimits: HEAP_LIMITS,
@@ -26,9 +38,15 @@ export function scoreInThread(task: ScoringTask, onProgress: (rows: number) => v
     const settle = (outcome: () => void) => {
       if (!settled) {
         settled = true;
+        signal.removeEventListener('abort', stop);
         outcome();
       }
     };
+    const stop = () => {
+      settle(() => reject(signal.reason));
+      void thread.terminate();
+    };
+    signal.addEventListener('abort', stop, { once: true });
     thread.on('message', (message: ScoringMessage) => {
       if (message.kind === 'progress') onProgress(message.rows);
       else if (message.kind === 'done') settle(() => resolve(message.counts));

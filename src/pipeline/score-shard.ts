@@ -75,7 +75,6 @@ export async function runShard(deps: RefreshDeps, attempt: ShardAttempt): Promis
         source,
         estimator: spec.estimator,
         artifact,
-        interval: artifact.interval,
         target: { versionId, shard },
         shard: { versionId, index: shard, count: shards },
         onRows: (rows) => {

@@ -1,6 +1,6 @@
 /**
  * Entry point of the scoring thread (see score-in-thread.ts): streams the newest source rows on a
- * connection of its own, scores them and writes COPY lines to the spill file.
+ * connection of its own, checks them and writes them to the spill file (spillNewestRows).
  */
 import { createWriteStream } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -8,16 +8,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createClient } from '../db/database.ts';
 import type { ShardRef } from '../db/scoring.ts';
 import type { SourceRef } from '../db/source.ts';
-import { estimatorFor } from '../model/estimators/registry.ts';
-import type { Artifact } from '../model/estimators/types.ts';
-import { type ScoringCounts, scoreNewestRows } from './score.ts';
+import { type ScoringCounts, spillNewestRows } from './score.ts';
 
 export type ScoringTask = {
   databaseUrl: string;
   source: SourceRef;
   shard?: ShardRef | undefined;
-  estimator: string;
-  artifact: Artifact;
   spillPath: string;
 };
 
@@ -32,12 +28,10 @@ const client = createClient(task.databaseUrl, 'almanac-scoring');
 client.on('error', () => {});
 try {
   await client.connect();
-  const counts = await scoreNewestRows({
+  const counts = await spillNewestRows({
     client,
     source: task.source,
     shard: task.shard,
-    estimator: estimatorFor(task.estimator),
-    artifact: task.artifact,
     target: createWriteStream(task.spillPath),
     onProgress: (rows) => post({ kind: 'progress', rows }),
   });

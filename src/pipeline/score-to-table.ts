@@ -3,16 +3,19 @@ import type pg from 'pg';
 import { type PartitionTarget, tableOf, writePartition } from '../db/partitions.ts';
 import type { ShardRef } from '../db/scoring.ts';
 import type { SourceRef } from '../db/source.ts';
-import type { Artifact, Interval } from '../model/estimators/types.ts';
-import { type ScoringCounts, withInterval } from './score.ts';
-import { scoreInThread } from './score-in-thread.ts';
+import { estimatorFor } from '../model/estimators/registry.ts';
+import type { Artifact } from '../model/estimators/types.ts';
+import { type ScoringCounts, scoreSpilled } from './score.ts';
+import { spillInThread } from './score-in-thread.ts';
 import { createSpillFile } from './spill-file.ts';
 
 export type Scored = {
   counts: ScoringCounts;
-  /** milliseconds spent scoring into the spill file, then COPYing it */
+  /** milliseconds spent reading the source into the spill file, then scoring and COPYing it */
   scoreMs: number;
   copyMs: number;
+  /** milliseconds the COPY waited for the model once the source was read (a refresh measures it meanwhile) */
+  modelWaitMs: number;
   /** performance.now() when the COPY began (write + index is timed from there) */
   copyStarted: number;
 };
@@ -23,37 +26,39 @@ export type Scored = {
  * (unsharded) or the shard's. One path for both, so a shard's rows are the rows an unsharded run
  * would write for those keys.
  *
- * Scored rows go to a spill file first and are COPYed from it in one go: memory stays flat, the
- * source cursor and the COPY do not compete for the same cores, a scoring failure has written
- * nothing to Postgres, and the COPY statement is as short as the data allows.
+ * The source is read into a spill file first (score.ts: the reading needs no model, so a refresh
+ * starts it before it has trained), then scored on its way into one COPY once the model is
+ * measured: memory stays flat, the source's stream and the COPY do not compete for the same cores,
+ * a failure before the COPY has written nothing to Postgres, and the COPY statement is as short as
+ * the data allows. A model that fails to come (the input checks failed, say) stops the reading at
+ * once and rejects with its reason.
  */
 export async function scoreToTable(options: {
   databaseUrl: string;
   client: pg.Client;
   source: SourceRef;
   estimator: string;
-  artifact: Artifact;
-  /** the interval added to every estimate; a refresh may still be measuring it while it scores */
-  interval: Interval | Promise<Interval>;
+  /** the measured model; a refresh may still be checking its inputs and training it */
+  artifact: Artifact | Promise<Artifact>;
   target: PartitionTarget;
   shard?: ShardRef | undefined;
-  /** rows scored so far, at most every half second */
+  /** rows read so far, at most every half second */
   onRows: (rows: number) => void;
-  /** checks what was scored before anything is written (it throws to write nothing) */
-  beforeCopy?: (counts: ScoringCounts) => void;
 }): Promise<Scored> {
   const { target } = options;
+  const estimator = estimatorFor(options.estimator);
+  const model = Promise.resolve(options.artifact);
+  const reading = new AbortController();
+  model.catch((reason: unknown) => reading.abort(reason));
   const spill = await createSpillFile(tableOf(target));
   try {
     const scoringStarted = performance.now();
     let lastReport = 0;
-    const counts = await scoreInThread(
+    const counts = await spillInThread(
       {
         databaseUrl: options.databaseUrl,
         source: options.source,
         shard: options.shard,
-        estimator: options.estimator,
-        artifact: options.artifact,
         spillPath: spill.path,
       },
       (rows) => {
@@ -62,20 +67,27 @@ export async function scoreToTable(options: {
         lastReport = now;
         options.onRows(rows);
       },
+      reading.signal,
     );
-    const scoreMs = Math.round(performance.now() - scoringStarted);
-    options.beforeCopy?.(counts);
-    const interval = await options.interval;
+    const read = performance.now();
+    const artifact = await model;
     const copyStarted = performance.now();
     await writePartition(options.client, target, () => {
       // Small reads: COPY cannot take bytes faster than the server parses them, and big chunks
       // only pile up in the socket's buffer.
       const file = createReadStream(spill.path, { highWaterMark: 16 * 1024 });
-      const tuples = withInterval(interval);
+      const tuples = scoreSpilled(estimator, artifact, counts);
       file.on('error', (error) => tuples.destroy(error));
       return file.pipe(tuples);
     });
-    return { counts, scoreMs, copyMs: Math.round(performance.now() - copyStarted), copyStarted };
+    const ended = performance.now();
+    return {
+      counts,
+      scoreMs: Math.round(read - scoringStarted),
+      copyMs: Math.round(ended - copyStarted),
+      modelWaitMs: Math.round(copyStarted - read),
+      copyStarted,
+    };
   } finally {
     await spill.remove();
   }
