@@ -86,7 +86,7 @@ export async function sendQueuedAlert(
   options: AlertOptions = {},
 ): Promise<void> {
   if (id === undefined) return;
-  await deliverDueAlerts(db, logger, options, id).catch((error: unknown) =>
+  await deliverNext(db, logger, options, id).catch((error: unknown) =>
     logger.warn({ err: error, eventId: id }, 'could not send the alert now; the outbox will'),
   );
 }
@@ -145,49 +145,56 @@ export function heldAlert(report: DriftReport) {
  * (the process that wrote an alert tries that one at once: sendQueuedAlert). Returns how many
  * were delivered.
  */
-export async function deliverDueAlerts(
-  db: Db,
-  logger: Logger,
-  options: AlertOptions = {},
-  /** this alert alone (sendQueuedAlert) */
-  only?: string,
-): Promise<number> {
-  const { attempts, timeoutMs, backoffMs } = { ...DEFAULTS, ...options };
+export async function deliverDueAlerts(db: Db, logger: Logger, options: AlertOptions = {}): Promise<number> {
   let delivered = 0;
-  for (let claims = 0; only === undefined || claims < 1; claims += 1) {
-    // leased for the POST's timeout and a margin: a deliverer that dies mid-POST frees it then
-    const alert = await claimDueAlert(db, timeoutMs + 1_000, only);
-    if (alert === undefined) return delivered;
-    const outcome = await postOnce(alert, timeoutMs);
-    if (outcome.ok) {
-      await markAlertDelivered(db, alert.id);
-      deliveredAlerts.inc({ model: alert.model });
-      delivered += 1;
-      continue;
-    }
-    const final = outcome.refused || alert.attempts >= attempts;
-    const retryInMs = final ? null : Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** (alert.attempts - 1));
-    await markAlertAttemptFailed(db, alert.id, outcome.error, retryInMs);
-    const context = {
-      url: alert.url,
-      eventId: alert.id,
-      attempt: alert.attempts,
-      attempts,
-      outcome: outcome.error,
-    };
-    if (final) {
-      failedAlerts.inc({ model: alert.model });
-      logger.warn(
-        context,
-        outcome.refused
-          ? 'the alert webhook refused the alert'
-          : 'the alert webhook did not answer; giving up',
-      );
-    } else {
-      logger.warn({ ...context, retryInMs }, 'the alert webhook did not answer; it will be tried again');
-    }
+  for (let outcome = await deliverNext(db, logger, options); outcome !== 'none'; ) {
+    if (outcome === 'delivered') delivered += 1;
+    outcome = await deliverNext(db, logger, options);
   }
   return delivered;
+}
+
+/**
+ * One attempt at the next due alert (at alert `id` alone, when given): 'none' when none was due or
+ * free. A failed attempt is rescheduled with backoff, or given up after the last attempt or a
+ * refusal.
+ */
+async function deliverNext(
+  db: Db,
+  logger: Logger,
+  options: AlertOptions,
+  id?: string,
+): Promise<'none' | 'delivered' | 'failed'> {
+  const { attempts, timeoutMs, backoffMs } = { ...DEFAULTS, ...options };
+  // leased for the POST's timeout and a margin: a deliverer that dies mid-POST frees it then
+  const alert = await claimDueAlert(db, timeoutMs + 1_000, id);
+  if (alert === undefined) return 'none';
+  const outcome = await postOnce(alert, timeoutMs);
+  if (outcome.ok) {
+    await markAlertDelivered(db, alert.id);
+    deliveredAlerts.inc({ model: alert.model });
+    return 'delivered';
+  }
+  const final = outcome.refused || alert.attempts >= attempts;
+  const retryInMs = final ? null : Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** (alert.attempts - 1));
+  await markAlertAttemptFailed(db, alert.id, outcome.error, retryInMs);
+  const context = {
+    url: alert.url,
+    eventId: alert.id,
+    attempt: alert.attempts,
+    attempts,
+    outcome: outcome.error,
+  };
+  if (final) {
+    failedAlerts.inc({ model: alert.model });
+    logger.warn(
+      context,
+      outcome.refused ? 'the alert webhook refused the alert' : 'the alert webhook did not answer; giving up',
+    );
+  } else {
+    logger.warn({ ...context, retryInMs }, 'the alert webhook did not answer; it will be tried again');
+  }
+  return 'failed';
 }
 
 /** One POST of an alert, its event id in the body and in a header for the receiver to deduplicate. */

@@ -290,6 +290,8 @@ async function attemptUnderLock(ctx: AttemptContext): Promise<RefreshOutcome> {
 type Planned = {
   timer: PhaseTimer;
   source: SourceRef;
+  /** the planner's guess at the source's keys, for `"shards": "auto"` and progress */
+  keys: number | undefined;
   shards: number;
 };
 
@@ -304,7 +306,8 @@ async function startAttempt(ctx: AttemptContext): Promise<Planned> {
   const timer = new PhaseTimer(deps.db, run.id, attemptNumber, log);
   log.info({ phase: 'checking', attempt: attemptNumber }, 'refresh checking');
   const source = await resolveSource(deps.db, spec.source as NonNullable<ModelSpec['source']>);
-  return { timer, source, shards: await shardCount(deps.db, spec, source) };
+  const keys = await estimatedKeys(deps.db, source);
+  return { timer, source, keys, shards: await shardCount(deps.db, spec, source, keys) };
 }
 
 /**
@@ -395,8 +398,7 @@ async function scoreInAttempt(
   artifact: Promise<Artifact>,
 ): Promise<Omit<Concluding, 'metrics'>> {
   const { deps, client, run, spec, versionId, log } = ctx;
-  const { source, timer } = planned;
-  const expected = await estimatedKeys(deps.db, source);
+  const { source, timer, keys: expected } = planned;
   const [from, to] = phaseSpan.scoring;
   const scored = await scoreToTable({
     databaseUrl: deps.databaseUrl,

@@ -8,8 +8,9 @@ import type { ScoringMessage, ScoringTask } from './score-thread.ts';
 /**
  * Scoring reads the source in a worker thread whose heap is capped. Streaming a million rows
  * makes plenty of short-lived garbage, and a process heap left to its own heuristics grows with
- * the volume before it collects; a small capped heap is collected early, so the worker's memory stays flat in the
- * number of keys. The main event loop stays free, too, for BullMQ's lock renewals.
+ * the volume before it collects; a small capped heap is collected early, so the worker's memory
+ * stays flat in the number of keys. The main event loop stays free, too, for BullMQ's lock
+ * renewals.
  */
 const HEAP_LIMITS = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 64 };
 

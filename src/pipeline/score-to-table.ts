@@ -11,8 +11,9 @@ import { createSpillFile } from './spill-file.ts';
 
 export type Scored = {
   counts: ScoringCounts;
-  /** milliseconds spent reading the source into the spill file, then scoring and COPYing it */
+  /** milliseconds spent reading the source into the spill file (the lineage's `score` step) */
   scoreMs: number;
+  /** milliseconds spent scoring the spilled rows on their way into the COPY */
   copyMs: number;
   /** milliseconds the COPY waited for the model once the source was read (a refresh measures it meanwhile) */
   modelWaitMs: number;

@@ -1,5 +1,5 @@
 import type { Db } from '../db/database.ts';
-import { countKeys, estimatedKeys } from '../db/scoring.ts';
+import { countKeys } from '../db/scoring.ts';
 import type { SourceRef } from '../db/source.ts';
 import type { ModelSpec } from '../model/spec.ts';
 
@@ -18,10 +18,15 @@ export function autoShards(keys: number): number {
 
 /**
  * How many shards a run scores in, decided once when it trains (its lineage keeps it): the spec's
- * number, or for `auto` the source's keys, from the planner's statistics when it has them and
- * counted otherwise.
+ * number, or for `auto` the source's keys, from the planner's statistics (`estimated`, which the
+ * caller has read: src/db/scoring.ts, estimatedKeys) when it has them and counted otherwise.
  */
-export async function shardCount(db: Db, spec: ModelSpec, source: SourceRef): Promise<number> {
+export async function shardCount(
+  db: Db,
+  spec: ModelSpec,
+  source: SourceRef,
+  estimated: number | undefined,
+): Promise<number> {
   if (spec.shards !== 'auto') return spec.shards;
-  return autoShards((await estimatedKeys(db, source)) ?? (await countKeys(db, source)));
+  return autoShards(estimated ?? (await countKeys(db, source)));
 }
