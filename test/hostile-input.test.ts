@@ -1,5 +1,6 @@
 import { request } from 'node:http';
 import fc from 'fast-check';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '../src/api/routes.ts';
 import { importCsv, readableOf } from '../src/imports/import-csv.ts';
@@ -324,4 +325,32 @@ describe('hostile input', () => {
     }
     expect(await state()).toBe(before);
   }, 120_000);
+
+  it('ignores change notifications Almanac did not send, and follows the real ones after them', async () => {
+    // any role may NOTIFY on any channel: the read-only one, here
+    const forged = ['x', 'null', '[]', '{"table":"versions"}', '{"table":"nope","model":"ext"}', ''];
+    await db()
+      .transaction()
+      .execute(async (trx) => {
+        await sql`SET LOCAL ROLE almanac_reader`.execute(trx);
+        for (const payload of forged) await sql`SELECT pg_notify('almanac_changes', ${payload})`.execute(trx);
+      });
+    const headers = { authorization: `Bearer ${reader}` };
+    expect((await api.request('/v1/models/ext/estimates/A', { headers })).status).toBe(200);
+    // a new version (held or published, as the drift gate decides) is known once its change is heard
+    const outcome = await importCsv(runtime(), 'ext', readableOf('key,value\nA,5\nB,6\n'), 'test');
+    const pinned = async () => {
+      const res = await api.request(`/v1/models/ext/estimates/A?version=${outcome.version.number}`, {
+        headers,
+      });
+      return { status: res.status, body: (await res.json()) as { version?: number; value?: number } };
+    };
+    const deadline = Date.now() + 5_000;
+    let now = await pinned();
+    while (now.status !== 200 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      now = await pinned();
+    }
+    expect(now).toMatchObject({ status: 200, body: { version: outcome.version.number, value: 5 } });
+  });
 });

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { listModelStates, type ModelState } from '../db/catalog-state.ts';
-import { CHANGES_CHANNEL, type Change, listenForChanges } from '../db/changes.ts';
+import { CHANGES_CHANNEL, listenForChanges, parseChange } from '../db/changes.ts';
 import type { Db } from '../db/database.ts';
 import { createClient, createDbOnClient } from '../db/database.ts';
 import { walPosition } from '../db/replication.ts';
@@ -151,10 +151,15 @@ export async function createCatalog(db: Db, databaseUrl: string, logger: Logger)
     const client = createClient(databaseUrl, 'almanac-api-listen');
     client.on('notification', (message) => {
       if (message.channel !== CHANGES_CHANNEL) return;
-      const change = JSON.parse(message.payload ?? '{}') as Change;
-      if (change.table === 'api_keys') {
+      const change = parseChange(message.payload);
+      if (change === undefined) {
+        logger.warn(
+          { payload: message.payload?.slice(0, 200) },
+          'ignored a change notification not from Almanac',
+        );
+      } else if (change.table === 'api_keys') {
         for (const notify of keyListeners) notify();
-      } else if (typeof change.model === 'string') {
+      } else if (change.model !== null) {
         reloadSoon(change.model);
       }
     });
