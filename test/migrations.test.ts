@@ -30,6 +30,7 @@ describe('migrations', () => {
       '0006_direct_readers',
       '0007_alert_outbox',
       '0008_run_shards',
+      '0009_security_barrier_views',
     ]);
     await expect(dumpSchema(db())).resolves.toMatchFileSnapshot('./fixtures/schema.txt');
   });
@@ -165,6 +166,17 @@ describe('migrations', () => {
           expect(await sqlState(client.query(`SELECT * FROM ${table}`))).toBe(PgError.insufficientPrivilege);
         }
         expect(await sqlState(client.query(`DELETE FROM versions`))).toBe(PgError.insufficientPrivilege);
+        // a function of its own, cheap enough to run first, sees only the rows the views show
+        const seen: string[] = [];
+        client.on('notice', (notice) => seen.push(notice.message ?? ''));
+        await client.query(
+          `CREATE FUNCTION pg_temp.leak(k text, v float8) RETURNS bool LANGUAGE plpgsql COST 0.0000001
+           AS $$ BEGIN RAISE NOTICE 'saw % %', k, v; RETURN true; END $$`,
+        );
+        await client.query('SELECT count(*) FROM served_estimates WHERE pg_temp.leak(key, value)');
+        await client.query('SELECT count(*) FROM latest_estimates WHERE pg_temp.leak(key, value)');
+        await client.query('DROP FUNCTION pg_temp.leak');
+        expect(seen.sort()).toEqual(['saw AAPL 1.5', 'saw AAPL 1.5', 'saw AAPL 2']);
       } finally {
         await client.query('RESET ROLE');
         client.release();

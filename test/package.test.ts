@@ -68,7 +68,7 @@ describe('the package', () => {
     expect(migrated).toMatchObject({
       code: 0,
       stdout:
-        'applied 8 migration(s): 0001_initial, 0002_change_notifications, 0003_dashboard_sessions, 0004_pins, 0005_input_checks, 0006_direct_readers, 0007_alert_outbox, 0008_run_shards\n',
+        'applied 9 migration(s): 0001_initial, 0002_change_notifications, 0003_dashboard_sessions, 0004_pins, 0005_input_checks, 0006_direct_readers, 0007_alert_outbox, 0008_run_shards, 0009_security_barrier_views\n',
     });
     expect(await almanac(['migrate'], { DATABASE_URL: database.url })).toMatchObject({
       code: 0,
