@@ -55,6 +55,29 @@ describe('slow clients', () => {
     ).toMatchObject({ published: { version: 1 } });
   });
 
+  it('refuses a JSON body declared over 4 MB at once (413), and any body of a caller without a key (401), unread', async () => {
+    const head = (auth: string) =>
+      `POST /v1/models/ext/estimates/batch HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: 2147483648\r\n\r\n{"keys":`;
+    const tooLarge = await rawHttp(api.url, [
+      { after: 0, data: head(`Authorization: Bearer ${reader}\r\n`) },
+    ]);
+    expect(tooLarge.status).toBe(413);
+    expect(JSON.parse(tooLarge.body)).toMatchObject({
+      status: 413,
+      detail: expect.stringMatching(/4194304/),
+    });
+    const anonymous = await rawHttp(api.url, [{ after: 0, data: head('') }]);
+    expect(anonymous.status).toBe(401);
+    // a dashboard form declared over its 16 KiB
+    const form = await rawHttp(api.url, [
+      {
+        after: 0,
+        data: 'POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000000\r\n\r\nkey=',
+      },
+    ]);
+    expect(form.status).toBe(413);
+  });
+
   it('closes a connection whose request head trickles in, with 408', async () => {
     const answer = await rawHttp(api.url, [
       { after: 0, data: 'GET /healthz HTTP/1.1\r\nHost: x\r\n' },

@@ -1,5 +1,6 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig } from '@asteasolutions/zod-to-openapi';
 import { packageVersion } from '../package-info.ts';
+import { JSON_BODY_LIMIT_BYTES } from './body-limit.ts';
 import { headers, problem } from './responses.ts';
 import type { Route } from './route.ts';
 import { routes } from './routes.ts';
@@ -23,7 +24,7 @@ function commonProblems(route: Route): Record<number, ResponseConfig> {
   }
   if (route.path.includes('{')) problems[404] = problem('unknown model, version, key or run');
   if (route.body !== undefined) {
-    problems[413] = problem('the body is too large (JSON: 4 MB)');
+    problems[413] = problem(`the body is too large (JSON: ${JSON_BODY_LIMIT_BYTES / 2 ** 20} MB)`);
     problems[415] = problem(`the body is not ${route.body.type}`);
   }
   if (route.path.startsWith('/v1/')) {

@@ -4,6 +4,7 @@ import onHeaders from 'on-headers';
 import { z } from 'zod';
 import type { KeyVerifier } from '../api/auth.ts';
 import { bearerOf } from '../api/auth.ts';
+import { limitedBodyParser } from '../api/body-limit.ts';
 import { modelParam, versionNumberParams, versionNumberText, versionParams } from '../api/params.ts';
 import { sendProblem } from '../api/problem.ts';
 import type { ApiDeps, Route } from '../api/route.ts';
@@ -49,7 +50,13 @@ export const PAGE_CSP =
 
 const LOGIN_ATTEMPTS_PER_MINUTE = 20;
 const STALE_FORM = 'the form is stale or came from another site: reload the page and try again';
-const forms = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
+const FORM_LIMIT_BYTES = 16 * 1024;
+const forms = limitedBodyParser(
+  express.urlencoded({ extended: false, limit: FORM_LIMIT_BYTES, parameterLimit: 20 }),
+  'application/x-www-form-urlencoded',
+  FORM_LIMIT_BYTES,
+  'form',
+);
 
 /** Where to go after signing in: a path of this site only (never `//elsewhere`). */
 const nextPath = z
