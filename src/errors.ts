@@ -91,6 +91,27 @@ export function formatIssue(issue: FieldIssue): string {
   return issue.path === '' ? issue.message : `${issue.path}: ${issue.message}`;
 }
 
+/** What fieldIssues reads of a zod issue. */
+type ZodIssueLike = { path: readonly PropertyKey[]; message: string };
+
+/**
+ * zod's issues as field issues under `prefix`, each said once: several checks of one field (a
+ * number too large for both its range and its type, say) would otherwise repeat the same words.
+ */
+export function fieldIssues(
+  issues: readonly ZodIssueLike[],
+  prefix: readonly PropertyKey[] = [],
+): FieldIssue[] {
+  const found = issues.map((issue) => ({
+    path: issuePath([...prefix, ...issue.path]),
+    message: issue.message,
+  }));
+  return found.filter(
+    (issue, i) =>
+      found.findIndex((other) => other.path === issue.path && other.message === issue.message) === i,
+  );
+}
+
 /** zod issue paths as `a.b.0` */
 export function issuePath(path: readonly PropertyKey[]): string {
   return path.map((part) => String(part)).join('.');

@@ -231,6 +231,31 @@ describe('POST /v1/models/:model/versions (import)', () => {
     expect((await csv(big)).status).toBe(413);
     expect((await csv('key,value\nA,1\n', reader)).status).toBe(403);
   });
+
+  it('refuses what it would misread: another charset, a compressed body, a query it does not take (no version made)', async () => {
+    const versions = async () =>
+      (await api.json('/v1/models/ext/versions', { headers: as(reader) })).body.items.length as number;
+    const before = await versions();
+    const refused = [
+      await csv('key,value\nA,1\n', admin, 'text/csv; charset=utf-16'),
+      await api.json('/v1/models/ext/versions', {
+        method: 'POST',
+        headers: as(admin, { 'content-type': 'text/csv', 'content-encoding': 'gzip' }),
+        body: 'key,value\nA,1\n',
+      }),
+      await api.json('/v1/models/ext/versions?x=1', {
+        method: 'POST',
+        headers: as(admin, { 'content-type': 'text/csv' }),
+        body: 'key,value\nA,1\n',
+      }),
+    ];
+    expect(refused.map((res) => res.status)).toEqual([415, 415, 400]);
+    expect(refused[0]?.body.detail).toMatch(/utf-16/);
+    expect(refused[1]?.body.detail).toMatch(/gzip/);
+    expect(refused[2]?.body.errors).toEqual([{ path: 'query', message: 'Unrecognized key: "x"' }]);
+    expect(await versions()).toBe(before);
+    expect((await csv('key,value\nA,1\n', admin, 'text/csv; charset=UTF-8')).status).toBe(201);
+  });
 });
 
 describe('rate limiting', () => {

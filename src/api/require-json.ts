@@ -20,8 +20,19 @@ export const optionalJson: RequestHandler = (req, _res, next) => {
   next();
 };
 
-/** 415 unless the body is declared as CSV. */
+/**
+ * 415 unless the body is declared as CSV, in UTF-8 (a charset, if given, must say so) and not
+ * compressed: the import reads the bytes as they come, so a body it would misread is refused.
+ */
 export const requireCsv: RequestHandler = (req, _res, next) => {
   if (!req.is('text/csv')) throw new HttpError(415, 'send the CSV with "Content-Type: text/csv"');
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(req.get('content-type') ?? '')?.[1]?.toLowerCase();
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new HttpError(415, `send the CSV in UTF-8: charset "${charset}" is not read`);
+  }
+  const encoding = (req.get('content-encoding') ?? '').trim().toLowerCase();
+  if (encoding !== '' && encoding !== 'identity') {
+    throw new HttpError(415, `send the CSV uncompressed: Content-Encoding "${encoding}" is not read`);
+  }
   next();
 };

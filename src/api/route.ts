@@ -2,7 +2,7 @@ import type { ResponseConfig } from '@asteasolutions/zod-to-openapi';
 import type { Express, Request, RequestHandler, Response } from 'express';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import type { ZodObject, ZodPipe, z } from 'zod';
+import { type ZodObject, type ZodPipe, z } from 'zod';
 import type { Db } from '../db/database.ts';
 import type { EnqueueRefresh } from '../runs/request.ts';
 import { requireScope } from './auth.ts';
@@ -102,6 +102,8 @@ export function expressPath(path: string): string {
   return path.replaceAll(/\{(\w+)\}/g, ':$1');
 }
 
+const NO_QUERY = z.object({}).strict();
+
 /**
  * Mounts each route: its scope, its body's content type, then its validated input to its handler.
  * `prefix` mounts them again elsewhere (the dashboard's read-only `/data` copy of the API).
@@ -121,6 +123,8 @@ export function mountRoutes(
       (options.prefix ?? '') + expressPath(route.path),
       ...steps,
       async (req: Request, res: Response) => {
+        // a route that takes no query says so of any it is sent, as one that takes some does
+        if (route.query === undefined) parseRequest(NO_QUERY, req.query, 'query');
         const input = {
           params: route.params === undefined ? undefined : parseRequest(route.params, req.params, 'params'),
           query: route.query === undefined ? undefined : parseRequest(route.query, req.query, 'query'),

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { type FieldIssue, ValidationError } from '../errors.ts';
+import { fieldIssues, ValidationError } from '../errors.ts';
 
 /** Parses one part of a request (params, query, body) with zod; issues name `part.field`. */
 export function parseRequest<T extends z.ZodType>(
@@ -9,9 +9,5 @@ export function parseRequest<T extends z.ZodType>(
 ): z.infer<T> {
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
-  const issues: FieldIssue[] = parsed.error.issues.map((issue) => ({
-    path: [part, ...issue.path.map(String)].join('.'),
-    message: issue.message,
-  }));
-  throw new ValidationError(issues);
+  throw new ValidationError(fieldIssues(parsed.error.issues, [part]));
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type FieldIssue, issuePath } from '../errors.ts';
+import { type FieldIssue, fieldIssues } from '../errors.ts';
 import { estimatorNames, estimators, isEstimatorName } from './estimators/registry.ts';
 import { cronProblem, isTimeZone } from './schedule.ts';
 
@@ -176,6 +176,6 @@ export function parseSpec(
   }
   return {
     spec: undefined,
-    issues: parsed.error.issues.map((issue) => ({ path: issuePath(issue.path), message: issue.message })),
+    issues: fieldIssues(parsed.error.issues),
   };
 }
