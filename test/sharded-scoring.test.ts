@@ -110,7 +110,7 @@ describe('sharded scoring', () => {
     expect(Object.keys(split.version.lineage.phasesMs ?? {})).toEqual(
       expect.arrayContaining(['checking', 'training', 'scoring', 'indexing', 'validating', 'publishing']),
     );
-    expect(whole.version.lineage.shards).toBeUndefined();
+    expect(whole.version.lineage.shards).toBe(1);
 
     const shards = await listRunShards(db(), split.run.id);
     expect(shards.map((s) => [s.index, s.state, s.attempts])).toEqual([
@@ -235,7 +235,7 @@ describe('sharded scoring', () => {
     await applySpec(db(), shardedSpec('auto', 'auto'));
     const { run, version } = await refreshed('auto');
     expect(version).toMatchObject({ state: 'published', rowCount: KEYS });
-    expect(version.lineage.shards).toBeUndefined();
+    expect(version.lineage.shards).toBe(1);
     expect(await listRunShards(db(), run.id)).toEqual([]);
   });
 

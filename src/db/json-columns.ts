@@ -111,7 +111,7 @@ export const lineageSchema = z
     phasesMs: numberRecord.optional(),
     stepsMs: numberRecord.optional(),
     scoring: z.looseObject({ rows: z.number(), skippedRows: z.number(), skippedKeys: z.number() }).optional(),
-    /** how many child jobs scored it (README.md, Sharded scoring); absent: one, in the run's own job */
+    /** how many shards a refresh scored it in (README.md, Sharded scoring); 1: in the run's own job */
     shards: z.number().int().optional(),
     /** an import's file: rows read and whether it carried `as_of` */
     import: z.looseObject({ rows: z.number(), asOf: z.boolean() }).optional(),

@@ -307,7 +307,10 @@ async function startAttempt(ctx: AttemptContext): Promise<Planned> {
   log.info({ phase: 'checking', attempt: attemptNumber }, 'refresh checking');
   const source = await resolveSource(deps.db, spec.source as NonNullable<ModelSpec['source']>);
   const keys = await estimatedKeys(deps.db, source);
-  return { timer, source, keys, shards: await shardCount(deps.db, spec, source, keys) };
+  const shards = await shardCount(deps.db, spec, source, keys);
+  // the number used, whatever the spec asked ("auto" included)
+  await mergeLineage(fenced, versionId, { shards });
+  return { timer, source, keys, shards };
 }
 
 /**
@@ -436,7 +439,6 @@ async function prepareShards(ctx: AttemptContext, fitted: Fitted, training: Trai
   await resetRunShards(fenced, run.id, fitted.shards);
   await setVersionMetrics(fenced, versionId, training.metrics);
   await mergeLineage(fenced, versionId, {
-    shards: fitted.shards,
     phasesMs: fitted.timer.timings,
     stepsMs: fitted.timer.steps,
   });
