@@ -1,4 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -113,6 +115,12 @@ describe('almanac export', () => {
     expect(run.stdout).toBe('key,value,lower,upper,as_of\nZürich,-3,-4,-2,\n"a,1",1.5,,,\nb\\x,2,1,3,\n');
     expect((await runCli('export', 'small', '--format', 'xml')).code).toBe(2);
     expect((await runCli('export', 'ghost')).code).toBe(1);
+  });
+
+  it('says in one line, before reading a row, that --out cannot be written', async () => {
+    const run = await runCli('export', 'small', '--out', path.join(tmpdir(), 'almanac-no-such-dir', 'f.csv'));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^--out: .*f\.csv cannot be written \(ENOENT\)\n$/);
   });
 });
 

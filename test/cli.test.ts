@@ -111,6 +111,12 @@ describe('almanac models', () => {
     expect(run.stderr).toMatch(/nope\.json: cannot be read \(ENOENT\)/);
   });
 
+  it('import: a folder for a file is a clear failure', async () => {
+    const run = await runCli('import', 'nasdaq-close', tmpdir());
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(`${tmpdir()}: is not a file\n`);
+  });
+
   it('list: a table, or JSON with --json', async () => {
     const table = await runCli('models', 'list');
     expect(table.code).toBe(0);

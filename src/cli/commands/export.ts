@@ -1,6 +1,7 @@
-import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { ValidationError } from '../../errors.ts';
 import { snapshotFormat, writeSnapshot } from '../../snapshots/write-snapshot.ts';
 import { versionWithRows } from '../../versions/resolve.ts';
 import { modelArgument, versionArgument } from '../arguments.ts';
@@ -32,7 +33,19 @@ export function registerExport(program: Command, ctx: CliContext): void {
       );
       const version = await versionWithRows(ctx.db(), options.MODEL, options.version ?? 'latest');
       const format = options.format ?? 'csv';
-      const out = options.out === undefined ? ctx.io.stdout : createWriteStream(options.out);
+      // opened before a row is read: a path that cannot be written is said at once, in one line
+      const file =
+        options.out === undefined
+          ? undefined
+          : await open(options.out, 'w').catch((error: NodeJS.ErrnoException) => {
+              throw new ValidationError([
+                {
+                  path: '--out',
+                  message: `${options.out} cannot be written (${error.code ?? error.message})`,
+                },
+              ]);
+            });
+      const out = file === undefined ? ctx.io.stdout : file.createWriteStream();
       const rowsTotal = version.rowCount ?? 0;
       const progress = startProgress(ctx.io, `export ${model} v${version.number}`, 'rows');
       let bytes = 0;

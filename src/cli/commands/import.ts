@@ -30,7 +30,10 @@ export function registerImport(program: Command, ctx: CliContext): void {
         FILE: file,
       });
       const size = await stat(args.FILE).then(
-        (found) => found.size,
+        (found) => {
+          if (!found.isFile()) throw new ValidationError([{ path: args.FILE, message: 'is not a file' }]);
+          return found.size;
+        },
         (error: NodeJS.ErrnoException) => {
           throw new ValidationError([
             { path: args.FILE, message: `cannot be read (${error.code ?? error.message})` },
