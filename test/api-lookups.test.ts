@@ -215,6 +215,7 @@ describe('POST /v1/models/:model/estimates/batch', () => {
     ['a key of 257 characters', { keys: ['a', 'k'.repeat(257)] }, 'body.keys.1'],
     ['a key of 10,000 characters', { keys: ['k'.repeat(10_000)] }, 'body.keys.0'],
     ['a control character', { keys: ['a\u0000'] }, 'body.keys.0'],
+    ['a lone surrogate', { keys: ['a', '\ud800'] }, 'body.keys.1'],
     ['keys that are not strings', { keys: [1] }, 'body.keys.0'],
     ['version as text', { keys: ['a'], version: 'abc' }, 'body.version'],
     ['version -1', { keys: ['a'], version: -1 }, 'body.version'],

@@ -133,6 +133,17 @@ describe('almanac import', () => {
       [{ line: 2, field: 'key', message: 'key contains control characters' }],
     ],
     [
+      'bytes that are not UTF-8 (read as U+FFFD)',
+      'key,value\nA\ufffdB,1\n',
+      [
+        {
+          line: 2,
+          field: 'key',
+          message: 'key holds a lone surrogate or U+FFFD, what undecodable bytes become',
+        },
+      ],
+    ],
+    [
       'a byte-order mark inside a data row (two files joined), and other invisible characters',
       '\ufeffkey,value\n\ufeffAAPL,1\nMS\u200bFT,2\nGOOG\u2060,3\n',
       [

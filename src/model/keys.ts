@@ -7,6 +7,8 @@ import { z } from 'zod';
  * same differ (a U+FEFF pasted before a ticker), so a key holding one is refused everywhere: in an
  * import, in a lookup, and skipped when a refresh scores its source. The zero-width joiners of
  * emoji and scripts (U+200C, U+200D) and emoji tags are allowed: they are part of what is seen.
+ * Nor may a key be text that was not well formed: a lone surrogate (JSON can write one), or
+ * U+FFFD, which is what bytes that are not UTF-8 become when read as text.
  */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what keys may not hold
 const controlCharacter = /[\u0000-\u001f\u007f-\u009f]/;
@@ -20,7 +22,10 @@ type KeyFault =
   | { kind: 'empty' }
   | { kind: 'long'; length: number }
   | { kind: 'control' }
-  | { kind: 'invisible'; codePoint: string };
+  | { kind: 'invisible'; codePoint: string }
+  | { kind: 'malformed' };
+
+const MALFORMED = 'key holds a lone surrogate or U+FFFD, what undecodable bytes become';
 
 function keyFault(key: string): KeyFault | undefined {
   if (key === '') return { kind: 'empty' };
@@ -30,6 +35,7 @@ function keyFault(key: string): KeyFault | undefined {
   if (controlCharacter.test(key)) return { kind: 'control' };
   const invisible = invisibleCharacter.exec(key)?.[0];
   if (invisible !== undefined) return { kind: 'invisible', codePoint: codePoint(invisible) };
+  if (!key.isWellFormed() || key.includes('\ufffd')) return { kind: 'malformed' };
   return undefined;
 }
 
@@ -47,6 +53,8 @@ export function keyProblem(key: string): string | undefined {
       return 'key contains control characters';
     case 'invisible':
       return `key contains an invisible character (${fault.codePoint})`;
+    case 'malformed':
+      return MALFORMED;
   }
 }
 
@@ -65,6 +73,8 @@ export const keySchema = z.string().superRefine((key, ctx) => {
         ? 'must not contain control characters'
         : fault.kind === 'invisible'
           ? `must not contain an invisible character (${fault.codePoint})`
-          : 'must be 1 to 256 characters',
+          : fault.kind === 'malformed'
+            ? `must be well-formed UTF-8 text (${MALFORMED})`
+            : 'must be 1 to 256 characters',
   });
 });
