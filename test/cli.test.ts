@@ -91,6 +91,12 @@ describe('almanac models', () => {
     const mixed = await runCli('models', 'apply', ...files, bad);
     expect(mixed.code).toBe(1);
     expect(mixed.stderr).toContain('not-json.json: is not valid JSON');
+    const misspelt = await specFile(
+      'misspelt.json',
+      JSON.stringify({ name: 'x', estimator: 'naive', sharts: 2 }),
+    );
+    const named = await runCli('models', 'apply', ...files, misspelt);
+    expect(named.stderr).toMatch(/misspelt\.json: Unrecognized key: "sharts"\n/);
     expect((await sql`SELECT name FROM models`.execute(db())).rows).toEqual([]);
 
     const first = await runCli('models', 'apply', ...files);

@@ -73,7 +73,9 @@ export async function applySpecFiles(ctx: CliContext, files: string[]): Promise<
 async function validateFiles(ctx: CliContext, files: string[]): Promise<ModelSpec[]> {
   const specs: ModelSpec[] = [];
   const issues: FieldIssue[] = [];
-  const prefix = (file: string, path: string) => (files.length > 1 ? `${file}: ${path}` : path);
+  // an issue of the whole spec (an unknown field) has no path of its own: the file alone
+  const prefix = (file: string, path: string) =>
+    files.length > 1 ? (path === '' ? file : `${file}: ${path}`) : path;
   for (const file of files) {
     let input: unknown;
     try {
