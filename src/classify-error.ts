@@ -200,15 +200,30 @@ function fromSqlState(state: string, error: unknown): ClassifiedError {
  * Errors of the HTTP stack (body parser, router) carry their status: a 4xx stays that status.
  * Malformed percent-encoding in a path is the router's URIError.
  */
+function parsesAsJson(text: unknown): boolean {
+  if (typeof text !== 'string') return false;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function clientErrorOf(error: unknown): ClassifiedError | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const { status, statusCode, type } = error as { status?: unknown; statusCode?: unknown; type?: unknown };
   const code = typeof status === 'number' ? status : typeof statusCode === 'number' ? statusCode : undefined;
   if (code === undefined || code < 400 || code > 499) return undefined;
   if (type === 'entity.parse.failed') {
-    return kinds('invalid', 'the body is not valid JSON', {
-      issues: [{ path: 'body', message: 'malformed JSON' }],
-    });
+    // the parser takes objects and arrays only: `null` or `1` is JSON, but not a body
+    return parsesAsJson((error as { body?: unknown }).body)
+      ? kinds('invalid', 'the body is JSON but not an object', {
+          issues: [{ path: 'body', message: 'must be a JSON object' }],
+        })
+      : kinds('invalid', 'the body is not valid JSON', {
+          issues: [{ path: 'body', message: 'malformed JSON' }],
+        });
   }
   if (error instanceof URIError) {
     return kinds(

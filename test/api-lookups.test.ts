@@ -240,6 +240,15 @@ describe('POST /v1/models/:model/estimates/batch', () => {
       status: 400,
       body: { errors: [{ path: 'body', message: 'malformed JSON' }] },
     });
+    const notAnObject = await api.json('/v1/models/px/estimates/batch', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: 'null',
+    });
+    expect(notAnObject).toMatchObject({
+      status: 400,
+      body: { errors: [{ path: 'body', message: 'must be a JSON object' }] },
+    });
     const text = await api.json('/v1/models/px/estimates/batch', {
       method: 'POST',
       headers: { 'content-type': 'text/plain' },
