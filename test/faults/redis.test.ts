@@ -142,14 +142,16 @@ describe('Redis failing under a refresh', () => {
     expect(await invariantViolations(db(), pool())).toEqual([]);
   });
 
-  it('losing its data while a run is scoring: the reconciler enqueues the run again and it publishes once', async () => {
+  it('losing its data while a run is scoring: the run publishes once, by its attempt or the reconciler', async () => {
     const redis = await redisServer(false);
     const before = await versionCount();
-    const { first, run } = await scoringRun(redis);
+    const { run } = await scoringRun(redis);
     await redis.kill();
     await redis.start();
+    // Which finishes it is a race: an attempt a few hundred milliseconds from its end publishes
+    // before the reconciler's pass finds its job gone, a slower one is taken over (the queued
+    // case below checks the reconciler alone). Either way: one version, nothing half-written.
     expect(await waitForRun(db(), run.id, 90_000)).toMatchObject({ state: 'succeeded' });
-    expect(first.output()).toContain('with no job behind it');
     expect(await versionCount()).toBe(before + 1);
     expect(await invariantViolations(db(), pool())).toEqual([]);
   });
