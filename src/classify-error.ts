@@ -196,10 +196,7 @@ function fromSqlState(state: string, error: unknown): ClassifiedError {
   return kinds('unexpected', message);
 }
 
-/**
- * Errors of the HTTP stack (body parser, router) carry their status: a 4xx stays that status.
- * Malformed percent-encoding in a path is the router's URIError.
- */
+/** Whether a body the JSON parser refused is JSON after all (`null`, `1`: not an object). */
 function parsesAsJson(text: unknown): boolean {
   if (typeof text !== 'string') return false;
   try {
@@ -210,6 +207,10 @@ function parsesAsJson(text: unknown): boolean {
   }
 }
 
+/**
+ * Errors of the HTTP stack (body parser, router) carry their status: a 4xx stays that status.
+ * Malformed percent-encoding in a path is the router's URIError.
+ */
 function clientErrorOf(error: unknown): ClassifiedError | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const { status, statusCode, type } = error as { status?: unknown; statusCode?: unknown; type?: unknown };

@@ -1,4 +1,4 @@
-import express, { type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler } from 'express';
 import { HttpError } from '../errors.ts';
 
 /** The largest JSON body any route takes (OpenAPI's 413 says so: src/api/openapi.ts). */
@@ -17,13 +17,26 @@ export function limitedBodyParser(
   what: string,
 ): RequestHandler {
   return (req, res, next) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > limit && typeof req.is(type) === 'string') {
-      next(new HttpError(413, `the ${what} is ${declared} bytes; the limit is ${limit}`));
-      return;
-    }
-    parse(req, res, next);
+    const refused = typeof req.is(type) === 'string' ? declaredOver(req, limit, what) : undefined;
+    if (refused !== undefined) next(refused);
+    else parse(req, res, next);
   };
+}
+
+/**
+ * The 413 for a request whose Content-Length is over `limit`, before a byte of its body is read;
+ * undefined when it declares no more (what it then sends is still counted by whoever reads it).
+ */
+export function declaredOver(
+  req: Request,
+  limit: number,
+  what: string,
+  limitName?: string,
+): HttpError | undefined {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (!(declared > limit)) return undefined;
+  const named = limitName === undefined ? '' : ` (${limitName})`;
+  return new HttpError(413, `the ${what} is ${declared} bytes; the limit is ${limit}${named}`);
 }
 
 /** JSON bodies, up to JSON_BODY_LIMIT_BYTES. */

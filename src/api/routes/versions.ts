@@ -9,6 +9,7 @@ import { HttpError } from '../../errors.ts';
 import { importCsv } from '../../imports/import-csv.ts';
 import { type Decision, decisionReason, publishVersion, rejectVersion } from '../../versions/publish.ts';
 import { resolveVersion } from '../../versions/resolve.ts';
+import { declaredOver } from '../body-limit.ts';
 import { modelPage } from '../page.ts';
 import { limitQuery, modelParam, versionNumberParams, versionParams } from '../params.ts';
 import { json, page as pageOf, problem, VersionDetail, VersionSummary } from '../responses.ts';
@@ -126,13 +127,8 @@ export const versionRoutes = [
       413: problem('larger than ALMANAC_MAX_IMPORT_BYTES'),
     },
     handle: async ({ params }, { req, res, deps }) => {
-      const declared = Number(req.get('content-length') ?? Number.NaN);
-      if (declared > deps.maxImportBytes) {
-        throw new HttpError(
-          413,
-          `the CSV is ${declared} bytes; the limit is ${deps.maxImportBytes} (ALMANAC_MAX_IMPORT_BYTES)`,
-        );
-      }
+      const refused = declaredOver(req, deps.maxImportBytes, 'CSV', 'ALMANAC_MAX_IMPORT_BYTES');
+      if (refused !== undefined) throw refused;
       // a rejected file is a ValidationError whose issues name each line and field
       const outcome = await importCsv(
         { db: deps.db, pool: deps.pool, logger: deps.logger },

@@ -75,7 +75,7 @@ async function validateFiles(ctx: CliContext, files: string[]): Promise<ModelSpe
   const issues: FieldIssue[] = [];
   // an issue of the whole spec (an unknown field) has no path of its own: the file alone
   const prefix = (file: string, path: string) =>
-    files.length > 1 ? (path === '' ? file : `${file}: ${path}`) : path;
+    files.length > 1 ? [file, path].filter((part) => part !== '').join(': ') : path;
   for (const file of files) {
     let input: unknown;
     try {
