@@ -144,11 +144,21 @@ describe('processes killed', () => {
       100,
     );
     expect(requests[1]).toEqual({ eventId: requests[0]?.eventId, answered: true });
-    const { rows } = await sql<{ delivered: boolean; attempts: number }>`
-      SELECT delivered_at IS NOT NULL AS delivered, attempts FROM alert_outbox WHERE model = 'alerting'`.execute(
-      db(),
+    // the receiver has answered; the rescuer records the delivery once the answer reaches it
+    const outbox = async () =>
+      (
+        await sql<{ delivered: boolean; attempts: number }>`
+          SELECT delivered_at IS NOT NULL AS delivered, attempts FROM alert_outbox WHERE model = 'alerting'`.execute(
+          db(),
+        )
+      ).rows;
+    await waitFor(
+      async () => ((await outbox())[0]?.delivered === true ? true : undefined),
+      10_000,
+      `the delivery recorded\n${rescuer.output()}`,
+      50,
     );
-    expect(rows).toEqual([{ delivered: true, attempts: 2 }]);
+    expect(await outbox()).toEqual([{ delivered: true, attempts: 2 }]);
   });
 
   it('schedulers: two at once request each slot once; killed across a slot, the next one catches it up once', async () => {
