@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { newestSourceTime } from '../src/db/input-stats.ts';
 import { resolveSource } from '../src/db/source.ts';
-import { dailyMoments, inStableOrder } from '../src/db/training.ts';
+import { dailyMoments, inStableOrder, trainingAnchor } from '../src/db/training.ts';
 import { useTestSetup } from './helpers/hooks.ts';
 
 const { db } = useTestSetup('training-moments');
@@ -94,6 +95,37 @@ describe('training window moments', () => {
           }
         }
       }
+    },
+  );
+});
+
+describe('source times as lineage keeps them', () => {
+  it.each([['timestamptz'], ['timestamp'], ['date']])(
+    'a %s column gives its newest time and anchor as text that reads as the API’s times and casts back exactly',
+    async (type) => {
+      const table = `src.times_${type}`;
+      await sql`CREATE TABLE ${sql.raw(table)} (k text, t ${sql.raw(type)}, x float8, y float8)`.execute(
+        db(),
+      );
+      await sql`INSERT INTO ${sql.raw(table)} VALUES
+        ('a', '2026-03-01 10:00:00.123456+00', 1, 2), ('a', '2026-03-02 10:00:00.123456+00', 1, NULL)`.execute(
+        db(),
+      );
+      const source = await resolveSource(db(), { table, key: 'k', time: 't', target: 'y', features: ['x'] });
+      const newest = await newestSourceTime(db(), source);
+      const anchor = await trainingAnchor(db(), source);
+      const expected =
+        type === 'date'
+          ? ['2026-03-02', '2026-03-01']
+          : ['2026-03-02T10:00:00.123456Z', '2026-03-01T10:00:00.123456Z'];
+      expect([newest, anchor]).toEqual(expected);
+      // the anchor found from the newest slice's figures is the same text
+      expect(await trainingAnchor(db(), source, { time: newest ?? '', targetRows: 0 })).toBe(anchor);
+      const { rows } = await sql<{ n: string }>`
+        SELECT count(*) AS n FROM ${sql.raw(table)} WHERE t = ${anchor}::${sql.raw(source.timeType)}`.execute(
+        db(),
+      );
+      expect(Number(rows[0]?.n)).toBe(1);
     },
   );
 });

@@ -2,12 +2,12 @@ import { sql } from 'kysely';
 import type { Db } from './database.ts';
 import { withStatisticsSettings } from './drift-stats.ts';
 import { DECILES, type PsiBins } from './psi-bins.ts';
-import { finite, quote, type SourceRef, unusableShare } from './source.ts';
+import { finite, quote, type SourceRef, timeText, unusableShare } from './source.ts';
 
 /**
  * The statistics of the input checks (src/drift/input-checks.ts), computed by Postgres over two
  * slices of a model's source: the rows at one source time. Times travel as the text Postgres
- * writes them (`max(day)::text`) and are cast back to the time column's type, which is exact.
+ * writes them (timeText, src/db/source.ts) and are cast back to the time column's type, which is exact.
  */
 
 /** How many keys absent from the newest slice lineage lists, in key order. */
@@ -21,7 +21,7 @@ const slice = (source: SourceRef, time: string, alias = 't') =>
 /** The source's newest time: the slice a refresh scores; null for an empty source. */
 export async function newestSourceTime(db: Db, source: SourceRef): Promise<string | null> {
   const { rows } = await sql<{ time: string | null }>`
-    SELECT max(${sql.raw(quote(source.time))})::text AS time
+    SELECT ${sql.raw(timeText(source, `max(${quote(source.time)})`))} AS time
     FROM ${sql.raw(source.table)} WHERE ${sql.raw(quote(source.key))} IS NOT NULL`.execute(db);
   return rows[0]?.time ?? null;
 }

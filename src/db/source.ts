@@ -86,6 +86,18 @@ export const finite = (expression: string) => `abs((${expression})::float8) < 'I
 export const unusableShare = (expression: string, filter = 'true') =>
   `(avg(CASE WHEN ${finite(expression)} THEN 0 ELSE 1 END) FILTER (WHERE ${filter}))::float8`;
 
+/**
+ * A source time as the text lineage keeps and queries cast back to the column's type, exactly: a
+ * date as itself, a timestamp (with or without time zone) as ISO 8601 in UTC ending in Z, to the
+ * microsecond, as every timestamp the API answers with. (A timestamp without time zone is read as
+ * UTC, our sessions' zone, and ignores the Z when cast back.)
+ */
+export function timeText(source: Pick<SourceRef, 'timeType'>, expression: string): string {
+  return source.timeType === 'date'
+    ? `(${expression})::text`
+    : `to_char((${expression})::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+}
+
 /** Every value a row needs to be usable for training: target and features present and finite. */
 export function usableRow(source: SourceRef): string {
   return [source.target, ...source.features].map((column) => finite(quote(column))).join(' AND ');

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from './database.ts';
 import { withLocalSettings } from './local-settings.ts';
-import { finite, quote, type SourceRef, usableRow } from './source.ts';
+import { finite, quote, type SourceRef, timeText, usableRow } from './source.ts';
 
 /**
  * The training queries. Rows never leave Postgres: it returns moments (avg, covar_pop) of the
@@ -42,17 +42,18 @@ export async function trainingAnchor(
   const withTarget = sql.raw(finite(quote(source.target)));
   if (newest === undefined) {
     const result = await sql<{ anchor: string | null }>`
-      SELECT max(${time})::text AS anchor FROM ${sql.raw(source.table)} WHERE ${withTarget}`.execute(db);
+      SELECT ${sql.raw(timeText(source, `max(${quote(source.time)})`))} AS anchor
+      FROM ${sql.raw(source.table)} WHERE ${withTarget}`.execute(db);
     return result.rows[0]?.anchor ?? null;
   }
   const at = sql`${newest.time}::${sql.raw(source.timeType)}`;
   // coalesce evaluates its subqueries one by one and stops at the first that is not null
   const result = await sql<{ anchor: string | null }>`
-    SELECT coalesce(
+    SELECT ${sql.raw(timeText(source, 'found.anchor'))} AS anchor FROM (SELECT coalesce(
       (SELECT max(${time}) FROM ${sql.raw(source.table)} WHERE ${time} > ${at} AND ${withTarget}),
       ${newest.targetRows > 0 ? at : sql`NULL`},
       (SELECT max(${time}) FROM ${sql.raw(source.table)} WHERE ${time} < ${at} AND ${withTarget})
-    )::text AS anchor`.execute(db);
+    ) AS anchor) found`.execute(db);
   return result.rows[0]?.anchor ?? null;
 }
 
