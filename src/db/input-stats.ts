@@ -6,8 +6,8 @@ import { finite, quote, type SourceRef, timeText, unusableShare } from './source
 
 /**
  * The statistics of the input checks (src/drift/input-checks.ts), computed by Postgres over two
- * slices of a model's source: the rows at one source time. Times travel as the text Postgres
- * writes them (timeText, src/db/source.ts) and are cast back to the time column's type, which is exact.
+ * slices of a model's source: the rows at one source time. Times travel as text (timeText,
+ * src/db/source.ts) and are cast back to the time column's type, which is exact.
  */
 
 /** How many keys absent from the newest slice lineage lists, in key order. */

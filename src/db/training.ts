@@ -4,7 +4,7 @@ import { withLocalSettings } from './local-settings.ts';
 import { finite, quote, type SourceRef, timeText, usableRow } from './source.ts';
 
 /**
- * The training queries. Rows never leave Postgres: it returns moments (avg, covar_pop) of the
+ * The training queries. Rows never leave Postgres: it returns moments (means, covariances) of the
  * training rows and the error statistics of a prediction over the holdout rows.
  */
 
