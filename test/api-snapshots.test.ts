@@ -117,6 +117,13 @@ describe('almanac export', () => {
     expect((await runCli('export', 'ghost')).code).toBe(1);
   });
 
+  it('stops quietly when its reader leaves, as `almanac export big | head -1` does', async () => {
+    const running = startBin(['export', 'big'], { DATABASE_URL: database.url, ALMANAC_REDIS_PREFIX: prefix });
+    running.child.stdout?.once('data', () => running.child.stdout?.destroy());
+    expect(await running.exited).toBe(0);
+    expect(running.stderr()).not.toMatch(/reach|EPIPE|Error/);
+  });
+
   it('says in one line, before reading a row, that --out cannot be written', async () => {
     const run = await runCli('export', 'small', '--out', path.join(tmpdir(), 'almanac-no-such-dir', 'f.csv'));
     expect(run.code).toBe(1);

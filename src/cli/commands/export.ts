@@ -51,6 +51,8 @@ export function registerExport(program: Command, ctx: CliContext): void {
       let bytes = 0;
       let rows = 0;
       const client = await ctx.pool().connect();
+      // a COPY cut off mid-stream leaves its connection unusable: it is closed, not pooled
+      let broken: Error | undefined;
       try {
         await writeSnapshot(client, version, format, out, (written, rowsWritten) => {
           bytes += written;
@@ -58,8 +60,11 @@ export function registerExport(program: Command, ctx: CliContext): void {
           progress.update(rows, rowsTotal, formatBytes(bytes));
         });
         progress.update(rowsTotal, rowsTotal, formatBytes(bytes));
+      } catch (error) {
+        broken = error instanceof Error ? error : new Error(String(error));
+        throw error;
       } finally {
-        client.release();
+        client.release(broken);
         progress.stop();
       }
       if (options.out !== undefined) {
