@@ -76,6 +76,18 @@ describe('GET /v1/models/:model/estimates/:key', () => {
     expect((await api.json(`/v1/models/px/estimates/${someKey}?version=latest`)).body.version).toBe(3);
   });
 
+  it('compares If-None-Match weakly, and answers * with 304 only for a key that exists', async () => {
+    const url = `/v1/models/px/estimates/${someKey}?version=2`;
+    const etag = (await api.request(url)).headers.get('etag') ?? '';
+    const status = async (path: string, ifNoneMatch: string) =>
+      (await api.request(path, { headers: { 'If-None-Match': ifNoneMatch } })).status;
+    expect(await status(url, `W/${etag}`)).toBe(304);
+    expect(await status(url, `"other", ${etag}`)).toBe(304);
+    expect(await status(url, '"other"')).toBe(200);
+    expect(await status(url, '*')).toBe(304);
+    expect(await status('/v1/models/px/estimates/no-such-key?version=2', '*')).toBe(404);
+  });
+
   it('serves a held version when pinned, 410 for a pruned one, 404 for unknown ones', async () => {
     expect((await api.json(`/v1/models/px/estimates/${someKey}?version=4`)).status).toBe(200);
     const pruned = await api.json(`/v1/models/px/estimates/${someKey}?version=1`);

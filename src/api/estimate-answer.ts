@@ -29,8 +29,18 @@ export function servedHeaders(served: Served): Record<string, string> {
   };
 }
 
+/**
+ * Whether If-None-Match names this answer's ETag, by RFC 9110's weak comparison (a cache may send
+ * the tag back as `W/"…"`). Said before the row is read: the tag is the version's and the key's.
+ */
 export function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
-  return ifNoneMatch?.split(/\s*,\s*/).includes(etag) === true;
+  if (ifNoneMatch === undefined) return false;
+  return ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+}
+
+/** `If-None-Match: *`: any answer that exists is one the client has; said once the row is found. */
+export function matchesAnyAnswer(ifNoneMatch: string | undefined): boolean {
+  return ifNoneMatch?.trim() === '*';
 }
 
 export function estimateBody(

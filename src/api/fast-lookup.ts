@@ -7,6 +7,7 @@ import type { Catalog } from './catalog.ts';
 import {
   estimateBody,
   estimateEtag,
+  matchesAnyAnswer,
   matchesEtag,
   missingKeyDetail,
   readEstimate,
@@ -133,6 +134,8 @@ export function fastLookup(deps: FastLookupDeps) {
       readEstimate(deps, name, version, key).then(
         (row) => {
           if (row === null) problem(404, missingKeyDetail(name, version.number, key), versionHeaders);
+          else if (matchesAnyAnswer(req.headers['if-none-match']))
+            send(304, { ...versionHeaders, ETag: etag });
           else {
             const body = JSON.stringify(estimateBody(name, version.number, row, served.stale));
             send(

@@ -3,6 +3,7 @@ import { NotFoundError } from '../../errors.ts';
 import {
   estimateBody,
   estimateEtag,
+  matchesAnyAnswer,
   matchesEtag,
   missingKeyDetail,
   readEstimate,
@@ -97,6 +98,10 @@ export const estimateRoute = defineRoute({
     if (row === null) {
       res.removeHeader('ETag');
       throw new NotFoundError(missingKeyDetail(params.model, version.number, params.key));
+    }
+    if (matchesAnyAnswer(req.get('if-none-match'))) {
+      res.status(304).end();
+      return;
     }
     res.json(estimateBody(params.model, version.number, row, served.stale));
   },
