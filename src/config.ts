@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError } from './errors.ts';
+import { ConfigError, fieldIssues, formatIssue } from './errors.ts';
 import { wholeNumber } from './whole-number.ts';
 
 /** The only reader of `process.env`: every setting, validated once, with its default beside it. */
@@ -130,8 +130,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   );
   const parsed = configSchema.safeParse(present);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-    throw new ConfigError(lines.join('\n'));
+    throw new ConfigError(fieldIssues(parsed.error.issues).map(formatIssue).join('\n'));
   }
   return Object.freeze(parsed.data);
 }

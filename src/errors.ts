@@ -91,8 +91,13 @@ export function formatIssue(issue: FieldIssue): string {
   return issue.path === '' ? issue.message : `${issue.path}: ${issue.message}`;
 }
 
-/** What fieldIssues reads of a zod issue. */
-type ZodIssueLike = { path: readonly PropertyKey[]; message: string };
+/** What fieldIssues reads of a zod issue (`keys`: those of an unrecognized_keys issue). */
+type ZodIssueLike = {
+  path: readonly PropertyKey[];
+  message: string;
+  code?: string;
+  keys?: readonly string[];
+};
 
 /**
  * zod's issues as field issues under `prefix`, each said once: several checks of one field (a
@@ -102,10 +107,16 @@ export function fieldIssues(
   issues: readonly ZodIssueLike[],
   prefix: readonly PropertyKey[] = [],
 ): FieldIssue[] {
-  const found = issues.map((issue) => ({
-    path: issuePath([...prefix, ...issue.path]),
-    message: issue.message,
-  }));
+  // zod says an unknown field at its parent (`body`: Unrecognized key "x"); a client fixes the
+  // field itself, so each is named at its own path
+  const found = issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys' && issue.keys !== undefined
+      ? issue.keys.map((key) => ({
+          path: issuePath([...prefix, ...issue.path, key]),
+          message: 'unknown field',
+        }))
+      : [{ path: issuePath([...prefix, ...issue.path]), message: issue.message }],
+  );
   return found.filter(
     (issue, i) =>
       found.findIndex((other) => other.path === issue.path && other.message === issue.message) === i,

@@ -128,7 +128,7 @@ describe('GET /v1/models/:model/estimates/:key', () => {
     ['version=-1', `/v1/models/px/estimates/AAA?version=-1`, 'query.version'],
     ['version=1e99', `/v1/models/px/estimates/AAA?version=1e99`, 'query.version'],
     ['version=1.5', `/v1/models/px/estimates/AAA?version=1.5`, 'query.version'],
-    ['an unknown query field', `/v1/models/px/estimates/AAA?versoin=1`, 'query'],
+    ['an unknown query field', `/v1/models/px/estimates/AAA?versoin=1`, 'query.versoin'],
     ['a model name with capitals', `/v1/models/PX/estimates/AAA`, 'params.model'],
   ])('answers 400 naming the field for %s', async (_what, path, field) => {
     const res = await api.json(path);
@@ -234,7 +234,7 @@ describe('POST /v1/models/:model/estimates/batch', () => {
     ['version 1e99', { keys: ['a'], version: 1e99 }, 'body.version'],
     ['version 2^63', { keys: ['a'], version: 2 ** 63 }, 'body.version'],
     ['version 1e308', { keys: ['a'], version: 1e308 }, 'body.version'],
-    ['an unknown field', { keys: ['a'], extra: true }, 'body'],
+    ['an unknown field', { keys: ['a'], extra: true }, 'body.extra'],
     ['no object at all', [1, 2], 'body'],
   ])('answers 400 naming the field for %s', async (_what, body, field) => {
     const res = await api.post('/v1/models/px/estimates/batch', body);

@@ -96,7 +96,9 @@ describe('almanac models', () => {
       JSON.stringify({ name: 'x', estimator: 'naive', sharts: 2 }),
     );
     const named = await runCli('models', 'apply', ...files, misspelt);
-    expect(named.stderr).toMatch(/misspelt\.json: Unrecognized key: "sharts"\n/);
+    expect(named.stderr).toMatch(/misspelt\.json: sharts: unknown field\n/);
+    const list = await specFile('list.json', JSON.stringify([{ name: 'x', estimator: 'naive' }]));
+    expect((await runCli('models', 'apply', list)).stderr).toMatch(/^\S*list\.json: .*object/);
     expect((await sql`SELECT name FROM models`.execute(db())).rows).toEqual([]);
 
     const first = await runCli('models', 'apply', ...files);

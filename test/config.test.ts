@@ -108,4 +108,14 @@ describe('configuration', () => {
     expect(lines).toContain('ALMANAC_WORKER_CONCURRENCY: must be a whole number from 1 to 256');
     expect(lines.find((line) => line.startsWith('DATABASE_URL: '))).toMatch(/postgres/);
   });
+
+  it('says a value out of range once, though it fails two checks', () => {
+    for (const [name, value] of [
+      ['PORT', '1e99'],
+      ['ALMANAC_RATE_LIMIT', '1e99'],
+      ['ALMANAC_MAX_IMPORT_BYTES', '-1.5'],
+    ] as const) {
+      expect(() => parseConfig({ [name]: value })).toThrow(new RegExp(`^${name}: [^\\n]+$`));
+    }
+  });
 });

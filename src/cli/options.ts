@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { UsageError } from '../errors.ts';
+import { fieldIssues, UsageError } from '../errors.ts';
 
 /**
  * Validates a command's options and arguments with zod. A bad value is a usage error (exit 2)
@@ -11,10 +11,9 @@ export function parseOptions<T extends z.ZodType>(schema: T, input: unknown): z.
   const { verbose: _verbose, ...own } = (input ?? {}) as Record<string, unknown>;
   const parsed = schema.safeParse(own);
   if (parsed.success) return parsed.data;
-  const lines = parsed.error.issues.map((issue) => {
-    const name = issue.path.map(String).join('.');
-    const flag = name === '' ? '' : /^[A-Z]+$/.test(name) ? `${name}: ` : `${flagName(name)}: `;
-    return `${flag}${issue.message}`;
+  const lines = fieldIssues(parsed.error.issues).map(({ path, message }) => {
+    const flag = path === '' ? '' : /^[A-Z]+$/.test(path) ? `${path}: ` : `${flagName(path)}: `;
+    return `${flag}${message}`;
   });
   throw new UsageError(lines.join('\n'));
 }

@@ -142,8 +142,9 @@ export const modelSpecSchema = z
       const estimator = estimators[spec.estimator];
       const params = estimator.params.safeParse(spec.params);
       if (!params.success) {
-        for (const issue of params.error.issues)
-          problem(['params', ...issue.path.map(String)], issue.message);
+        // said as every other edge says them (an unknown parameter at its own path)
+        for (const issue of fieldIssues(params.error.issues, ['params']))
+          problem(issue.path.split('.'), issue.message);
       }
       if (estimator.needsSource && spec.source === undefined) {
         problem(['source'], `is required by the ${spec.estimator} estimator`);

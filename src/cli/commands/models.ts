@@ -73,9 +73,9 @@ export async function applySpecFiles(ctx: CliContext, files: string[]): Promise<
 async function validateFiles(ctx: CliContext, files: string[]): Promise<ModelSpec[]> {
   const specs: ModelSpec[] = [];
   const issues: FieldIssue[] = [];
-  // an issue of the whole spec (an unknown field) has no path of its own: the file alone
+  // an issue of the whole spec (a JSON array, say) has no path of its own: the file names it
   const prefix = (file: string, path: string) =>
-    files.length > 1 ? [file, path].filter((part) => part !== '').join(': ') : path;
+    files.length > 1 || path === '' ? [file, path].filter((part) => part !== '').join(': ') : path;
   for (const file of files) {
     let input: unknown;
     try {
