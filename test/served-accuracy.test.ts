@@ -67,4 +67,18 @@ describe('accuracy as served', () => {
     expect(recent.body.days).toHaveLength(30);
     expect(recent.body.days.at(-1)).toMatchObject({ day: new Date().toISOString().slice(0, 10), version: 3 });
   });
+
+  it('counts no day after today as served, and refuses a window before 1970 naming query.to', async () => {
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const ahead = await api.json(`/v1/models/s/accuracy?days=2&to=${tomorrow}`);
+    expect(ahead.status).toBe(200);
+    expect(ahead.body.days.map((day: { version: number | null }) => day.version)).toEqual([3, null]);
+    expect(ahead.body.servedMae).toBe(6);
+    for (const to of ['0001-01-01', '1969-12-31']) {
+      const early = await api.json(`/v1/models/s/accuracy?days=366&to=${to}`);
+      expect(early.status).toBe(400);
+      expect(early.body.errors).toEqual([{ path: 'query.to', message: 'must be a day from 1970-01-01 on' }]);
+    }
+    expect((await api.json('/v1/models/s/accuracy?days=366&to=1970-01-01')).status).toBe(200);
+  });
 });

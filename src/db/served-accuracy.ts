@@ -21,6 +21,8 @@ export async function servedAccuracyByDay(
   model: string,
   from: string,
   to: string,
+  /** days after it have not been served yet, whatever is live now */
+  today: string,
 ): Promise<ServedDay[]> {
   const { rows } = await sql<{
     day: string;
@@ -40,7 +42,7 @@ export async function servedAccuracyByDay(
         AND (p.valid_to IS NULL OR p.valid_to > (d.day + interval '1 day' - interval '1 millisecond') AT TIME ZONE 'UTC')
       ORDER BY p.valid_from DESC
       LIMIT 1
-    ) live ON true
+    ) live ON d.day <= ${today}::date
     LEFT JOIN versions v ON v.id = live.version_id
     ORDER BY d.day`.execute(db);
   return rows.map((row) => ({

@@ -9,7 +9,8 @@ const DAY_MS = 86_400_000;
 /**
  * Accuracy as served over the `days` UTC days ending with `to` (default today): each day's live
  * version and its realized MAE and naive's, and their means over the days that had a version
- * measured (a day before the first publish, or whose version has no actuals yet, counts in neither).
+ * measured (a day before the first publish or after today, or whose version has no actuals yet,
+ * counts in neither).
  */
 export async function servedAccuracy(
   db: Db,
@@ -18,11 +19,12 @@ export async function servedAccuracy(
   now = Date.now(),
 ): Promise<ServedAccuracy> {
   await requireModel(db, model);
-  const to = window.to ?? new Date(now).toISOString().slice(0, 10);
+  const today = new Date(now).toISOString().slice(0, 10);
+  const to = window.to ?? today;
   const from = new Date(Date.parse(`${to}T00:00:00Z`) - (window.days - 1) * DAY_MS)
     .toISOString()
     .slice(0, 10);
-  const days = await servedAccuracyByDay(db, model, from, to);
+  const days = await servedAccuracyByDay(db, model, from, to, today);
   const mean = (values: (number | null)[]) => {
     const known = values.filter((value): value is number => value !== null);
     return known.length === 0 ? null : known.reduce((sum, value) => sum + value, 0) / known.length;
