@@ -172,6 +172,8 @@ describe('GET /openapi.json', () => {
       ['/v1/models/ext/diff?from=1', '/v1/models/{model}/diff', 'get', undefined],
       ['/healthz', '/healthz', 'get', undefined],
       ['/readyz', '/readyz', 'get', undefined],
+      ['/healthz?x=1', '/healthz', 'get', undefined],
+      ['/v1/models?x=1', '/v1/models', 'get', undefined],
       [
         '/v1/models/ext/estimates/batch',
         '/v1/models/{model}/estimates/batch',
