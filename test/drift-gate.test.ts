@@ -153,7 +153,7 @@ describe('the drift gate', () => {
     expect(approved.body).toMatchObject({ version: 3, state: 'published' });
     expect((await api.json(`/v1/models/gate/estimates/${key}`)).body.version).toBe(3);
     const detail = (await api.json('/v1/models/gate/versions/3')).body;
-    expect(detail.lineage.published).toMatchObject({ reason: 'the market did move' });
+    expect(detail.lineage.published).toMatchObject({ reason: 'the market did move', at: detail.publishedAt });
   });
 
   it('rejects a held version from the CLI with a reason; it is never served', async () => {

@@ -22,7 +22,10 @@ export async function publishInTransaction(trx: Db, version: Version, decision: 
     actor: decision.actor,
     reason: decision.reason ?? null,
   });
-  await mergeLineage(trx, version.id, { published: decisionRecord(decision) });
+  // the lineage's instant is the flip's own, the version's publishedAt to the millisecond
+  await mergeLineage(trx, version.id, {
+    published: decisionRecord(decision, published.publishedAt ?? undefined),
+  });
   return published;
 }
 
@@ -97,8 +100,8 @@ export function rejectVersion(
   );
 }
 
-const decisionRecord = (decision: Decision) => ({
+const decisionRecord = (decision: Decision, at = new Date()) => ({
   actor: decision.actor,
   reason: decision.reason ?? null,
-  at: new Date().toISOString(),
+  at: at.toISOString(),
 });
