@@ -227,6 +227,9 @@ describe('POST /v1/models/:model/versions (import)', () => {
 
   it('answers 415 to another content type and 413 past ALMANAC_MAX_IMPORT_BYTES', async () => {
     expect((await csv('key,value\nA,1\n', admin, 'text/plain')).status).toBe(415);
+    // JSON is not read by the import, whether or not it parses
+    expect((await csv('{"key": ', admin, 'application/json')).status).toBe(415);
+    expect((await csv('{"key": "A"}', admin, 'application/json')).status).toBe(415);
     const big = `key,value\n${Array.from({ length: 20_000 }, (_, i) => `key-${i},${i}`).join('\n')}\n`;
     expect((await csv(big)).status).toBe(413);
     expect((await csv('key,value\nA,1\n', reader)).status).toBe(403);

@@ -118,6 +118,11 @@ describe('almanac import', () => {
       [{ line: 2, field: 'lower', message: 'not a number: low' }],
     ],
     [
+      'an interval that ends before it starts',
+      'key,value,lower,upper\nA,1,0,2\nB,1,3,2\nC,1,2,2\n',
+      [{ line: 3, field: 'upper', message: 'below lower: 2 < 3' }],
+    ],
+    [
       'a key of 257 characters',
       `key,value\n${'k'.repeat(257)},1\n`,
       [{ line: 2, field: 'key', message: 'key is 257 characters long; at most 256' }],

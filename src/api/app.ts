@@ -5,7 +5,6 @@ import { HttpError } from '../errors.ts';
 import { mountDashboard } from '../ui/dashboard.ts';
 import type { Sessions } from '../ui/session.ts';
 import { type AuthFailureLimit, authenticate, type KeyVerifier } from './auth.ts';
-import { jsonBody } from './body-limit.ts';
 import { mountDocsAssets } from './docs.ts';
 import { REQUEST_ID } from './headers.ts';
 import { problemHandler, sendProblem, tooManyRequests } from './problem.ts';
@@ -105,8 +104,6 @@ export function createApp(deps: AppDeps): Express {
         })
       : undefined;
   if (limit !== undefined) app.use('/v1', limit);
-  // after authentication and the rate limit: a body is read only for a caller who may send it
-  app.use(jsonBody);
 
   mountRoutes(app, routes, deps);
   mountDashboard(app, { ...deps, limit }, routes);

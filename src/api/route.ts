@@ -6,6 +6,7 @@ import { type ZodObject, type ZodPipe, z } from 'zod';
 import type { Db } from '../db/database.ts';
 import type { EnqueueRefresh } from '../runs/request.ts';
 import { requireScope } from './auth.ts';
+import { jsonBody } from './body-limit.ts';
 import type { Catalog } from './catalog.ts';
 import type { EstimateCache } from './estimate-cache.ts';
 import type { Metrics } from './metrics.ts';
@@ -117,7 +118,10 @@ export function mountRoutes(
   for (const route of routes) {
     const steps: RequestHandler[] = [];
     if (route.access !== 'public') steps.push(requireScope(route.access));
-    if (route.body?.type === 'application/json') steps.push(route.body.required ? requireJson : optionalJson);
+    // a body is read only for a caller who may send it, and only by a route that takes one: a
+    // JSON body sent to the CSV import is a 415, whether or not it parses
+    if (route.body?.type === 'application/json')
+      steps.push(route.body.required ? requireJson : optionalJson, jsonBody);
     if (route.body?.type === 'text/csv') steps.push(requireCsv);
     app[route.method](
       (options.prefix ?? '') + expressPath(route.path),

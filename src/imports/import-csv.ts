@@ -235,6 +235,11 @@ class CsvToStaging extends Transform {
     const value = number('value');
     const lower = number('lower');
     const upper = number('upper');
+    // an interval that ends before it starts is no interval (a computed one never is: its ends
+    // are the 5th and 95th percentiles of the same residuals)
+    if (lower !== '\\N' && upper !== '\\N' && Number(lower) > Number(upper)) {
+      this.problem({ line, field: 'upper', message: `below lower: ${upper} < ${lower}` });
+    }
     // as_of may be left empty: the estimate then has no source time to be measured against
     const asOfText = at('as_of');
     let asOf = '\\N';
