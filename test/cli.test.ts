@@ -34,8 +34,14 @@ describe('exit codes', () => {
   });
 
   it('2 for usage errors: unknown command or option, missing argument, bad value', async () => {
-    expect((await runCli('frobnicate')).code).toBe(2);
-    expect((await runCli('seed', '--frob')).code).toBe(2);
+    expect(await runCli('frobnicate')).toMatchObject({
+      code: 2,
+      stderr: "unknown command 'frobnicate' (run with --help for usage)\n",
+    });
+    expect(await runCli('seed', '--frob')).toMatchObject({
+      code: 2,
+      stderr: "unknown option '--frob' (run with --help for usage)\n",
+    });
     expect((await runCli('models', 'apply')).code).toBe(2);
     expect((await runCli('keys', 'create', '--name', 'x')).code).toBe(2);
     const badScope = await runCli('keys', 'create', '--name', 'x', '--scope', 'root');

@@ -36,11 +36,13 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .enablePositionalOptions()
     .version(packageVersion, '-V, --version', 'print the version of almanac')
     .option('--verbose', 'show stack traces of errors')
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
+      // a usage error is one line on stderr, as every other error is
+      outputError: (text, write) =>
+        write(`${text.replace(/^error: /, '').trimEnd()} (run with --help for usage)\n`),
     });
 
   registerMigrate(program, ctx);
