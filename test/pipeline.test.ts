@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { findVersion, listVersions } from '../src/db/versions.ts';
 import { requestRefresh } from '../src/runs/request.ts';
 import { useTestSetup } from './helpers/hooks.ts';
-import { applySpec, demoSpec, waitForRun } from './helpers/pipeline.ts';
+import { applySpec, demoSpec, lenientDrift, waitForRun } from './helpers/pipeline.ts';
 
 const { db, pipeline, advance } = useTestSetup('pipeline', {
   market: { keys: 300, days: 40, seed: 3 },
@@ -84,5 +84,32 @@ describe('refresh', () => {
     }>`SELECT count(*) AS n FROM runs WHERE slot = '20260301T0200Z'`.execute(db());
     expect(rows[0]?.n).toBe('1');
     expect((await listVersions(db(), 'prices', { limit: 10 })).length).toBe(3);
+  });
+});
+
+describe('a source named in mixed case', () => {
+  it('reads the table and columns as they were created, quoted, and scores the same values', async () => {
+    await sql`CREATE SCHEMA "Shop"`.execute(db());
+    await sql`CREATE TABLE "Shop"."DailyPrices" AS
+      SELECT ticker AS "Ticker", day AS "Day", close AS "Close", ma_5 AS "Ma5", ma_20, volume_z,
+             close_next AS "CloseNext"
+      FROM demo.daily_prices`.execute(db());
+    const source = {
+      table: 'Shop.DailyPrices',
+      key: 'Ticker',
+      time: 'Day',
+      target: 'CloseNext',
+      features: ['Close', 'Ma5', 'ma_20', 'volume_z'],
+    };
+    await applySpec(db(), demoSpec({ name: 'shouting', source, drift: lenientDrift }));
+    await applySpec(db(), demoSpec({ name: 'plain', drift: lenientDrift }));
+    for (const model of ['shouting', 'plain']) {
+      expect(await pipeline().refresh(model)).toMatchObject({ state: 'succeeded', error: null });
+    }
+    const { rows } = await sql<{ differ: string; n: string }>`
+      SELECT count(*) FILTER (WHERE a.value IS DISTINCT FROM b.value) AS differ, count(*) AS n
+      FROM latest_estimates a JOIN latest_estimates b USING (key)
+      WHERE a.model = 'shouting' AND b.model = 'plain'`.execute(db());
+    expect(rows[0]).toEqual({ differ: '0', n: '300' });
   });
 });

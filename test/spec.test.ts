@@ -200,6 +200,25 @@ describe('model spec validation', () => {
     ]);
   });
 
+  it('looks up the well-formed parts of a source that has a shape error of its own', async () => {
+    const spec = {
+      ...good(),
+      source: { ...good().source, key: 'sku', time: 'a;b', features: ['label', 'label'] },
+    };
+    expect(await problems(spec)).toEqual([
+      expect.stringMatching(/^source\.time: must be a plain column name/),
+      'source.features: must not repeat a feature',
+      'source.key: column "sku" does not exist in shop.sales',
+      expect.stringMatching(/^source\.features\.0: column "label" is text; it must be numeric/),
+    ]);
+    const odd = { ...good(), source: { ...good().source, target: 'nope', features: [7, 'label'] } };
+    expect(await problems(odd)).toEqual([
+      expect.stringMatching(/^source\.features\.0: /),
+      'source.target: column "nope" does not exist in shop.sales',
+      expect.stringMatching(/^source\.features\.1: column "label" is text/),
+    ]);
+  });
+
   it('checks a shape without a database too', () => {
     expect(parseSpec({ name: 'x', estimator: 'external' }).issues).toEqual([]);
     expect(parseSpec({ name: 'x' }).issues.map((issue) => issue.path)).toEqual(['estimator']);

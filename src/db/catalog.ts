@@ -3,12 +3,22 @@ import type { Db } from './database.ts';
 
 /** A column, its type, and its collation (null for types without one). */
 export type ColumnInfo = { name: string; type: string; collation: string | null };
-export type TableInfo = { qualifiedName: string; columns: Map<string, ColumnInfo> };
+export type TableInfo = { oid: number; qualifiedName: string; columns: Map<string, ColumnInfo> };
 
-/** A table's or view's columns with their types, or undefined when no such relation exists. */
+/**
+ * A table's or view's columns with their types, or undefined when no such relation exists.
+ * `table` is `name` or `schema.name` of plain identifiers (src/model/spec.ts), taken as written
+ * first, as columns are (`shop.DailySales` is the table created as `shop."DailySales"`), and then
+ * folded to lower case as SQL folds an unquoted name (`Shop.Daily_Sales` is `shop.daily_sales`).
+ */
 export async function describeTable(db: Db, table: string): Promise<TableInfo | undefined> {
+  const exact = table
+    .split('.')
+    .map((part) => `"${part.replaceAll('"', '""')}"`)
+    .join('.');
   const found = await sql<{ oid: number | null; qualified: string | null }>`
-    SELECT to_regclass(${table})::oid::int AS oid, to_regclass(${table})::text AS qualified`.execute(db);
+    SELECT r::oid AS oid, r::text AS qualified
+    FROM (SELECT coalesce(to_regclass(${exact}), to_regclass(${table})) AS r) found`.execute(db);
   const row = found.rows[0];
   if (row?.oid == null || row.qualified == null) return undefined;
   const columns = await sql<ColumnInfo>`
@@ -18,6 +28,7 @@ export async function describeTable(db: Db, table: string): Promise<TableInfo | 
     WHERE attrelid = ${row.oid}::oid AND attnum > 0 AND NOT attisdropped
     ORDER BY attnum`.execute(db);
   return {
+    oid: row.oid,
     qualifiedName: row.qualified,
     columns: new Map(columns.rows.map((column) => [column.name, column])),
   };

@@ -52,7 +52,7 @@ export async function resolveSource(db: Db, source: SourceSpec): Promise<SourceR
   const unique = await sql<{ found: boolean }>`
     SELECT EXISTS (
       SELECT 1 FROM pg_index i
-      WHERE i.indrelid = to_regclass(${source.table}) AND i.indisunique AND i.indpred IS NULL
+      WHERE i.indrelid = ${table.oid}::oid AND i.indisunique AND i.indpred IS NULL
         AND i.indnkeyatts = 2
         AND (SELECT array_agg(a.attname::text ORDER BY a.attname)
              FROM pg_attribute a
