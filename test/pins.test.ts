@@ -126,7 +126,10 @@ describe('pins', () => {
     expect(badConsumer.body.errors.map((e: { path: string }) => e.path)).toEqual(['params.consumer']);
     const badBody = await put('late', { version: 'three', extra: 1 });
     expect(badBody.status).toBe(400);
-    expect(badBody.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['body', 'body.version']);
+    expect(badBody.body.errors.map((e: { path: string }) => e.path).sort()).toEqual([
+      'body.extra',
+      'body.version',
+    ]);
     expect((await put('late', { version: 3 }, reader)).status).toBe(403);
     expect((await get('/v1/models/p/pins')).body.items.map((p: { consumer: string }) => p.consumer)).toEqual([
       'billing',
