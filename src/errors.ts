@@ -87,6 +87,11 @@ export class PermanentError extends Error {
   override name = 'PermanentError';
 }
 
+/** Bad source data that no retry can fix (the pipeline turns it into an UnrecoverableError). */
+export class SourceDataError extends PermanentError {
+  override name = 'SourceDataError';
+}
+
 export function formatIssue(issue: FieldIssue): string {
   return issue.path === '' ? issue.message : `${issue.path}: ${issue.message}`;
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseInstant } from '../instant.ts';
-import { keySchema } from '../model/keys.ts';
+import { keySchema } from '../model/key-schema.ts';
 import { modelName } from '../model/spec.ts';
 import { versionNumberText, versionText } from '../versions/version-text.ts';
 

@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { UnavailableError } from '../errors.ts';
+import { sessionOptions } from './client.ts';
 import type { Database } from './types.ts';
 
 // `date` columns stay 'YYYY-MM-DD' strings: turning them into local-midnight Date objects would
@@ -130,15 +131,6 @@ function guardQueries(client: pg.PoolClient, connectionString: string, setting: 
   }) as typeof client.query;
 }
 
-/**
- * A connection of its own, outside any pool, with our session options: for an attempt's fenced
- * connection, LISTEN, a scoring thread. The caller connects it, listens for its 'error' as it
- * sees fit, and ends it.
- */
-export function createClient(connectionString: string, applicationName: string): pg.Client {
-  return new pg.Client({ connectionString, application_name: applicationName, options: sessionOptions });
-}
-
 /** Runs `work` in a transaction on one pooled client: for COPY and other work kysely cannot do. */
 export async function withClientTransaction<T>(
   pool: pg.Pool,
@@ -170,6 +162,3 @@ export function createDbOnClient(client: pg.Client | pg.PoolClient): Db {
   };
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool: facade as unknown as pg.Pool }) });
 }
-
-/** Options every connection of ours gets: UTC, so dates and timestamps never shift. */
-export const sessionOptions = '-c TimeZone=UTC';

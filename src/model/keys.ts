@@ -1,5 +1,3 @@
-import { z } from 'zod';
-
 /**
  * Keys are 1 to 256 characters of any Unicode except control characters and invisible ones: a
  * byte-order mark, zero-width spaces and joiners of words, bidirectional marks and embeddings,
@@ -25,9 +23,9 @@ type KeyFault =
   | { kind: 'invisible'; codePoint: string }
   | { kind: 'malformed' };
 
-const MALFORMED = 'key holds a lone surrogate or U+FFFD, what undecodable bytes become';
+export const MALFORMED = 'key holds a lone surrogate or U+FFFD, what undecodable bytes become';
 
-function keyFault(key: string): KeyFault | undefined {
+export function keyFault(key: string): KeyFault | undefined {
   if (key === '') return { kind: 'empty' };
   // .length counts UTF-16 units, never fewer than characters: count characters only when it must.
   const length = key.length <= 256 ? key.length : [...key].length;
@@ -61,20 +59,3 @@ export function keyProblem(key: string): string | undefined {
 export function isValidKey(key: unknown): key is string {
   return typeof key === 'string' && keyFault(key) === undefined;
 }
-
-/** A key in a request (a path, a batch body). */
-export const keySchema = z.string().superRefine((key, ctx) => {
-  const fault = keyFault(key);
-  if (fault === undefined) return;
-  ctx.addIssue({
-    code: 'custom',
-    message:
-      fault.kind === 'control'
-        ? 'must not contain control characters'
-        : fault.kind === 'invisible'
-          ? `must not contain an invisible character (${fault.codePoint})`
-          : fault.kind === 'malformed'
-            ? `must be well-formed UTF-8 text (${MALFORMED})`
-            : 'must be 1 to 256 characters',
-  });
-});

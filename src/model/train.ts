@@ -10,17 +10,12 @@ import {
   predictionErrors,
   trainingAnchor,
 } from '../db/training.ts';
-import { PermanentError } from '../errors.ts';
+import { SourceDataError } from '../errors.ts';
 import { type NaiveArtifact, naive } from './estimators/naive.ts';
 import { estimatorFor } from './estimators/registry.ts';
 import type { Artifact, SufficientStats } from './estimators/types.ts';
 import { poolMoments, unusableRows } from './moments.ts';
 import type { ModelSpec } from './spec.ts';
-
-/** Bad source data that no retry can fix (the pipeline turns it into an UnrecoverableError). */
-export class SourceDataError extends PermanentError {
-  override name = 'SourceDataError';
-}
 
 export type Training = {
   artifact: Artifact;

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { createClient, createDbOnClient, type Db } from '../db/database.ts';
+import { createClient } from '../db/client.ts';
+import { createDbOnClient, type Db } from '../db/database.ts';
 import { tryVersionLock } from '../db/locks.ts';
 import { dropPartition } from '../db/partitions.ts';
 import { hasSqlState, PgError } from '../db/pg-errors.ts';

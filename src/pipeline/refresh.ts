@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { classifyError } from '../classify-error.ts';
-import { createClient, createDbOnClient, type Db, withClientTransaction } from '../db/database.ts';
+import { createClient } from '../db/client.ts';
+import { createDbOnClient, type Db, withClientTransaction } from '../db/database.ts';
 import { newestSlice } from '../db/input-stats.ts';
 import { storedSpec } from '../db/json-columns.ts';
 import { shardLockName } from '../db/locks.ts';
@@ -45,7 +46,7 @@ import {
 } from '../drift/alerts.ts';
 import { reportAgainstPublished } from '../drift/gate.ts';
 import { checkInputs, InputCheckError, inputChecksFailure } from '../drift/input-checks.ts';
-import { PermanentError } from '../errors.ts';
+import { PermanentError, SourceDataError } from '../errors.ts';
 import { estimatorFor } from '../model/estimators/registry.ts';
 import type { Artifact } from '../model/estimators/types.ts';
 import { missingTargetShare } from '../model/moments.ts';
@@ -55,7 +56,6 @@ import {
   fitModel,
   measureModel,
   readTrainingWindow,
-  SourceDataError,
   type Training,
 } from '../model/train.ts';
 import { packageVersion as codeVersion } from '../package-info.ts';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { SourceDataError } from '../model/train.ts';
+import { SourceDataError } from '../errors.ts';
 import type { ScoringCounts } from './score.ts';
 import type { ScoringMessage, ScoringTask } from './score-thread.ts';
 

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
-import { createClient, createDbOnClient } from '../db/database.ts';
+import { createClient } from '../db/client.ts';
+import { createDbOnClient } from '../db/database.ts';
 import { storedSpec } from '../db/json-columns.ts';
 import { shardLockName } from '../db/locks.ts';
 import { dropShard, indexShard } from '../db/partitions.ts';

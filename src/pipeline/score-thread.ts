@@ -5,15 +5,15 @@
 import { createWriteStream } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 
-import { createClient } from '../db/database.ts';
-import type { ShardRef } from '../db/scoring.ts';
+import { createClient } from '../db/client.ts';
 import type { SourceRef } from '../db/source.ts';
 import { type ScoringCounts, spillNewestRows } from './score.ts';
 
 export type ScoringTask = {
   databaseUrl: string;
   source: SourceRef;
-  shard?: ShardRef | undefined;
+  /** newestRowsQuery (src/db/scoring.ts), built in the main thread, which has kysely loaded already */
+  query: string;
   spillPath: string;
 };
 
@@ -31,7 +31,7 @@ try {
   const counts = await spillNewestRows({
     client,
     source: task.source,
-    shard: task.shard,
+    query: task.query,
     target: createWriteStream(task.spillPath),
     onProgress: (rows) => post({ kind: 'progress', rows }),
   });

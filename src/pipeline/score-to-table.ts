@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type pg from 'pg';
 import { type PartitionTarget, tableOf, writePartition } from '../db/partitions.ts';
-import type { ShardRef } from '../db/scoring.ts';
+import { newestRowsQuery, type ShardRef } from '../db/scoring.ts';
 import type { SourceRef } from '../db/source.ts';
 import { estimatorFor } from '../model/estimators/registry.ts';
 import type { Artifact } from '../model/estimators/types.ts';
@@ -59,7 +59,7 @@ export async function scoreToTable(options: {
       {
         databaseUrl: options.databaseUrl,
         source: options.source,
-        shard: options.shard,
+        query: newestRowsQuery(options.source, options.shard),
         spillPath: spill.path,
       },
       (rows) => {

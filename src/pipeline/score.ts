@@ -1,11 +1,11 @@
 import { Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import { type ShardRef, streamNewestRows } from '../db/scoring.ts';
+import { streamNewestRows } from '../db/newest-rows.ts';
 import type { SourceRef } from '../db/source.ts';
+import { SourceDataError } from '../errors.ts';
 import type { Artifact, Estimator } from '../model/estimators/types.ts';
 import { isValidKey } from '../model/keys.ts';
-import { SourceDataError } from '../model/train.ts';
 import { sourceTimeText, TupleReader, TupleWriter } from './copy-binary.ts';
 
 export type ScoringCounts = {
@@ -36,8 +36,8 @@ const FLOAT8_FIELD = 4 + 8;
 export async function spillNewestRows(options: {
   client: pg.ClientBase;
   source: SourceRef;
-  /** a sharded run's child reads only its shard's keys */
-  shard?: ShardRef | undefined;
+  /** newestRowsQuery (src/db/scoring.ts) of the source, of one shard's keys for a sharded run's child */
+  query: string;
   target: Writable;
   onProgress: (rows: number) => void;
 }): Promise<ScoringCounts> {
@@ -87,7 +87,7 @@ export async function spillNewestRows(options: {
   });
 
   await pipeline(
-    streamNewestRows(options.client, source, options.shard),
+    streamNewestRows(options.client, options.query),
     tupleTransform(reader, writer, 'the scoring query ended in the middle of its COPY data'),
     options.target,
   );
