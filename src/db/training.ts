@@ -19,7 +19,14 @@ import { finite, quote, type SourceRef, timeText, usableRow } from './source.ts'
 export function inStableOrder<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
   return withLocalSettings(
     db,
-    { max_parallel_workers_per_gather: '0', synchronize_seqscans: 'off', enable_sort: 'off' },
+    {
+      max_parallel_workers_per_gather: '0',
+      synchronize_seqscans: 'off',
+      enable_sort: 'off',
+      // the holdout's residuals sorted for their percentiles in memory, not in temporary files:
+      // 1,000,000 of them take about 40 MB (0.09 s less than spilling from the default 4 MB)
+      work_mem: '64MB',
+    },
     work,
   );
 }
