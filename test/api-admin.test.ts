@@ -84,8 +84,8 @@ describe('models', () => {
     });
     expect(bad.status).toBe(400);
     expect((bad.body.errors as { path: string }[]).map((e) => e.path)).toEqual([
-      'schedule.cron',
-      'source.features.1',
+      'body.schedule.cron',
+      'body.source.features.1',
     ]);
     const body = JSON.stringify({ ...demoSpec(), name: undefined });
     const created = await api.json('/v1/models/prices', {
@@ -169,9 +169,32 @@ describe('runs and versions', () => {
       state: 'published',
       lineage: { estimator: 'ridge', trigger: 'api:ops' },
     });
-    for (const bad of ['?limit=0', '?limit=1001', '?state=live', '?cursor=-3']) {
-      expect((await api.json(`/v1/models/prices/versions${bad}`, { headers: as(reader) })).status).toBe(400);
+    for (const bad of ['?limit=0', '?limit=1001', '?state=live', '?cursor=-3', '?cursor=2147483648']) {
+      const refused = await api.json(`/v1/models/prices/versions${bad}`, { headers: as(reader) });
+      expect(refused.status).toBe(400);
+      expect(refused.body.errors.map((e: { path: string }) => e.path)).toEqual([
+        `query.${bad.slice(1).split('=')[0]}`,
+      ]);
     }
+  });
+
+  it('refuses free text with control characters or a lone surrogate, naming the field, changing nothing', async () => {
+    const before = (await api.json('/v1/models/prices/versions', { headers: as(reader) })).body;
+    for (const reason of ['a\u0000b', 'a\ud800b', '\u001b[31mred', 'two\r\nlines']) {
+      const refused = await api.post('/v1/models/prices/versions/2/publish', { reason }, as(admin));
+      expect(refused.status).toBe(400);
+      expect(refused.body.errors.map((e: { path: string }) => e.path)).toEqual(['body.reason']);
+    }
+    const note = await api.json('/v1/models/prices/pins/svc', {
+      method: 'PUT',
+      headers: as(admin, { 'content-type': 'application/json' }),
+      body: JSON.stringify({ version: 2, note: 'fake\nline' }),
+    });
+    expect(note.status).toBe(400);
+    expect(note.body.errors).toEqual([
+      { path: 'body.note', message: 'must not contain control characters (line breaks included)' },
+    ]);
+    expect((await api.json('/v1/models/prices/versions', { headers: as(reader) })).body).toEqual(before);
   });
 
   it('publishes (roll back) and rejects with state checks, recording the key as actor', async () => {

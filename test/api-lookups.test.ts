@@ -260,6 +260,18 @@ describe('POST /v1/models/:model/estimates/batch', () => {
       body: 'keys=a',
     });
     expect(text.status).toBe(415);
+    const utf16 = await api.json('/v1/models/px/estimates/batch', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=utf-16' },
+      body: '{"keys": ["a"]}',
+    });
+    expect(utf16).toMatchObject({ status: 415, body: { detail: expect.stringMatching(/utf-16/) } });
+    const utf8 = await api.json('/v1/models/px/estimates/batch', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=UTF-8' },
+      body: '{"keys": ["a"]}',
+    });
+    expect(utf8.status).toBe(200);
     const huge = await api.post('/v1/models/px/estimates/batch', { keys: ['x'.repeat(5 * 1024 * 1024)] });
     expect(huge.status).toBe(413);
   });

@@ -44,6 +44,10 @@ describe('exit codes', () => {
     });
     expect((await runCli('models', 'apply')).code).toBe(2);
     expect((await runCli('keys', 'create', '--name', 'x')).code).toBe(2);
+    expect(await runCli('run', 'prices', '--timeout', '5')).toMatchObject({
+      code: 2,
+      stderr: '--timeout only applies with --wait\n',
+    });
     const badScope = await runCli('keys', 'create', '--name', 'x', '--scope', 'root');
     expect(badScope).toMatchObject({ code: 2, stderr: '--scope: must be "read" or "admin"\n' });
   });

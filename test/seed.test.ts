@@ -158,7 +158,14 @@ describe('almanac seed refuses what it cannot do', () => {
   it.each([
     [['--keys', '0'], '--keys: must be a whole number from 1 to 5000000'],
     [['--days', 'ten'], '--days: must be a whole number from 1 to 3650'],
-    [['--start', '2026-02-30'], '--start: is not a real date'],
+    [['--start', '2026-02-30'], '--start: must be a real date from 1900-01-01 to 2999-12-31, as YYYY-MM-DD'],
+    [['--start', 'yesterday'], '--start: must be a real date from 1900-01-01 to 2999-12-31, as YYYY-MM-DD'],
+    [['--start', '2026-1-1'], '--start: must be a real date from 1900-01-01 to 2999-12-31, as YYYY-MM-DD'],
+    [
+      ['--start', '2026-01-01T00:00:00Z'],
+      '--start: must be a real date from 1900-01-01 to 2999-12-31, as YYYY-MM-DD',
+    ],
+    [['--start', '9999-12-28'], '--start: must be a real date from 1900-01-01 to 2999-12-31, as YYYY-MM-DD'],
     [['--shock', '30'], '--shock only applies with --advance'],
     [['--drop-keys', '20', '--null-share', '5'], '--drop-keys, --null-share only apply with --advance'],
     [['--advance', '1', '--drop-keys', '101'], '--drop-keys: must be a percentage from 0 to 100'],

@@ -248,7 +248,7 @@ describe('sharded scoring', () => {
       });
       expect(res.status).toBe(400);
       expect(res.body.errors).toEqual([
-        { path: 'shards', message: 'must be a whole number from 1 to 64, or "auto"' },
+        { path: 'body.shards', message: 'must be a whole number from 1 to 64, or "auto"' },
       ]);
     }
   });

@@ -1,11 +1,25 @@
 import type { RequestHandler } from 'express';
 import { HttpError } from '../errors.ts';
 
-/** 415 unless the body is declared as JSON (express.json leaves other bodies unread). */
+/** The charset a Content-Type names, lower case; undefined when it names none. */
+function charsetOf(contentType: string | undefined): string | undefined {
+  return /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(contentType ?? '')?.[1]?.toLowerCase();
+}
+
+/** 415 for a charset other than UTF-8: the body would be misread, then called malformed. */
+function refuseCharset(req: Parameters<RequestHandler>[0], what: string): void {
+  const charset = charsetOf(req.get('content-type'));
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new HttpError(415, `send the ${what} in UTF-8: charset "${charset}" is not read`);
+  }
+}
+
+/** 415 unless the body is declared as JSON in UTF-8 (express.json leaves other bodies unread). */
 export const requireJson: RequestHandler = (req, _res, next) => {
   if (!req.is('application/json')) {
     throw new HttpError(415, 'send the body as JSON, with "Content-Type: application/json"');
   }
+  refuseCharset(req, 'JSON');
   next();
 };
 
@@ -17,6 +31,7 @@ export const optionalJson: RequestHandler = (req, _res, next) => {
   if (req.headers['content-length'] !== '0' && req.is('application/json') === false) {
     throw new HttpError(415, 'send the body as JSON, with "Content-Type: application/json"');
   }
+  refuseCharset(req, 'JSON');
   next();
 };
 
@@ -26,10 +41,7 @@ export const optionalJson: RequestHandler = (req, _res, next) => {
  */
 export const requireCsv: RequestHandler = (req, _res, next) => {
   if (!req.is('text/csv')) throw new HttpError(415, 'send the CSV with "Content-Type: text/csv"');
-  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(req.get('content-type') ?? '')?.[1]?.toLowerCase();
-  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-    throw new HttpError(415, `send the CSV in UTF-8: charset "${charset}" is not read`);
-  }
+  refuseCharset(req, 'CSV');
   const encoding = (req.get('content-encoding') ?? '').trim().toLowerCase();
   if (encoding !== '' && encoding !== 'identity') {
     throw new HttpError(415, `send the CSV uncompressed: Content-Encoding "${encoding}" is not read`);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type FieldIssue, fieldIssues } from '../errors.ts';
+import { plainText } from '../plain-text.ts';
 import { estimatorNames, estimators, isEstimatorName } from './estimators/registry.ts';
 import { cronProblem, isTimeZone } from './schedule.ts';
 
@@ -114,7 +115,7 @@ const webhookUrl = z.string().refine((value) => {
 export const modelSpecSchema = z
   .object({
     name: modelName,
-    description: z.string().max(2000, 'must be at most 2000 characters').default(''),
+    description: plainText(2000).default(''),
     estimator: z.string().refine(isEstimatorName, {
       error: (issue) => `unknown estimator "${String(issue.input)}"; known: ${estimatorNames.join(', ')}`,
     }),

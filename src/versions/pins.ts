@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Db } from '../db/database.ts';
 import { deletePin, listPins, lockVersionToPin, type Pin, upsertPin } from '../db/pins.ts';
 import { NotFoundError } from '../errors.ts';
+import { plainText } from '../plain-text.ts';
 import { requireModel } from './resolve.ts';
 import { requireReadable, WITH_ROWS } from './states.ts';
 
@@ -14,7 +15,7 @@ export const consumerName = z
   );
 
 /** Why a pin is there, as its consumer writes it. */
-export const pinNote = z.string().max(1000, 'must be at most 1000 characters');
+export const pinNote = plainText(1000);
 
 export type PinRequest = { version: number; expiresAt: Date | null; note: string | null };
 

@@ -1,9 +1,9 @@
-import { z } from 'zod';
 import type { Db } from '../db/database.ts';
 import { lockModelForTransaction } from '../db/locks.ts';
 import { flipPublished } from '../db/publications.ts';
 import { findVersion, mergeLineage, transitionVersion, type Version } from '../db/versions.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
+import { plainText } from '../plain-text.ts';
 import { requireModel } from './resolve.ts';
 import { type RetentionDeps, retainAfterPublish } from './retention.ts';
 import { prunedError } from './states.ts';
@@ -11,7 +11,9 @@ import { prunedError } from './states.ts';
 export type Decision = { actor: string; reason?: string | undefined };
 
 /** Why a version was approved, rejected or rolled back to, as an operator writes it. */
-export const decisionReason = z.string().max(1000, 'must be at most 1000 characters');
+export const decisionReason = plainText(1000)
+  // an empty reason is none at all
+  .transform((reason) => (reason.trim() === '' ? undefined : reason));
 
 /**
  * Makes a version the model's published one, inside the caller's transaction (which must hold

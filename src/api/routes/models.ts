@@ -57,7 +57,16 @@ export const modelRoutes = [
           { path: 'body.name', message: `must be "${name}", the model in the URL` },
         ]);
       }
-      const spec = await validateSpec(deps.db, input);
+      // its problems are named where they are in the request, as every route names them
+      const spec = await validateSpec(deps.db, input).catch((error: unknown) => {
+        if (!(error instanceof ValidationError)) throw error;
+        throw new ValidationError(
+          error.issues.map((issue) => ({
+            ...issue,
+            path: issue.path === '' ? 'body' : `body.${issue.path}`,
+          })),
+        );
+      });
       const { created } = await upsertModel(deps.db, spec);
       await deps.catalog.reload(name);
       const model = await findModel(deps.db, name);

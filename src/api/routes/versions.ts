@@ -24,6 +24,8 @@ export const versionListQuery = z
       .string()
       .regex(/^[1-9]\d{0,9}$/, 'must be the nextCursor of a previous page')
       .transform(Number)
+      // a cursor is a version number: within Postgres' integer, as every version number is
+      .refine((number) => number <= 2_147_483_647, 'must be the nextCursor of a previous page')
       .optional(),
   })
   .strict();

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { listRunShards, type RunShard } from '../../db/run-shards.ts';
 import { findRun, listRuns, type Run } from '../../db/runs.ts';
 import { findVersionById } from '../../db/versions.ts';
+import { UsageError } from '../../errors.ts';
 import { formatTime } from '../../format.ts';
 import { requestRefresh } from '../../runs/request.ts';
 import { requireModel } from '../../versions/resolve.ts';
@@ -37,6 +38,10 @@ export function registerRuns(program: Command, ctx: CliContext): void {
     )
     .action(async (model: string, raw: Record<string, unknown>) => {
       const options = parseOptions(runOptions, { MODEL: model, ...raw });
+      // said before anything is queued: a timeout that would be ignored is a mistake in the command
+      if (options.timeout !== undefined && !options.wait) {
+        throw new UsageError('--timeout only applies with --wait');
+      }
       const producer = await ctx.producer();
       const { run } = await requestRefresh(ctx.db(), producer.enqueueRefresh, {
         model: options.MODEL,

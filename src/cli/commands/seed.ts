@@ -10,10 +10,12 @@ import type { CliContext } from '../context.ts';
 import { flagName, parseOptions } from '../options.ts';
 import { startProgress } from '../progress.ts';
 
-const isoDate = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD')
-  .refine((value) => new Date(`${value}T00:00:00Z`).toISOString().startsWith(value), 'is not a real date');
+// zod's calendar check (no 2026-02-30), and a span that keeps every seeded day (up to 3650, and
+// 3650 more advanced) inside the years Postgres and ISO 8601 both write with four digits
+const START_DATES = 'must be a real date from 1900-01-01 to 2999-12-31, as YYYY-MM-DD';
+const isoDate = z.iso
+  .date({ error: START_DATES })
+  .refine((value) => value >= '1900-01-01' && value <= '2999-12-31', START_DATES);
 
 /** A percentage from `min` to `max`, fractions allowed. */
 const percentage = (min: number, max: number) => {
