@@ -1,3 +1,4 @@
+import './zod-messages.ts';
 import { z } from 'zod';
 import { ConfigError, fieldIssues, formatIssue } from './errors.ts';
 import { wholeNumber } from './whole-number.ts';

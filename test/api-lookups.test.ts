@@ -242,6 +242,17 @@ describe('POST /v1/models/:model/estimates/batch', () => {
     expect((res.body.errors as { path: string }[]).map((e) => e.path)).toContain(field);
   });
 
+  it("says zod's checks in the API's words", async () => {
+    const repeated = await api.json('/v1/models/px/versions?limit=1&limit=2');
+    expect(repeated.body.errors).toEqual([{ path: 'query.limit', message: 'must be one value, not a list' }]);
+    const numbers = await api.post('/v1/models/px/estimates/batch', { keys: [1] });
+    expect(numbers.body.errors).toEqual([{ path: 'body.keys.0', message: 'must be text' }]);
+    const list = await api.post('/v1/models/px/estimates/batch', []);
+    expect(list.body.errors).toEqual([{ path: 'body', message: 'must be an object' }]);
+    const missing = await api.post('/v1/models/px/estimates/batch', {});
+    expect(missing.body.errors).toEqual([{ path: 'body.keys', message: 'must be an array of keys' }]);
+  });
+
   it('answers 400 to malformed JSON, 415 to another content type, 413 past 4 MB', async () => {
     for (const [body, message] of [
       ['{"keys": [', 'malformed JSON'],

@@ -121,6 +121,11 @@ describe('model spec validation', () => {
     ['a misspelt field', { ...good(), trainWindow: 30 }, ['trainWindow: unknown field']],
     ['a drift share above 1', { ...good(), drift: { maxKs: 2 } }, ['drift.maxKs: must be from 0 to 1']],
     [
+      'keeping no version',
+      { ...good(), retention: { keepVersions: 0 } },
+      ['retention.keepVersions: must be'],
+    ],
+    [
       'a webhook that is not http',
       { ...good(), alerts: { webhookUrl: 'ftp://x' } },
       ['alerts.webhookUrl: must be an http or https URL'],
@@ -175,7 +180,7 @@ describe('model spec validation', () => {
       { ...good(), source: { ...good().source, key: 'a;drop' } },
       ['source.key: must be a plain column name'],
     ],
-    ['something that is not an object', 'nasdaq', ['Invalid input: expected object, received string']],
+    ['something that is not an object', 'nasdaq', ['must be an object']],
   ];
 
   it.each(rejections)('rejects %s', async (_reason, input, expected) => {

@@ -1,3 +1,4 @@
+import '../zod-messages.ts';
 import type { ResponseConfig } from '@asteasolutions/zod-to-openapi';
 import type { Express, Request, RequestHandler, Response } from 'express';
 import type pg from 'pg';

@@ -1,3 +1,4 @@
+import '../zod-messages.ts';
 import { z } from 'zod';
 import { type FieldIssue, fieldIssues } from '../errors.ts';
 import { plainText } from '../plain-text.ts';
