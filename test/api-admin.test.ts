@@ -352,4 +352,15 @@ describe('never a 500', () => {
     const res = await api.json('/v2/anything');
     expect(res).toMatchObject({ status: 404, body: { status: 404, title: 'Not Found' } });
   });
+
+  it('answers a method a path does not take with 405 and the methods it does take', async () => {
+    const deleted = await api.json('/v1/models/prices', { method: 'DELETE', headers: as(admin) });
+    expect(deleted).toMatchObject({ status: 405, body: { status: 405, title: 'Method Not Allowed' } });
+    expect(deleted.headers.get('allow')).toBe('GET, HEAD, PUT');
+    const runs = await api.json('/v1/models/prices/runs', { method: 'PUT', headers: as(admin) });
+    expect(runs.headers.get('allow')).toBe('GET, HEAD, POST');
+    expect(
+      (await api.json('/v1/models/prices/nothing', { method: 'DELETE', headers: as(admin) })).status,
+    ).toBe(404);
+  });
 });

@@ -9,7 +9,7 @@ import { mountDocsAssets } from './docs.ts';
 import { REQUEST_ID } from './headers.ts';
 import { problemHandler, sendProblem, tooManyRequests } from './problem.ts';
 import { requestIdOf } from './request-id.ts';
-import { type ApiDeps, mountRoutes } from './route.ts';
+import { type ApiDeps, allowedMethods, mountRoutes } from './route.ts';
 import { routes } from './routes.ts';
 import { securityHeaders } from './security-headers.ts';
 
@@ -109,6 +109,13 @@ export function createApp(deps: AppDeps): Express {
   mountDashboard(app, { ...deps, limit }, routes);
 
   app.use((req, res) => {
+    // a path that exists, asked with a method it does not take: 405 saying which it takes
+    const allowed = allowedMethods(routes, req.path);
+    if (allowed.length > 0) {
+      res.set('Allow', allowed.join(', '));
+      sendProblem(res, 405, `${req.method} is not allowed on ${req.path}; it takes ${allowed.join(', ')}`);
+      return;
+    }
     sendProblem(res, 404, `no such endpoint: ${req.method} ${req.path}`);
   });
   app.use(problemHandler(deps.logger));

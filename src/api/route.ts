@@ -104,6 +104,22 @@ export function expressPath(path: string): string {
   return path.replaceAll(/\{(\w+)\}/g, ':$1');
 }
 
+/**
+ * The methods the routes take at a path that exists (GET also answers HEAD), for a 405's Allow
+ * header; empty when no route has the path.
+ */
+export function allowedMethods(routes: readonly Route[], path: string): string[] {
+  const methods = routes
+    .filter((route) => pathPattern(route.path).test(path))
+    .flatMap((route) => (route.method === 'get' ? ['GET', 'HEAD'] : [route.method.toUpperCase()]));
+  return [...new Set(methods)];
+}
+
+function pathPattern(path: string): RegExp {
+  const escaped = path.replaceAll(/[.*+?^$()|[\]\\]/g, '\\$&').replaceAll(/\{\w+\}/g, '[^/]+');
+  return new RegExp(`^${escaped}/?$`);
+}
+
 const NO_QUERY = z.object({}).strict();
 
 /**
