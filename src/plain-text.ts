@@ -1,16 +1,10 @@
 import { z } from 'zod';
-
-/**
- * Characters no text of ours holds: C0 and C1 controls. A NUL cannot be stored at all, and an
- * escape sequence or a carriage return in a note would redraw a terminal that prints it (`almanac
- * pins`, `history`); keys refuse them too (src/model/keys.ts).
- */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
-export const controlCharacter = /[\u0000-\u001f\u007f-\u009f]/;
+import { controlCharacter } from './model/keys.ts';
 
 /**
  * Free text a person writes (a reason, a note, a description): at most `max` characters, on one
- * line, without control characters, and well formed (no lone surrogate, which JSON can write but
+ * line, without control characters (as keys: a NUL cannot be stored, and an escape sequence or a
+ * carriage return would redraw a terminal that prints it, `almanac pins` or `history`), and well formed (no lone surrogate, which JSON can write but
  * Postgres cannot store). Refused with a message naming the field rather than by the database.
  */
 export function plainText(max: number) {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
@@ -99,5 +100,30 @@ describe('the binary COPY stream of scored keys', () => {
     expect(sourceTimeText(time, 0, 'date')).toBe('2000-04-20');
     expect(sourceTimeText(time, 0, 'timestamp without time zone')).toBe('2000-04-20 10:00:00.5');
     expect(sourceTimeText(time, 0, 'timestamp with time zone')).toBe('2000-04-20 10:00:00.5+00');
+  });
+});
+
+describe('the scoring thread', () => {
+  it('loads neither kysely nor zod: every thread a run or shard starts compiles what it imports', () => {
+    const entry = new URL('../dist/src/pipeline/score-thread.js', import.meta.url).href;
+    // the compiled thread (the suite's global setup builds it), its imports resolved and listed;
+    // run outside a worker thread it fails at once, after its imports have been resolved
+    const script = `
+      import { registerHooks } from 'node:module';
+      const packages = new Set();
+      registerHooks({ resolve(specifier, context, next) {
+        const found = next(specifier, context);
+        const at = found.url.lastIndexOf('/node_modules/');
+        if (at >= 0) packages.add(found.url.slice(at + 14).split('/')[0]);
+        return found;
+      } });
+      await import(${JSON.stringify(entry)}).catch(() => {});
+      console.log(JSON.stringify([...packages]));`;
+    const loaded = JSON.parse(
+      execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }),
+    ) as string[];
+    expect(loaded).toContain('pg-copy-streams');
+    expect(loaded).not.toContain('kysely');
+    expect(loaded).not.toContain('zod');
   });
 });
