@@ -157,6 +157,13 @@ describe('pins', () => {
     expect(listed.stdout).toMatch(/nightly-export\s+v3\s+2099-01-01/);
     expect(listed.stdout).toContain('weekly-report');
     expect(listed.stdout).toContain('(expired)');
+    // a note stored before free text refused control characters is shown, never obeyed
+    await sql`UPDATE pins SET note = ${'red\u001b[31m\r\nforged  v1'} WHERE consumer = 'nightly-export'`.execute(
+      setup.db(),
+    );
+    const escaped = (await runCli('pins', 'p')).stdout;
+    expect(escaped).toContain('red\\u001b[31m\\u000d\\u000aforged  v1');
+    expect(escaped).not.toContain('\u001b');
     const gone = await runCli('pin', 'p', 'late', '1');
     expect(gone.code).not.toBe(0);
     expect(gone.stderr).toContain('was pruned by retention');
