@@ -116,7 +116,7 @@ const webhookUrl = z.string().refine((value) => {
 export const modelSpecSchema = z
   .object({
     name: modelName,
-    description: plainText(2000).default(''),
+    description: plainText(2000, { lines: true }).default(''),
     estimator: z.string().refine(isEstimatorName, {
       error: (issue) => `unknown estimator "${String(issue.input)}"; known: ${estimatorNames.join(', ')}`,
     }),
