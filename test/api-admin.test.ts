@@ -359,6 +359,8 @@ describe('never a 500', () => {
     expect(deleted.headers.get('allow')).toBe('GET, HEAD, PUT');
     const runs = await api.json('/v1/models/prices/runs', { method: 'PUT', headers: as(admin) });
     expect(runs.headers.get('allow')).toBe('GET, HEAD, POST');
+    // Express matches paths without regard to case
+    expect((await api.json('/V1/Models/prices', { method: 'DELETE', headers: as(admin) })).status).toBe(405);
     expect(
       (await api.json('/v1/models/prices/nothing', { method: 'DELETE', headers: as(admin) })).status,
     ).toBe(404);

@@ -42,6 +42,10 @@ describe('exit codes', () => {
       code: 2,
       stderr: "unknown option '--frob' (run with --help for usage)\n",
     });
+    // commander's suggestion stays on the same line
+    expect((await runCli('seed', '--day', '3')).stderr).toBe(
+      "unknown option '--day' (Did you mean --days?) (run with --help for usage)\n",
+    );
     expect((await runCli('models', 'apply')).code).toBe(2);
     expect((await runCli('keys', 'create', '--name', 'x')).code).toBe(2);
     expect(await runCli('run', 'prices', '--timeout', '5')).toMatchObject({

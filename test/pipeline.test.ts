@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { estimatedKeys } from '../src/db/scoring.ts';
+import { resolveSource } from '../src/db/source.ts';
 import { findVersion, listVersions } from '../src/db/versions.ts';
 import { requestRefresh } from '../src/runs/request.ts';
 import { useTestSetup } from './helpers/hooks.ts';
@@ -111,5 +113,14 @@ describe('a source named in mixed case', () => {
       FROM latest_estimates a JOIN latest_estimates b USING (key)
       WHERE a.model = 'shouting' AND b.model = 'plain'`.execute(db());
     expect(rows[0]).toEqual({ differ: '0', n: '300' });
+    // the planner's guess at its keys (progress, "shards": "auto") finds the schema's statistics
+    await sql`ANALYZE "Shop"."DailyPrices"`.execute(db());
+    expect(await estimatedKeys(db(), await resolveSource(db(), source))).toBeGreaterThan(0);
+    // a name that reads as two tables is refused when the spec is applied
+    await sql`CREATE TABLE shop_twin AS SELECT 1 AS x`.execute(db());
+    await sql`CREATE TABLE "Shop_Twin" AS SELECT 1 AS x`.execute(db());
+    await expect(
+      applySpec(db(), demoSpec({ name: 'twin', source: { ...source, table: 'Shop_Twin' } })),
+    ).rejects.toThrow(/names both "Shop_Twin" and shop_twin/);
   });
 });

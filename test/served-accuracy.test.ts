@@ -80,5 +80,8 @@ describe('accuracy as served', () => {
       expect(early.body.errors).toEqual([{ path: 'query.to', message: 'must be a day from 1970-01-01 on' }]);
     }
     expect((await api.json('/v1/models/s/accuracy?days=366&to=1970-01-01')).status).toBe(200);
+    // a day that is no day is said once, not also as one before 1970
+    const unreal = await api.json('/v1/models/s/accuracy?to=1969-02-30');
+    expect(unreal.body.errors).toEqual([{ path: 'query.to', message: 'must be a day, e.g. 2026-05-01' }]);
   });
 });

@@ -224,6 +224,10 @@ describe('model spec validation', () => {
     ]);
   });
 
+  it("takes a description of several lines, in any platform's line breaks", async () => {
+    expect(await problems({ ...good(), description: 'one\r\ntwo\n\tthree' })).toEqual([]);
+  });
+
   it('checks a shape without a database too', () => {
     expect(parseSpec({ name: 'x', estimator: 'external' }).issues).toEqual([]);
     expect(parseSpec({ name: 'x' }).issues.map((issue) => issue.path)).toEqual(['estimator']);

@@ -42,7 +42,12 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       writeErr: (text) => io.stderr.write(text),
       // a usage error is one line on stderr, as every other error is
       outputError: (text, write) =>
-        write(`${text.replace(/^error: /, '').trimEnd()} (run with --help for usage)\n`),
+        write(
+          `${text
+            .replace(/^error: /, '')
+            .trim()
+            .replaceAll('\n', ' ')} (run with --help for usage)\n`,
+        ),
     });
 
   registerMigrate(program, ctx);

@@ -3,7 +3,13 @@ import type { Db } from './database.ts';
 
 /** A column, its type, and its collation (null for types without one). */
 export type ColumnInfo = { name: string; type: string; collation: string | null };
-export type TableInfo = { oid: number; qualifiedName: string; columns: Map<string, ColumnInfo> };
+export type TableInfo = {
+  oid: number;
+  qualifiedName: string;
+  columns: Map<string, ColumnInfo>;
+  /** another relation the name also reads as, folded to lower case (`demo.prices` beside `demo."Prices"`) */
+  alsoNames?: string;
+};
 
 /**
  * A table's or view's columns with their types, or undefined when no such relation exists.
@@ -16,9 +22,10 @@ export async function describeTable(db: Db, table: string): Promise<TableInfo | 
     .split('.')
     .map((part) => `"${part.replaceAll('"', '""')}"`)
     .join('.');
-  const found = await sql<{ oid: number | null; qualified: string | null }>`
-    SELECT r::oid AS oid, r::text AS qualified
-    FROM (SELECT coalesce(to_regclass(${exact}), to_regclass(${table})) AS r) found`.execute(db);
+  const found = await sql<{ oid: number | null; qualified: string | null; folded: string | null }>`
+    SELECT coalesce(e, f)::oid AS oid, coalesce(e, f)::text AS qualified,
+           CASE WHEN e <> f THEN f::text END AS folded
+    FROM (SELECT to_regclass(${exact}) AS e, to_regclass(${table}) AS f) found`.execute(db);
   const row = found.rows[0];
   if (row?.oid == null || row.qualified == null) return undefined;
   const columns = await sql<ColumnInfo>`
@@ -30,6 +37,7 @@ export async function describeTable(db: Db, table: string): Promise<TableInfo | 
   return {
     oid: row.oid,
     qualifiedName: row.qualified,
+    ...(row.folded === null ? {} : { alsoNames: row.folded }),
     columns: new Map(columns.rows.map((column) => [column.name, column])),
   };
 }

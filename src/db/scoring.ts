@@ -48,7 +48,9 @@ export async function estimatedKeys(db: Db, source: SourceRef): Promise<number |
   const { rows } = await sql<{ estimate: number | null }>`
     SELECT CASE WHEN s.n_distinct < 0 THEN -s.n_distinct * c.reltuples ELSE s.n_distinct END AS estimate
     FROM pg_class c
-    JOIN pg_stats s ON s.schemaname = c.relnamespace::regnamespace::text AND s.tablename = c.relname
+    -- the schema's own name: regnamespace's text quotes a mixed-case one ("Shop")
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname
     WHERE c.oid = ${source.table}::regclass AND s.attname = ${source.key}`.execute(db);
   const estimate = rows[0]?.estimate;
   return estimate != null && estimate > 0 ? Math.round(estimate) : undefined;

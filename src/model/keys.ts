@@ -8,11 +8,12 @@
  * Nor may a key be text that was not well formed: a lone surrogate (JSON can write one), or
  * U+FFFD, which is what bytes that are not UTF-8 become when read as text.
  */
+const invisibleCharacter =
+  /[\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2028\u2029\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]/;
+
 /** C0 and C1 controls: no text of ours holds them (keys here, free text in src/plain-text.ts). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
 export const controlCharacter = /[\u0000-\u001f\u007f-\u009f]/;
-const invisibleCharacter =
-  /[\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2028\u2029\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]/;
 
 const codePoint = (character: string) =>
   `U+${(character.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;

@@ -9,14 +9,25 @@ const sourceFields = sourceSchema.shape;
  * Validates a spec in full, shape and source alike, and throws one ValidationError listing every
  * problem, so a mistake is caught when the spec is applied rather than at 2 a.m.
  */
-export async function validateSpec(db: Db, input: unknown): Promise<ModelSpec> {
+export async function validateSpec(
+  db: Db,
+  input: unknown,
+  /** where the spec sits in what was sent (`body` for the API), said before each path */
+  at?: string,
+): Promise<ModelSpec> {
   const { spec, issues } = parseSpec(input);
   // Each well-formed part of the source is checked against the database, whatever is wrong
   // elsewhere, so that a bad cron, a repeated feature and an unknown column are said together.
   const parts = checkableParts((input as { source?: unknown } | null)?.source);
   const sourceIssues = parts === undefined ? [] : await checkSource(db, parts);
   const all = [...issues, ...sourceIssues];
-  if (spec === undefined || all.length > 0) throw new ValidationError(all);
+  if (spec === undefined || all.length > 0) {
+    throw new ValidationError(
+      at === undefined
+        ? all
+        : all.map((issue) => ({ ...issue, path: issue.path === '' ? at : `${at}.${issue.path}` })),
+    );
+  }
   return spec;
 }
 
@@ -56,6 +67,15 @@ async function checkSource(db: Db, source: SourceParts): Promise<FieldIssue[]> {
   const table = await describeTable(db, source.table);
   if (table === undefined) {
     return [{ path: 'source.table', message: `table "${source.table}" does not exist` }];
+  }
+  // a refresh would read the one created under the exact name; whoever wrote the spec may mean the other
+  if (table.alsoNames !== undefined) {
+    return [
+      {
+        path: 'source.table',
+        message: `"${source.table}" names both ${table.qualifiedName} and ${table.alsoNames}; rename one of them`,
+      },
+    ];
   }
   const issues: FieldIssue[] = [];
   const column = (path: string, name: string, expect?: { test: (type: string) => boolean; what: string }) => {

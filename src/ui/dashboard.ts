@@ -74,7 +74,8 @@ const loginForm = z.object({
 const decisionForm = z.object({
   _csrf: z.string().optional(),
   // an empty field is no reason
-  reason: z.preprocess((v) => (v === '' ? undefined : v), decisionReason.optional()),
+  // an empty field is no reason (decisionReason says so)
+  reason: decisionReason.optional(),
 });
 
 const diffQuery = z

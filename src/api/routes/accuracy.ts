@@ -9,7 +9,7 @@ export const accuracyQuery = z
   .object({
     days: wholeNumber(1, 366).optional().describe('how many UTC days, ending with `to` (default 30)'),
     to: z.iso
-      .date({ error: 'must be a day, e.g. 2026-05-01' })
+      .date({ error: 'must be a day, e.g. 2026-05-01', abort: true })
       // nothing was served before there was Unix time, and a window reaching back past year 1 is
       // no day Postgres (or the Gregorian calendar) has
       .refine((day) => day >= '1970-01-01', 'must be a day from 1970-01-01 on')
