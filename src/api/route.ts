@@ -55,7 +55,8 @@ export type RouteBody<B extends z.ZodType | undefined> =
       required: boolean;
       /**
        * the handler checks the body with this schema itself, with more than its shape (a model
-       * spec against the database), naming fields as the spec does (`schedule.cron`)
+       * spec against the database), naming fields under `body` as every route does
+       * (`body.schedule.cron`)
        */
       checkedByHandler?: true;
     }
@@ -117,7 +118,8 @@ export function allowedMethods(routes: readonly Route[], path: string): string[]
 
 function pathPattern(path: string): RegExp {
   const escaped = path.replaceAll(/[.*+?^$()|[\]\\]/g, '\\$&').replaceAll(/\{\w+\}/g, '[^/]+');
-  return new RegExp(`^${escaped}/?$`);
+  // Express matches paths without regard to case, and so does this
+  return new RegExp(`^${escaped}/?$`, 'i');
 }
 
 const NO_QUERY = z.object({}).strict();

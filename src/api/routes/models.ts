@@ -58,15 +58,7 @@ export const modelRoutes = [
         ]);
       }
       // its problems are named where they are in the request, as every route names them
-      const spec = await validateSpec(deps.db, input).catch((error: unknown) => {
-        if (!(error instanceof ValidationError)) throw error;
-        throw new ValidationError(
-          error.issues.map((issue) => ({
-            ...issue,
-            path: issue.path === '' ? 'body' : `body.${issue.path}`,
-          })),
-        );
-      });
+      const spec = await validateSpec(deps.db, input, 'body');
       const { created } = await upsertModel(deps.db, spec);
       await deps.catalog.reload(name);
       const model = await findModel(deps.db, name);
