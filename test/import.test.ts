@@ -47,6 +47,10 @@ describe('almanac import', () => {
       'Zürich 8001,-0.25,-1,1',
       'tab\\key,2.5E-3,0,1',
     ];
+    // before its first import, an external model's runs point at the import, not at `almanac run`
+    expect((await runCli('runs', 'from-python')).stdout).toBe(
+      "no runs of from-python: an external model's versions come from `almanac import from-python FILE`\n",
+    );
     const first = await runCli('import', 'from-python', await file('good.csv', `${rows.join('\n')}\n`));
     expect(first).toMatchObject({ code: 0, stdout: 'published version 1 of from-python (4 keys)\n' });
     const { rows: stored } = await sql`

@@ -69,14 +69,19 @@ export function registerRuns(program: Command, ctx: CliContext): void {
           ...raw,
         },
       );
-      await requireModel(ctx.db(), options.MODEL);
+      const { spec } = await requireModel(ctx.db(), options.MODEL);
       const runs = await listRuns(ctx.db(), options.MODEL, { limit: options.limit ?? 20 });
       if (options.json) {
         ctx.print(JSON.stringify(runs, null, 2));
         return;
       }
       if (runs.length === 0) {
-        ctx.print(`no runs of ${options.MODEL} yet; start one with \`almanac run ${options.MODEL}\``);
+        // an external model is never run: its versions are imported
+        ctx.print(
+          spec.estimator === 'external'
+            ? `no runs of ${options.MODEL}: an external model's versions come from \`almanac import ${options.MODEL} FILE\``
+            : `no runs of ${options.MODEL} yet; start one with \`almanac run ${options.MODEL}\``,
+        );
         return;
       }
       ctx.print(
