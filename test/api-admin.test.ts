@@ -341,6 +341,13 @@ describe('when Redis is down', () => {
         n: string;
       }>`SELECT count(*) AS n FROM runs WHERE state = 'queued'`.execute(db());
       expect(rows[0]?.n).toBe('0');
+      // the metrics still answer, the queue's depth unknown until Redis is back
+      const scraped = Date.now();
+      const metrics = await down.request('/metrics');
+      expect(metrics.status).toBe(200);
+      expect(Date.now() - scraped).toBeLessThan(3_000);
+      // prom-client writes NaN as Nan
+      expect(await metrics.text()).toMatch(/^almanac_queue_depth NaN$/im);
     } finally {
       await down.close();
     }

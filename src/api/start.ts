@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Store } from 'express-rate-limit';
 import type { Runtime } from '../runtime.ts';
 import { createSessions } from '../ui/session.ts';
+import { within } from '../within.ts';
 import { createApp } from './app.ts';
 import { createKeyVerifier } from './auth.ts';
 import { type Catalog, createCatalog } from './catalog.ts';
@@ -18,6 +19,9 @@ import { createVersionReads, type VersionReads } from './version-reads.ts';
  * The API on the runtime's connections: listens on HOST and PORT (or what `options` says) and
  * `close()` drains it; the runtime's connections stay its owner's to close.
  */
+/** How long a scrape waits for the queue's depth (Redis answers in well under a millisecond). */
+const QUEUE_DEPTH_MS = 1_000;
+
 export async function startApi(
   runtime: Runtime,
   options: { port?: number; host?: string } = {},
@@ -28,10 +32,12 @@ export async function startApi(
   let reads: VersionReads | undefined;
   try {
     const metrics = createMetrics({
-      queueDepth: async () => {
-        const counts = await producer.queue.getJobCounts('waiting', 'delayed', 'prioritized');
-        return Object.values(counts).reduce((sum, n) => sum + n, 0);
-      },
+      // BullMQ's calls wait for Redis however long it is down: a scrape must answer regardless,
+      // with the gauge unknown (NaN) until Redis is back
+      queueDepth: () =>
+        within(QUEUE_DEPTH_MS, producer.queue.getJobCounts('waiting', 'delayed', 'prioritized')).then(
+          (counts) => Object.values(counts).reduce((sum, n) => sum + n, 0),
+        ),
       heldVersions: () =>
         new Map(
           catalog
