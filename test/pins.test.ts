@@ -170,7 +170,12 @@ describe('pins', () => {
     const past = await runCli('pin', 'p', 'late', '3', '--expires', 'yesterday');
     expect(past.code).not.toBe(0);
     expect(past.stderr).toContain('--expires');
-    expect((await runCli('show', 'p', '3')).stdout).toContain('"consumer": "nightly-export"');
+    // show prints the API's own body, pins included
+    const shown = JSON.parse((await runCli('show', 'p', '3')).stdout) as unknown;
+    expect(shown).toEqual((await get('/v1/models/p/versions/3')).body);
+    expect(JSON.stringify(shown)).toContain('"consumer":"nightly-export"');
+    const versions = JSON.parse((await runCli('versions', 'p', '--json')).stdout) as unknown;
+    expect(versions).toEqual((await get('/v1/models/p/versions')).body.items);
     expect((await runCli('unpin', 'p', 'nightly-export')).stdout).toBe(
       'removed the pin of nightly-export on p\n',
     );

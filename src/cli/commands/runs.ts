@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { runView } from '../../api/views.ts';
 import { listRunShards, type RunShard } from '../../db/run-shards.ts';
 import { findRun, listRuns, type Run } from '../../db/runs.ts';
 import { findVersionById } from '../../db/versions.ts';
@@ -72,7 +73,8 @@ export function registerRuns(program: Command, ctx: CliContext): void {
       const { spec } = await requireModel(ctx.db(), options.MODEL);
       const runs = await listRuns(ctx.db(), options.MODEL, { limit: options.limit ?? 20 });
       if (options.json) {
-        ctx.print(JSON.stringify(runs, null, 2));
+        // the API's own items (GET /v1/models/:model/runs)
+        ctx.print(JSON.stringify(runs.map(runView), null, 2));
         return;
       }
       if (runs.length === 0) {

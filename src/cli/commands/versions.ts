@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { versionDetail, versionSummary } from '../../api/views.ts';
 import { pinsOfVersion } from '../../db/pins.ts';
 import { VERSION_STATES } from '../../db/types.ts';
-import { listVersions, type Version } from '../../db/versions.ts';
+import { listVersions } from '../../db/versions.ts';
 import { formatNumber, formatTime } from '../../format.ts';
 import { decisionReason, publishVersion, rejectVersion } from '../../versions/publish.ts';
 import { requireModel, resolveVersion } from '../../versions/resolve.ts';
@@ -40,11 +41,11 @@ export function registerVersions(program: Command, ctx: CliContext): void {
       await requireModel(ctx.db(), options.MODEL);
       const versions = await listVersions(ctx.db(), options.MODEL, {
         limit: options.limit ?? 20,
-        withDrift: options.json === true,
         ...(options.state === undefined ? {} : { states: [options.state] }),
       });
       if (options.json) {
-        ctx.print(JSON.stringify(versions.map(summary), null, 2));
+        // the API's own items (GET /v1/models/:model/versions), so a script reads either alike
+        ctx.print(JSON.stringify(versions.map(versionSummary), null, 2));
         return;
       }
       if (versions.length === 0) {
@@ -80,8 +81,8 @@ export function registerVersions(program: Command, ctx: CliContext): void {
         VERSION: version,
       });
       const found = await resolveVersion(ctx.db(), args.MODEL, args.VERSION);
-      const pinnedBy = (await pinsOfVersion(ctx.db(), found.id)).map(({ version: _v, ...pin }) => pin);
-      ctx.print(JSON.stringify({ ...summary(found), pinnedBy }, null, 2));
+      // the API's own body (GET /v1/models/:model/versions/:version)
+      ctx.print(JSON.stringify(versionDetail(found, await pinsOfVersion(ctx.db(), found.id)), null, 2));
     });
 
   for (const [name, verb, act] of [
@@ -111,9 +112,4 @@ export function registerVersions(program: Command, ctx: CliContext): void {
         ctx.print(`${name === 'publish' ? 'published' : 'rejected'} version ${done.number} of ${done.model}`);
       });
   }
-}
-
-function summary(version: Version) {
-  const { id: _id, ...rest } = version;
-  return { ...rest, version: version.number };
 }
