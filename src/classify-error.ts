@@ -122,7 +122,10 @@ export function classifyError(error: unknown): ClassifiedError {
   }
   if (error instanceof UsageError) return kinds('usage', error.message);
   if (error instanceof ConfigError) return kinds('config', error.message, { retry: false });
-  if (error instanceof NotFoundError) return kinds('not-found', error.message);
+  if (error instanceof NotFoundError) {
+    const message = error.cliHint === undefined ? error.message : `${error.message}; ${error.cliHint}`;
+    return kinds('not-found', message, { detail: error.message });
+  }
   if (error instanceof GoneError) return kinds('gone', error.message);
   if (error instanceof ConflictError) return kinds('conflict', error.message);
   if (error instanceof UnavailableError) {

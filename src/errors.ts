@@ -23,6 +23,13 @@ export class ValidationError extends Error {
 /** The thing asked for does not exist (or is not visible yet). */
 export class NotFoundError extends Error {
   override name = 'NotFoundError';
+  /** what to run next, for a person at the CLI (`see \`almanac models list\``); not for API clients */
+  readonly cliHint: string | undefined;
+
+  constructor(message: string, cliHint?: string) {
+    super(message);
+    this.cliHint = cliHint;
+  }
 }
 
 /** The thing existed but its data is gone for good (a pruned version). */

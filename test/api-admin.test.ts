@@ -116,7 +116,11 @@ describe('models', () => {
     expect(list.body.items).toEqual([expect.objectContaining({ name: 'prices', publishedVersion: null })]);
     const one = await api.json('/v1/models/prices', { headers: as(reader) });
     expect(one.body).toMatchObject({ name: 'prices', spec: { trainWindowDays: 20 }, published: null });
-    expect((await api.json('/v1/models/ghost', { headers: as(reader) })).status).toBe(404);
+    // the API's words are for API clients: no CLI command to run
+    expect(await api.json('/v1/models/ghost', { headers: as(reader) })).toMatchObject({
+      status: 404,
+      body: { detail: 'model "ghost" does not exist' },
+    });
   });
 });
 

@@ -57,6 +57,10 @@ describe('exit codes', () => {
   });
 
   it('1 for failures, with one plain message and no stack trace', async () => {
+    // the CLI's words say what to run next
+    expect((await runCli('show', 'ghost', '1')).stderr).toBe(
+      'model "ghost" does not exist; see `almanac models list`\n',
+    );
     const run = await runCli('keys', 'revoke', 'nobody');
     expect(run).toMatchObject({
       code: 1,

@@ -9,7 +9,7 @@ export type VersionRef = number | 'latest';
 export async function requireModel(db: Db, name: string): Promise<Model> {
   const model = await findModel(db, name);
   if (model === undefined)
-    throw new NotFoundError(`model "${name}" does not exist; see \`almanac models list\``);
+    throw new NotFoundError(`model "${name}" does not exist`, 'see `almanac models list`');
   return model;
 }
 
@@ -30,9 +30,11 @@ export async function resolveVersion(db: Db, model: string, ref: VersionRef): Pr
   if (version !== undefined) return version;
   // Only a miss asks whether the model itself is missing, which is the answer then.
   await requireModel(db, model);
-  throw new NotFoundError(
-    ref === 'latest'
-      ? `model "${model}" has no published version; publish one with \`almanac publish ${model} N\``
-      : `model "${model}" has no version ${ref}`,
-  );
+  if (ref === 'latest') {
+    throw new NotFoundError(
+      `model "${model}" has no published version`,
+      `publish one with \`almanac publish ${model} N\``,
+    );
+  }
+  throw new NotFoundError(`model "${model}" has no version ${ref}`);
 }
