@@ -202,9 +202,14 @@ describe('runs and versions', () => {
   });
 
   it('publishes (roll back) and rejects with state checks, recording the key as actor', async () => {
+    // v2 is superseded: an approval (from held) of it is refused, and changes nothing
+    const approval = await api.post('/v1/models/prices/versions/2/publish', { from: 'held' }, as(admin));
+    expect(approval).toMatchObject({ status: 409, body: { detail: expect.stringMatching(/superseded/) } });
+    const wrongFrom = await api.post('/v1/models/prices/versions/2/publish', { from: 'live' }, as(admin));
+    expect(wrongFrom.body.errors).toEqual([{ path: 'body.from', message: 'must be "held" or "superseded"' }]);
     const rollback = await api.post(
       '/v1/models/prices/versions/2/publish',
-      { reason: 'v3 is off' },
+      { reason: 'v3 is off', from: 'superseded' },
       as(admin),
     );
     expect(rollback).toMatchObject({ status: 200, body: { version: 2, state: 'published' } });

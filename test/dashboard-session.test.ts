@@ -308,12 +308,21 @@ describe('dashboard sessions', () => {
     const html = await page.text();
     expect(html).toContain('auth is off');
     const token = /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
+    // the form says what the page showed: v2 held
+    expect(html).toContain('<input type="hidden" name="from" value="held">');
     const approved = await open.request('/models/ext/versions/2/publish', {
       method: 'POST',
-      body: form({ _csrf: token }),
+      body: form({ _csrf: token, from: 'held' }),
       redirect: 'manual',
     });
     expect(approved.status).toBe(303);
+    // the same click again, from the page as it was: v2 is no longer held, nothing changes
+    const stale = await open.request('/models/ext/versions/2/publish', {
+      method: 'POST',
+      body: form({ _csrf: token, from: 'held' }),
+      redirect: 'manual',
+    });
+    expect(stale.status).toBe(409);
     const published = await findVersion(setup.db(), 'ext', 2);
     expect(published?.state).toBe('published');
     expect(published?.lineage.published).toMatchObject({ actor: 'anonymous', reason: null });

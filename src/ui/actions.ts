@@ -6,6 +6,8 @@ import type { Viewer } from './session.ts';
 /**
  * An admin's buttons for a version: approve or reject a held one, roll back to a superseded one.
  * Each is a plain form with its reason and the session's CSRF token, so it works without script.
+ * The form says the state the page showed (`from`): a page gone stale while another operator
+ * acted cannot turn an approval into a rollback.
  */
 export function actionsFor(
   model: string,
@@ -19,6 +21,7 @@ export function actionsFor(
   return html`<form class="inline" method="post" action="${pagePath.action(model, n, 'publish')}">
   <button type="submit" disabled hidden aria-hidden="true">nothing</button>
   <input type="hidden" name="_csrf" value="${viewer.csrf}">
+  <input type="hidden" name="from" value="${version.state}">
   <input type="text" name="reason" maxlength="1000" placeholder="reason (optional)" aria-label="reason for the decision on v${n}">
   ${
     version.state === 'held'

@@ -13,7 +13,7 @@ import { decideVersion } from '../api/routes/versions.ts';
 import { parseRequest } from '../api/validate.ts';
 import { HttpError } from '../errors.ts';
 import { hashApiKey } from '../keys/api-keys.ts';
-import { decisionReason } from '../versions/publish.ts';
+import { decisionReason, publishFrom } from '../versions/publish.ts';
 import type { PageContext } from './page-context.ts';
 import { canAct } from './page-context.ts';
 import { diffPage } from './pages/diff.ts';
@@ -73,9 +73,9 @@ const loginForm = z.object({
 
 const decisionForm = z.object({
   _csrf: z.string().optional(),
-  // an empty field is no reason
   // an empty field is no reason (decisionReason says so)
   reason: decisionReason.optional(),
+  from: publishFrom.optional(),
 });
 
 const diffQuery = z
@@ -208,7 +208,11 @@ export function mountDashboard(app: Express, deps: DashboardDeps, routes: readon
         const form = parseRequest(decisionForm, req.body ?? {}, 'body');
         if (!sameOrigin(req) || !sessions.csrfMatches(ctx.viewer, form._csrf))
           throw new HttpError(403, STALE_FORM);
-        await decideVersion(deps, action, model, version, { actor: ctx.viewer.actor, reason: form.reason });
+        await decideVersion(deps, action, model, version, {
+          actor: ctx.viewer.actor,
+          reason: form.reason,
+          from: form.from,
+        });
         res.redirect(303, `${pagePath.model(model)}?done=${action}&version=${version}`);
         return undefined;
       }),

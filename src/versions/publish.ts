@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { Db } from '../db/database.ts';
 import { lockModelForTransaction } from '../db/locks.ts';
 import { flipPublished } from '../db/publications.ts';
@@ -8,7 +9,15 @@ import { requireModel } from './resolve.ts';
 import { type RetentionDeps, retainAfterPublish } from './retention.ts';
 import { prunedError } from './states.ts';
 
-export type Decision = { actor: string; reason?: string | undefined };
+export type Decision = {
+  actor: string;
+  reason?: string | undefined;
+  /** publish only from this state: approve only a held version, roll back only a superseded one */
+  from?: 'held' | 'superseded' | undefined;
+};
+
+/** The state a publish means to start from: `held` (approve) or `superseded` (roll back). */
+export const publishFrom = z.enum(['held', 'superseded'], { error: 'must be "held" or "superseded"' });
 
 /** Why a version was approved, rejected or rolled back to, as an operator writes it. */
 export const decisionReason = plainText(1000)
@@ -69,10 +78,15 @@ export async function publishVersion(
     deps.db,
     model,
     number,
-    {
-      states: ['held', 'superseded'],
-      why: 'only a held version (approve) or a superseded one (roll back) can be published',
-    },
+    decision.from === undefined
+      ? {
+          states: ['held', 'superseded'],
+          why: 'only a held version (approve) or a superseded one (roll back) can be published',
+        }
+      : {
+          states: [decision.from],
+          why: `it was to be ${decision.from === 'held' ? 'approved' : 'rolled back to'} from ${decision.from}`,
+        },
     async (trx, version) => ({
       published: await publishInTransaction(trx, version, decision),
       keepVersions: (await requireModel(trx, model)).spec.retention.keepVersions,

@@ -7,7 +7,13 @@ import type { Version } from '../../db/versions.ts';
 import { listVersions } from '../../db/versions.ts';
 import { HttpError } from '../../errors.ts';
 import { importCsv } from '../../imports/import-csv.ts';
-import { type Decision, decisionReason, publishVersion, rejectVersion } from '../../versions/publish.ts';
+import {
+  type Decision,
+  decisionReason,
+  publishFrom,
+  publishVersion,
+  rejectVersion,
+} from '../../versions/publish.ts';
 import { resolveVersion } from '../../versions/resolve.ts';
 import { declaredOver } from '../body-limit.ts';
 import { modelPage } from '../page.ts';
@@ -31,6 +37,15 @@ export const versionListQuery = z
   .strict();
 
 export const decisionBody = z.object({ reason: decisionReason.optional() }).strict();
+
+/** A publish may say which it means: approve (`from: "held"`) or roll back (`from: "superseded"`). */
+export const publishBody = decisionBody
+  .extend({
+    from: publishFrom
+      .optional()
+      .describe('publish only if the version is still in this state (a stale page or script then gets 409)'),
+  })
+  .strict();
 
 /**
  * Publishes (approves, rolls back) or rejects a version, then serves what that changed at once:
@@ -60,16 +75,22 @@ const decisions = (['publish', 'reject'] as const).map((action) =>
         : 'Reject a held version: it will never be published',
     access: 'admin',
     params: versionNumberParams,
-    body: { type: 'application/json', schema: decisionBody, required: false },
+    body: {
+      type: 'application/json',
+      schema: action === 'publish' ? publishBody : decisionBody,
+      required: false,
+    },
     responses: {
       200: json(VersionSummary, 'done'),
-      409: problem('the version is not in a state this applies to'),
+      409: problem('the version is not in a state this applies to (or not in the state `from` names)'),
       410: problem('the version was pruned by retention'),
     },
     handle: async ({ params, body }, { req, res, deps }) => {
       const done = await decideVersion(deps, action, params.model, params.version, {
         actor: req.caller?.actor ?? 'api',
         reason: body.reason,
+        // the publish route's body is publishBody's: the one with `from`
+        from: action === 'publish' ? (body as z.output<typeof publishBody>).from : undefined,
       });
       res.json(versionSummary(done));
     },
