@@ -108,9 +108,10 @@ export function createApp(deps: AppDeps): Express {
   mountRoutes(app, routes, deps);
   mountDashboard(app, { ...deps, limit }, routes);
 
+  const methodsAt = allowedMethods(routes);
   app.use((req, res) => {
     // a path that exists, asked with a method it does not take: 405 saying which it takes
-    const allowed = allowedMethods(routes, req.path);
+    const allowed = methodsAt(req.path);
     if (allowed.length > 0) {
       res.set('Allow', allowed.join(', '));
       sendProblem(res, 405, `${req.method} is not allowed on ${req.path}; it takes ${allowed.join(', ')}`);

@@ -107,13 +107,17 @@ export function expressPath(path: string): string {
 
 /**
  * The methods the routes take at a path that exists (GET also answers HEAD), for a 405's Allow
- * header; empty when no route has the path.
+ * header; empty when no route has the path. The routes' patterns are compiled once, here, not
+ * for every request that falls through to the 404.
  */
-export function allowedMethods(routes: readonly Route[], path: string): string[] {
-  const methods = routes
-    .filter((route) => pathPattern(route.path).test(path))
-    .flatMap((route) => (route.method === 'get' ? ['GET', 'HEAD'] : [route.method.toUpperCase()]));
-  return [...new Set(methods)];
+export function allowedMethods(routes: readonly Route[]): (path: string) => string[] {
+  const patterns = routes.map((route) => ({
+    pattern: pathPattern(route.path),
+    methods: route.method === 'get' ? ['GET', 'HEAD'] : [route.method.toUpperCase()],
+  }));
+  return (path) => [
+    ...new Set(patterns.filter(({ pattern }) => pattern.test(path)).flatMap(({ methods }) => methods)),
+  ];
 }
 
 function pathPattern(path: string): RegExp {
