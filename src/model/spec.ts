@@ -144,9 +144,9 @@ export const modelSpecSchema = z
       const estimator = estimators[spec.estimator];
       const params = estimator.params.safeParse(spec.params);
       if (!params.success) {
-        // said as every other edge says them (an unknown parameter at its own path)
-        for (const issue of fieldIssues(params.error.issues, ['params']))
-          problem(issue.path.split('.'), issue.message);
+        // zod's own issues, under params: parseSpec's fieldIssues says them as every edge does
+        // (an unknown parameter at its own path)
+        for (const issue of params.error.issues) ctx.addIssue({ ...issue, path: ['params', ...issue.path] });
       }
       if (estimator.needsSource && spec.source === undefined) {
         problem(['source'], `is required by the ${spec.estimator} estimator`);
