@@ -6,8 +6,20 @@ import pg from 'pg';
  * imports is compiled again in every thread a run starts (kysely alone takes 0.2 s of CPU).
  */
 
-/** Options every connection of ours gets: UTC, so dates and timestamps never shift. */
-export const sessionOptions = '-c TimeZone=UTC';
+/**
+ * Options every connection of ours gets:
+ * - UTC, so dates and timestamps never shift.
+ * - No JIT compilation. Our queries that cross its cost threshold are scans of a million rows or
+ *   more, and for them the unoptimized code JIT emits ran slower than Postgres's interpreter: the
+ *   scoring query took 2.0 s with it and 1.3 s without. Lookups never reach the threshold.
+ * - No parallel workers. A refresh runs its own queries side by side (the scoring read beside
+ *   training, the checksum beside the index build), so workers only oversubscribe the cores, and
+ *   each is a new process that first maps every shared buffer it reads: a refresh of 1,000,000
+ *   keys started eight of them for 1.5 s of CPU. Where a result must not depend on the order in
+ *   which partial sums meet, the query says so itself (inStableOrder, src/db/training.ts).
+ */
+export const sessionOptions =
+  '-c TimeZone=UTC -c jit=off -c max_parallel_workers_per_gather=0 -c max_parallel_maintenance_workers=0';
 
 /**
  * A connection of its own, outside any pool, with our session options: for an attempt's fenced
