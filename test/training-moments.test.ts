@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { newestSourceTime } from '../src/db/input-stats.ts';
 import { resolveSource } from '../src/db/source.ts';
-import { inStableOrder, scanRange, trainingAnchor } from '../src/db/training.ts';
+import { dailyMoments, inStableOrder, trainingAnchor } from '../src/db/training.ts';
 import { useTestSetup } from './helpers/hooks.ts';
 
 const { db } = useTestSetup('training-moments');
@@ -37,12 +37,6 @@ beforeAll(async () => {
   await sql`INSERT INTO src.obs VALUES ${sql.join(tuples)}`.execute(db());
 });
 
-const TARGET_ORDER = ['absent', 'finite', 'invalid'];
-/** unusable before usable, then by target: the order scanRange gives its groups in */
-const byGroup = (a: Record<string, unknown>, b: Record<string, unknown>) =>
-  Number(a.usable) - Number(b.usable) ||
-  TARGET_ORDER.indexOf(String(a.target)) - TARGET_ORDER.indexOf(String(b.target));
-
 describe('training window moments', () => {
   it.each([[['a']], [['a', 'b']], [['a', 'b', 'c']]])(
     'with features %j are bit for bit avg and covar_pop of the usable rows, grouped by how each row is usable',
@@ -55,15 +49,14 @@ describe('training window moments', () => {
         features,
       });
       const anchor = DAYS[2] ?? '';
-      const { groups, errors } = await inStableOrder(db(), (trx) =>
-        scanRange(trx, source, { anchor, fromDaysBack: 3, toDaysBack: 0 }),
+      const days = await inStableOrder(db(), (trx) =>
+        dailyMoments(trx, source, { anchor, fromDaysBack: 3, toDaysBack: 0 }),
       );
-      expect(errors).toBeUndefined();
 
       // What training read before: avg and covar_pop of every variable and pair, from the same
-      // groups of the same scan, in the same order (inStableOrder hashes the groups: a sort
-      // would reorder the rows within a group), and each column's finiteness tested as three
-      // comparisons.
+      // groups of the same scan, in the same order (inStableOrder hashes the groups: left to
+      // itself, the planner sorts this query's rows into groups, which reorders them),
+      // and each column's finiteness tested as three comparisons.
       const variables = [...features, 'y'];
       const v = variables.length;
       const finite = (x: string) => `${x}::float8 NOT IN ('NaN', 'Infinity', '-Infinity')`;
@@ -73,78 +66,37 @@ describe('training window moments', () => {
       ]);
       const reference = await inStableOrder(db(), async (trx) => {
         const { rows } = await sql<Record<string, number | string | boolean>>`
-          SELECT usable, target, count(*) AS n, ${sql.raw(aggregates.join(', '))}
+          SELECT days_back, usable, target, count(*) AS n, ${sql.raw(aggregates.join(', '))}
           FROM (
-            SELECT coalesce(${sql.raw(variables.map(finite).join(' AND '))}, false) AS usable,
+            SELECT (${anchor}::date - t) AS days_back, coalesce(${sql.raw(variables.map(finite).join(' AND '))}, false) AS usable,
                    CASE WHEN y IS NULL THEN 'absent' WHEN ${sql.raw(finite('y'))} THEN 'finite' ELSE 'invalid' END AS target,
                    ${sql.raw(variables.join(', '))}
             FROM src.obs
           ) r
-          GROUP BY usable, target`.execute(trx);
-        return rows.sort(byGroup);
+          GROUP BY days_back, usable, target ORDER BY days_back, usable, target`.execute(trx);
+        return rows;
       });
 
-      expect(groups.map((group) => [group.usable, group.target, group.n])).toEqual(
-        reference.map((row) => [row.usable, row.target, Number(row.n)]),
+      expect(days.map((day) => [day.daysBack, day.usable, day.target, day.n])).toEqual(
+        reference.map((row) => [row.days_back, row.usable, row.target, Number(row.n)]),
       );
       // unusable groups of every kind are there: absent (null) and invalid (NaN, ±Infinity) targets
-      expect(new Set(groups.filter((group) => !group.usable).map((group) => group.target))).toEqual(
+      expect(new Set(days.filter((day) => !day.usable).map((day) => day.target))).toEqual(
         new Set(['finite', 'absent', 'invalid']),
       );
-      for (const [g, group] of groups.entries()) {
-        if (!group.usable) continue;
+      for (const [g, day] of days.entries()) {
+        if (!day.usable) continue;
         const row = reference[g] ?? {};
         for (let j = 0; j < v; j += 1) {
-          expect(group.means[j]).toBe(row[`m${j}`]);
+          expect(day.means[j]).toBe(row[`m${j}`]);
           for (let k = j; k < v; k += 1) {
-            expect(group.cov[j]?.[k]).toBe(row[`c${j}_${k}`]);
-            expect(group.cov[k]?.[j]).toBe(row[`c${j}_${k}`]);
+            expect(day.cov[j]?.[k]).toBe(row[`c${j}_${k}`]);
+            expect(day.cov[k]?.[j]).toBe(row[`c${j}_${k}`]);
           }
         }
       }
     },
   );
-
-  it('measure predictions in the same scan: bit for bit the errors and percentiles of the usable rows alone', async () => {
-    const source = await resolveSource(db(), {
-      table: 'src.obs',
-      key: 'k',
-      time: 't',
-      target: 'y',
-      features: ['a', 'b'],
-    });
-    const anchor = DAYS[2] ?? '';
-    // the holdout is the anchor's day; the model a line in both features, naive the first
-    const model = ([a, b]: string[]) => `0.75 * ${a} - 0.125 * ${b} + 1000`;
-    const { groups, errors } = await inStableOrder(db(), (trx) =>
-      scanRange(trx, source, { anchor, fromDaysBack: 1, toDaysBack: 0 }, { model, naive: ([a]) => `${a}` }),
-    );
-    const { rows } = await inStableOrder(db(), (trx) =>
-      sql<Record<string, number | number[]>>`
-        SELECT count(*) AS n, avg(abs(r)) AS mae, sqrt(avg(r * r)) AS rmse, avg(r) AS bias,
-               percentile_cont(ARRAY[0.05, 0.95]) WITHIN GROUP (ORDER BY r) AS percentiles,
-               avg(abs(rn)) AS naive_mae, sqrt(avg(rn * rn)) AS naive_rmse, avg(rn) AS naive_bias
-        FROM (
-          SELECT y - (${sql.raw(model(['a', 'b']))}) AS r, y - a AS rn FROM src.obs
-          WHERE t = ${anchor}::date AND ${sql.raw(['a', 'b', 'y'].map((x) => `abs(${x}) < 'Infinity'`).join(' AND '))}
-        ) e`.execute(trx),
-    );
-    const row = rows[0] ?? {};
-    const percentiles = row.percentiles as number[];
-    expect(errors).toEqual({
-      rows: Number(row.n),
-      mae: row.mae,
-      rmse: row.rmse,
-      bias: row.bias,
-      residualP05: percentiles[0],
-      residualP95: percentiles[1],
-      naive: { mae: row.naive_mae, rmse: row.naive_rmse, bias: row.naive_bias },
-    });
-    // the rows measured are the usable group's, and some rows of the day were not usable
-    expect(errors?.rows).toBe(groups.find((group) => group.usable)?.n);
-    expect(groups.filter((group) => !group.usable).length).toBeGreaterThan(0);
-    expect(errors?.rows).toBeGreaterThan(KEYS / 2);
-  });
 });
 
 describe('source times as lineage keeps them', () => {

@@ -72,12 +72,13 @@ function rangePredicate(source: SourceRef, range: DayRange) {
 }
 
 /**
- * Moments of a group of a range's rows: population means and covariances of the features and,
- * last, the target. Rows are grouped by whether they are usable and what their target is
- * (`finite`, `absent`: null, `invalid`: NaN or infinite); groups that are not usable are counted
- * but not used.
+ * Moments of one day of the window (days counted back from the anchor: 0 is the anchor's day):
+ * population means and covariances of the features and, last, the target. Rows are grouped by
+ * whether they are usable and what their target is (`finite`, `absent`: null, `invalid`: NaN or
+ * infinite); groups that are not usable are counted but not used.
  */
-export type MomentGroup = {
+export type DayMoments = {
+  daysBack: number;
   usable: boolean;
   target: 'finite' | 'absent' | 'invalid';
   n: number;
@@ -85,102 +86,45 @@ export type MomentGroup = {
   cov: number[][];
 };
 
-/** A model's and naive's predictions as SQL over a row's feature columns, to be measured. */
-export type Predictions = {
-  model: (columns: string[]) => string;
-  naive: (columns: string[]) => string;
-};
-
-export type ErrorStats = {
-  rows: number;
-  mae: number | null;
-  rmse: number | null;
-  bias: number | null;
-  residualP05: number | null;
-  residualP95: number | null;
-  naive: { mae: number | null; rmse: number | null; bias: number | null };
-};
-
-/** What one scan of a range gives: its groups' moments and, when asked, the errors of predictions. */
-export type RangeScan = { groups: MomentGroup[]; errors: ErrorStats | undefined };
-
 /**
- * One scan of a range of the window: the moments of its rows grouped by usability and target and,
- * given predictions, their errors (target − prediction) over the usable rows, beside naive's, with
- * the 5th and 95th residual percentiles that make the estimate's interval. Training reads each row
- * of its window once this way: the days before the holdout for the fit, then the holdout days for
- * both their moments and that fit's errors (src/model/train.ts).
- *
- * The groups are hashed (the residuals' percentiles come from an array per group: an ordered-set
- * aggregate would make Postgres sort every row into its group) and ordered here, not by the query:
- * an ORDER BY had the planner sort the rows to group them, spilling 130 MB to disk at 2,000,000.
- * Each row's values and residuals are computed once (OFFSET 0 keeps the subquery whole; merged
- * into the aggregates, a residual was computed once per use, and the holdout's scan took 1.7 s
- * over 1,000,000 rows rather than 0.75 s).
+ * One scan of the training window, grouped by day, usability and target: any split of the window
+ * (fit and holdout, whole window) is then combined from these groups without reading the rows
+ * again, and so is the share of the window's targets that are missing (an input check).
  */
-export async function scanRange(
-  db: Db,
-  source: SourceRef,
-  range: DayRange,
-  predictions?: Predictions,
-): Promise<RangeScan> {
+export async function dailyMoments(db: Db, source: SourceRef, range: DayRange): Promise<DayMoments[]> {
   const variables = [...source.features, source.target];
   const v = variables.length;
-  const features = source.features.map((_, j) => `v${j}`);
-  const y = `v${v - 1}`;
-  const moments = ['count(*) AS n', ...pairMoments(v)];
-  const errors =
-    predictions === undefined
-      ? []
-      : [
-          'count(r) AS scored, avg(abs(r)) AS mae, sqrt(avg(r * r)) AS rmse, avg(r) AS bias',
-          'avg(abs(rn)) AS naive_mae, sqrt(avg(rn * rn)) AS naive_rmse, avg(rn) AS naive_bias',
-          'array_agg(r) FILTER (WHERE r IS NOT NULL) AS residuals',
-        ];
-  const residuals =
-    predictions === undefined
-      ? ''
-      : `, CASE WHEN usable THEN ${y} - (${predictions.model(features)}) END AS r,
-           CASE WHEN usable THEN ${y} - (${predictions.naive(features)}) END AS rn`;
+  const aggregates: string[] = ['count(*) AS n', ...pairMoments(v)];
   const columns = variables.map((column, j) => `${quote(column)}::float8 AS v${j}`).join(', ');
+  const time = quote(source.time);
   const target = quote(source.target);
-  const grouped = sql`
-    SELECT usable, target, ${sql.raw([...moments, ...errors].join(', '))}
+  // Whole days before the anchor: date arithmetic for dates (cheap), epoch seconds otherwise.
+  const daysBack =
+    source.timeType === 'date'
+      ? sql`(${range.anchor}::date - ${sql.raw(time)})`
+      : sql`floor(extract(epoch FROM (${range.anchor}::${sql.raw(source.timeType)}::timestamp - ${sql.raw(time)}::timestamp)) / 86400)::int`;
+  const result = await sql<Record<string, number | string | boolean | null>>`
+    SELECT days_back, usable, target, ${sql.raw(aggregates.join(', '))}
     FROM (
-      SELECT *${sql.raw(residuals)}
-      FROM (
-        SELECT coalesce(${sql.raw(usableRow(source))}, false) AS usable,
-               CASE WHEN ${sql.raw(target)} IS NULL THEN 'absent'
-                    WHEN ${sql.raw(finite(target))} THEN 'finite' ELSE 'invalid' END AS target,
-               ${sql.raw(columns)}
-        FROM ${sql.raw(source.table)}
-        WHERE ${rangePredicate(source, range)}
-      ) s
-      OFFSET 0
-    ) e
-    GROUP BY usable, target`;
-  // the residuals' array stays in Postgres: only its two percentiles come back (one sort for both)
-  const outputs = [
-    'usable',
-    'target',
-    'n',
-    ...moments.slice(1).map((aggregate) => aggregate.split(' AS ')[1]),
-  ];
-  const result = await (predictions === undefined
-    ? grouped
-    : sql`
-        SELECT ${sql.raw([...outputs, 'scored', 'mae', 'rmse', 'bias', 'naive_mae', 'naive_rmse', 'naive_bias'].map((name) => `g.${name}`).join(', '))},
-               (SELECT percentile_cont(ARRAY[0.05, 0.95]) WITHIN GROUP (ORDER BY r) FROM unnest(g.residuals) r)
-                 AS percentiles
-        FROM (${grouped}) g`
-  ).execute(db);
-  const rows = result.rows as Record<string, number | string | boolean | number[] | null>[];
-  const groups = rows
+      SELECT ${daysBack} AS days_back,
+             coalesce(${sql.raw(usableRow(source))}, false) AS usable,
+             CASE WHEN ${sql.raw(target)} IS NULL THEN 'absent'
+                  WHEN ${sql.raw(finite(target))} THEN 'finite' ELSE 'invalid' END AS target,
+             ${sql.raw(columns)}
+      FROM ${sql.raw(source.table)}
+      WHERE ${rangePredicate(source, range)}
+    ) r
+    GROUP BY days_back, usable, target`.execute(db);
+  // Ordered here, not by the query: an ORDER BY on top made the planner sort every row of the
+  // window to group them (spilling 130 MB to disk at 2,000,000 rows, 1.5 s more than hashing), as
+  // it misjudges how few groups there are.
+  return result.rows
     .map((row) => {
       const num = (name: string) => Number(row[name] ?? 0);
       return {
+        daysBack: num('days_back'),
         usable: row.usable === true,
-        target: row.target as MomentGroup['target'],
+        target: row.target as DayMoments['target'],
         n: num('n'),
         means: Array.from({ length: v }, (_, j) => num(`m${j}`)),
         cov: Array.from({ length: v }, (_, j) =>
@@ -189,31 +133,16 @@ export async function scanRange(
       };
     })
     .sort(byGroup);
-  if (predictions === undefined) return { groups, errors: undefined };
-  // only usable rows have residuals, and they are one group
-  const row = rows.find((candidate) => candidate.usable === true) ?? {};
-  const value = (name: string) => (row[name] == null ? null : Number(row[name]));
-  const percentiles = row.percentiles as number[] | null | undefined;
-  return {
-    groups,
-    errors: {
-      rows: Number(row.scored ?? 0),
-      mae: value('mae'),
-      rmse: value('rmse'),
-      bias: value('bias'),
-      residualP05: percentiles?.[0] ?? null,
-      residualP95: percentiles?.[1] ?? null,
-      naive: { mae: value('naive_mae'), rmse: value('naive_rmse'), bias: value('naive_bias') },
-    },
-  };
 }
 
-const TARGET_ORDER: MomentGroup['target'][] = ['absent', 'finite', 'invalid'];
+const TARGET_ORDER: DayMoments['target'][] = ['absent', 'finite', 'invalid'];
 
-/** Unusable before usable, then by target: the order the groups are pooled in, every time. */
-function byGroup(a: MomentGroup, b: MomentGroup): number {
+/** Day, then unusable before usable, then target: the order the groups are pooled in, every time. */
+function byGroup(a: DayMoments, b: DayMoments): number {
   return (
-    Number(a.usable) - Number(b.usable) || TARGET_ORDER.indexOf(a.target) - TARGET_ORDER.indexOf(b.target)
+    a.daysBack - b.daysBack ||
+    Number(a.usable) - Number(b.usable) ||
+    TARGET_ORDER.indexOf(a.target) - TARGET_ORDER.indexOf(b.target)
   );
 }
 
@@ -237,4 +166,57 @@ function pairMoments(v: number): string[] {
     for (let k = j + 1; k < v; k += 1) aggregates.push(`covar_pop(v${j}, v${k}) AS c${j}_${k}`);
   }
   return aggregates;
+}
+
+export type ErrorStats = {
+  rows: number;
+  mae: number | null;
+  rmse: number | null;
+  bias: number | null;
+  residualP05: number | null;
+  residualP95: number | null;
+  naive: { mae: number | null; rmse: number | null; bias: number | null };
+};
+
+/**
+ * Errors (target − prediction) of a prediction and of the naive forecast over the usable rows of
+ * a range, with the 5th and 95th residual percentiles that make the estimate's interval.
+ */
+export async function predictionErrors(
+  db: Db,
+  source: SourceRef,
+  range: DayRange,
+  prediction: (columns: string[]) => string,
+  naive: (columns: string[]) => string,
+): Promise<ErrorStats> {
+  const columns = source.features.map((_, j) => `x${j}`);
+  const selected = source.features.map((feature, j) => `${quote(feature)}::float8 AS x${j}`).join(', ');
+  const result = await sql<Record<string, number | string | number[] | null>>`
+    SELECT count(*) AS n, avg(abs(r)) AS mae, sqrt(avg(r * r)) AS rmse, avg(r) AS bias,
+           percentile_cont(ARRAY[0.05, 0.95]) WITHIN GROUP (ORDER BY r) AS percentiles,
+           avg(abs(rn)) AS naive_mae, sqrt(avg(rn * rn)) AS naive_rmse, avg(rn) AS naive_bias
+    FROM (
+      SELECT y - (${sql.raw(prediction(columns))}) AS r, y - (${sql.raw(naive(columns))}) AS rn
+      FROM (
+        SELECT ${sql.raw(selected)}, ${sql.raw(quote(source.target))}::float8 AS y
+        FROM ${sql.raw(source.table)}
+        WHERE ${rangePredicate(source, range)} AND ${sql.raw(usableRow(source))}
+      ) s
+      -- OFFSET 0 keeps this subquery whole: merged into the aggregate, each residual was computed
+      -- once per use (four times for r), and the query took 1.7 s over 1,000,000 rows, not 0.75 s
+      OFFSET 0
+    ) e`.execute(db);
+  const row = result.rows[0] ?? {};
+  const value = (name: string) => (row[name] == null ? null : Number(row[name]));
+  // one sort for both percentiles
+  const percentiles = row.percentiles as number[] | null | undefined;
+  return {
+    rows: Number(row.n ?? 0),
+    mae: value('mae'),
+    rmse: value('rmse'),
+    bias: value('bias'),
+    residualP05: percentiles?.[0] ?? null,
+    residualP95: percentiles?.[1] ?? null,
+    naive: { mae: value('naive_mae'), rmse: value('naive_rmse'), bias: value('naive_bias') },
+  };
 }

@@ -1,4 +1,4 @@
-import type { MomentGroup } from '../db/training.ts';
+import type { DayMoments } from '../db/training.ts';
 import type { SufficientStats } from './estimators/types.ts';
 
 /**
@@ -6,7 +6,7 @@ import type { SufficientStats } from './estimators/types.ts';
  * matrix is the sum of the groups' plus each group's mean offset, so no cancellation creeps in.
  * The last variable of the groups is the target.
  */
-export function poolMoments(groups: readonly MomentGroup[]): SufficientStats {
+export function poolMoments(groups: readonly DayMoments[]): SufficientStats {
   const used = groups.filter((group) => group.usable && group.n > 0);
   const v = used[0]?.means.length ?? 0;
   const n = used.reduce((sum, group) => sum + group.n, 0);
@@ -36,14 +36,14 @@ export function poolMoments(groups: readonly MomentGroup[]): SufficientStats {
 }
 
 /** Rows that had a target but a null or non-finite value. */
-export function unusableRows(groups: readonly MomentGroup[]): number {
+export function unusableRows(groups: readonly DayMoments[]): number {
   return rowsOf(groups.filter((group) => !group.usable && group.target !== 'absent'));
 }
 
 /** The share of the rows whose target is null or not finite; null without rows. */
-export function missingTargetShare(groups: readonly MomentGroup[]): number | null {
+export function missingTargetShare(groups: readonly DayMoments[]): number | null {
   const rows = rowsOf(groups);
   return rows === 0 ? null : rowsOf(groups.filter((group) => group.target !== 'finite')) / rows;
 }
 
-const rowsOf = (groups: readonly MomentGroup[]) => groups.reduce((sum, group) => sum + group.n, 0);
+const rowsOf = (groups: readonly DayMoments[]) => groups.reduce((sum, group) => sum + group.n, 0);

@@ -2,12 +2,12 @@ import type { Db } from '../db/database.ts';
 import type { Metrics } from '../db/json-columns.ts';
 import type { SourceRef } from '../db/source.ts';
 import {
+  type DayMoments,
   type DayRange,
+  dailyMoments,
   type ErrorStats,
   inStableOrder,
-  type MomentGroup,
-  type Predictions,
-  scanRange,
+  predictionErrors,
   trainingAnchor,
 } from '../db/training.ts';
 import { SourceDataError } from '../errors.ts';
@@ -24,33 +24,14 @@ export type Training = {
   rows: { train: number; holdout: number; skipped: number };
 };
 
-/**
- * Where a window ends (its anchor), the moments of its rows and, when the window has a holdout, the
- * fit on the days before it measured on its days: what training fits and measures from.
- */
-export type TrainingWindow = {
-  anchor: string;
-  /** the groups of the days before the holdout: the whole window when it has none */
-  beforeHoldout: MomentGroup[];
-  /** the groups of the holdout's days */
-  holdout: MomentGroup[];
-  /** the fit on the days before the holdout and its errors on the holdout's usable rows (rows > 0) */
-  measured: { artifact: Artifact; errors: ErrorStats } | undefined;
-};
-
-/** Every group of the window, the holdout's and the days' before it. */
-export const windowGroups = (window: TrainingWindow): MomentGroup[] => [
-  ...window.beforeHoldout,
-  ...window.holdout,
-];
+/** Where a window ends (its anchor) and the moments of its days: what training fits from. */
+export type TrainingWindow = { anchor: string; days: DayMoments[] };
 
 /**
- * The training window, each of its rows read once: null when no row has a known target. The days
- * before the holdout are scanned first, for their moments; the fit on them is then measured in the
- * scan of the holdout's days, which also gives their moments, so the whole window's fit needs no
- * third scan. Read before the input checks, which take the share of its missing targets from it
- * (moments.ts), and handed to fitModel then. `newest` (the source's newest time and how many of
- * its rows have a target) spares finding the window's anchor a scan.
+ * The training window, read in one scan: null when no row has a known target. Read before the
+ * input checks, which take the share of its missing targets from it (moments.ts), and handed to
+ * `train` then. `newest` (the source's newest time and how many of its rows have a target) spares
+ * finding the window's anchor a scan.
  */
 export function readTrainingWindow(
   db: Db,
@@ -69,65 +50,9 @@ async function windowInOrder(
 ): Promise<TrainingWindow | null> {
   const anchor = await trainingAnchor(db, source, newest);
   if (anchor === null) return null;
-  const range = (fromDaysBack: number, toDaysBack: number): DayRange => ({
-    anchor,
-    fromDaysBack,
-    toDaysBack,
-  });
-  const before = await scanRange(db, source, range(spec.trainWindowDays, spec.holdoutDays));
-  if (spec.holdoutDays === 0)
-    return { anchor, beforeHoldout: before.groups, holdout: [], measured: undefined };
-  const artifact = fitBeforeHoldout(spec, source, before.groups);
-  const holdout = await scanRange(
-    db,
-    source,
-    range(spec.holdoutDays, 0),
-    artifact === undefined ? undefined : predictionsOf(spec, source, artifact),
-  );
-  const errors = holdout.errors;
-  return {
-    anchor,
-    beforeHoldout: before.groups,
-    holdout: holdout.groups,
-    measured:
-      artifact !== undefined && errors !== undefined && errors.rows > 0 ? { artifact, errors } : undefined,
-  };
+  const whole: DayRange = { anchor, fromDaysBack: spec.trainWindowDays, toDaysBack: 0 };
+  return { anchor, days: await dailyMoments(db, source, whole) };
 }
-
-/**
- * The fit on the days before the holdout, to be measured on its days; none when those days have
- * no usable row, or when it cannot be fit: fitModel fits it again and says why, once the input
- * checks (which come first) have passed.
- */
-function fitBeforeHoldout(spec: ModelSpec, source: SourceRef, groups: MomentGroup[]): Artifact | undefined {
-  const stats = poolMoments(groups);
-  if (stats.n === 0) return undefined;
-  try {
-    return fitOn(spec, source, stats);
-  } catch {
-    return undefined;
-  }
-}
-
-const fitOn = (spec: ModelSpec, source: SourceRef, stats: SufficientStats) =>
-  estimatorFor(spec.estimator).fit({ params: spec.params, features: source.features, stats });
-
-/** A model's predictions, and naive's beside them, as the SQL a range's scan measures. */
-function predictionsOf(spec: ModelSpec, source: SourceRef, artifact: Artifact): Predictions {
-  const estimator = estimatorFor(spec.estimator);
-  const floor = naiveOf(spec, source);
-  return {
-    model: (columns) => estimator.predictSql(artifact, columns),
-    naive: (columns) => naive.predictSql(floor, columns),
-  };
-}
-
-const naiveOf = (spec: ModelSpec, source: SourceRef): NaiveArtifact =>
-  naive.fit({
-    params: { feature: naiveFeatureOf(spec, source.features) },
-    features: source.features,
-    stats: emptyStats,
-  });
 
 /**
  * Fits a model over its training window and measures it: see fitModel and measureModel. The
@@ -150,22 +75,23 @@ export function train(
 }
 
 /**
- * A model fitted on its window: its artifact's interval is still to come from the residuals
- * (measureModel), which the window's read has mostly measured already.
+ * A model fitted on its window, not measured yet: its artifact's interval is still to come from
+ * the residuals (measureModel), which a refresh computes while it scores.
  */
 export type FittedModel = {
   /** the refit on the whole window, with an interval of zero width until it is measured */
   artifact: Artifact;
-  /** the fit on the window without its last `holdoutDays` and its errors on those days */
-  measured: TrainingWindow['measured'];
+  /** the fit on the window without its last `holdoutDays`, measured on those days; none without them */
+  beforeHoldout: Artifact | undefined;
+  naive: NaiveArtifact;
   window: Training['window'];
   rows: { train: number; skipped: number };
   spec: ModelSpec;
 };
 
 /**
- * Fits on the window's moments alone, in Node (no query): on the whole window for the artifact,
- * and on the window without its last `holdoutDays` when the window's read could not (to say why).
+ * Fits on the window's moments alone, in Node (no query): on the window without its last
+ * `holdoutDays` to be measured on those days, and on the whole window for the artifact.
  */
 export function fitModel(spec: ModelSpec, source: SourceRef, window: TrainingWindow | null): FittedModel {
   if (window === null) {
@@ -173,24 +99,28 @@ export function fitModel(spec: ModelSpec, source: SourceRef, window: TrainingWin
       `source ${source.table} has no rows with a known ${source.target}; nothing to train on`,
     );
   }
-  const { anchor } = window;
-  const groups = windowGroups(window);
-  const wholeStats = poolMoments(groups);
-  const skipped = unusableRows(groups);
+  const { anchor, days } = window;
+  const estimator = estimatorFor(spec.estimator);
+  const fitOn = (stats: SufficientStats) =>
+    estimator.fit({ params: spec.params, features: source.features, stats });
+  const wholeStats = poolMoments(days);
+  const skipped = unusableRows(days);
   if (wholeStats.n === 0) {
     throw new SourceDataError(
       `source ${source.table} has no usable rows in the ${spec.trainWindowDays} days up to ${anchor} ` +
         `(${skipped} with null or non-finite values)`,
     );
   }
-  if (window.measured === undefined && spec.holdoutDays > 0) {
-    // the fit the read could not make fails here, if it fails, with its reason
-    const beforeStats = poolMoments(window.beforeHoldout);
-    if (beforeStats.n > 0) fitOn(spec, source, beforeStats);
-  }
+  const holdoutStats =
+    spec.holdoutDays > 0 ? poolMoments(days.filter((day) => day.daysBack >= spec.holdoutDays)) : undefined;
   return {
-    artifact: fitOn(spec, source, wholeStats),
-    measured: window.measured,
+    artifact: fitOn(wholeStats),
+    beforeHoldout: holdoutStats !== undefined && holdoutStats.n > 0 ? fitOn(holdoutStats) : undefined,
+    naive: naive.fit({
+      params: { feature: naiveFeatureOf(spec, source.features) },
+      features: source.features,
+      stats: emptyStats,
+    }),
     window: { anchor, trainWindowDays: spec.trainWindowDays, holdoutDays: spec.holdoutDays },
     rows: { train: wholeStats.n, skipped },
     spec,
@@ -198,9 +128,9 @@ export function fitModel(spec: ModelSpec, source: SourceRef, window: TrainingWin
 }
 
 /**
- * Measures a fitted model beside naive: on the holdout days, as the window's read did, or in
- * sample (a scan of the whole window) when they have no usable rows. The artifact's interval is
- * the 5th–95th percentile of those residuals.
+ * Measures a fitted model beside naive: on the holdout days, or in sample (the whole window) when
+ * it has none with usable rows. The artifact's interval is the 5th–95th percentile of those
+ * residuals. A scan of the holdout rows and a sort of their residuals, in Postgres.
  */
 export function measureModel(db: Db, source: SourceRef, fitted: FittedModel): Promise<Training> {
   return inStableOrder(db, (trx) => measureInOrder(trx, source, fitted));
@@ -208,18 +138,29 @@ export function measureModel(db: Db, source: SourceRef, fitted: FittedModel): Pr
 
 async function measureInOrder(db: Db, source: SourceRef, fitted: FittedModel): Promise<Training> {
   const { spec, window } = fitted;
-  const inSample = fitted.measured === undefined;
-  const errors =
-    fitted.measured?.errors ??
-    (
-      await scanRange(
-        db,
-        source,
-        { anchor: window.anchor, fromDaysBack: spec.trainWindowDays, toDaysBack: 0 },
-        predictionsOf(spec, source, fitted.artifact),
-      )
-    ).errors;
-  if (errors === undefined) throw new Error('a scan with predictions measured nothing');
+  const estimator = estimatorFor(spec.estimator);
+  const naiveSql = (columns: string[]) => naive.predictSql(fitted.naive, columns);
+  const range = (fromDaysBack: number): DayRange => ({ anchor: window.anchor, fromDaysBack, toDaysBack: 0 });
+  let errors: ErrorStats | undefined;
+  if (fitted.beforeHoldout !== undefined) {
+    const measured = fitted.beforeHoldout;
+    const found = await predictionErrors(
+      db,
+      source,
+      range(spec.holdoutDays),
+      (columns) => estimator.predictSql(measured, columns),
+      naiveSql,
+    );
+    if (found.rows > 0) errors = found;
+  }
+  const inSample = errors === undefined;
+  errors ??= await predictionErrors(
+    db,
+    source,
+    range(spec.trainWindowDays),
+    (columns) => estimator.predictSql(fitted.artifact, columns),
+    naiveSql,
+  );
   return {
     artifact: {
       ...fitted.artifact,
@@ -227,7 +168,7 @@ async function measureInOrder(db: Db, source: SourceRef, fitted: FittedModel): P
     },
     metrics: {
       holdout: { rows: errors.rows, mae: errors.mae, rmse: errors.rmse, bias: errors.bias, inSample },
-      naive: { feature: naiveOf(spec, source).feature, ...errors.naive },
+      naive: { feature: fitted.naive.feature, ...errors.naive },
       maeRatioToNaive: errors.mae !== null && errors.naive.mae ? errors.mae / errors.naive.mae : null,
     },
     window,

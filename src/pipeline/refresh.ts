@@ -57,7 +57,6 @@ import {
   measureModel,
   readTrainingWindow,
   type Training,
-  windowGroups,
 } from '../model/train.ts';
 import { packageVersion as codeVersion } from '../package-info.ts';
 import { afterDecision, decideInTransaction } from '../versions/conclude.ts';
@@ -331,7 +330,7 @@ async function checkAndFit(ctx: AttemptContext, version: Version, planned: Plann
     published: await findPublishedVersion(deps.db, spec.name),
     forced: run.forceInputs,
     newest,
-    targetNullShare: window === null ? null : missingTargetShare(windowGroups(window)),
+    targetNullShare: window === null ? null : missingTargetShare(window.days),
   });
   await mergeLineage(fenced, versionId, { inputs });
   if (!inputs.passed && !inputs.forced) throw new InputCheckError(spec.name, version.number, inputs);
