@@ -1,7 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { UnavailableError } from '../errors.ts';
-import { sessionOptions } from './client.ts';
+import { connectionConfig } from './client.ts';
 import type { Database } from './types.ts';
 
 // `date` columns stay 'YYYY-MM-DD' strings: turning them into local-midnight Date objects would
@@ -45,11 +45,10 @@ export function openDatabase(connectionString: string, options: DatabaseOptions 
 
 function createPool(connectionString: string, options: DatabaseOptions): pg.Pool {
   const pool = new pg.Pool({
-    connectionString,
+    ...connectionConfig(connectionString),
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'almanac',
     connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
-    options: sessionOptions,
   });
   const setting = options.setting ?? 'DATABASE_URL';
   // A client that loses its server emits 'error' (on the pool when idle, on itself when checked
