@@ -31,8 +31,9 @@ export type SideSummary = {
 
 /**
  * Settings for the statistics' queries: every one of them sorts a million values or more (spilled
- * to disk under the default work_mem); the report's two queries already take both cores, so no parallel workers; and the joins on key go
- * through the partitions' primary keys (a merge join, twice as fast as hashing a million keys).
+ * to disk under the default work_mem); the report's two queries already take both cores, so no
+ * parallel workers (whatever a connection's options allow); and the joins on key go through the
+ * partitions' primary keys (a merge join, twice as fast as hashing a million keys).
  */
 const STATISTICS_SETTINGS = {
   work_mem: '256MB',
