@@ -15,13 +15,13 @@ import { freshnessOf } from './served-version.ts';
 import { listen, type RunningServer } from './server.ts';
 import { createVersionReads, type VersionReads } from './version-reads.ts';
 
+/** How long a scrape waits for the queue's depth (Redis answers in well under a millisecond). */
+const QUEUE_DEPTH_MS = 1_000;
+
 /**
  * The API on the runtime's connections: listens on HOST and PORT (or what `options` says) and
  * `close()` drains it; the runtime's connections stay its owner's to close.
  */
-/** How long a scrape waits for the queue's depth (Redis answers in well under a millisecond). */
-const QUEUE_DEPTH_MS = 1_000;
-
 export async function startApi(
   runtime: Runtime,
   options: { port?: number; host?: string } = {},
