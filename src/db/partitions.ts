@@ -135,8 +135,9 @@ export async function indexAndAttachPartition(client: Client, versionId: string)
 
 export async function indexPartition(client: Client, versionId: string): Promise<void> {
   const table = partitionName(versionId);
-  if (!(await hasPrimaryKey(client, table))) await addPrimaryKey(client, table);
-  await client.query(`ANALYZE ${table}`);
+  const analyze = () => client.query(`ANALYZE ${table}`);
+  if (await hasPrimaryKey(client, table)) await analyze();
+  else await addPrimaryKey(client, table, analyze);
 }
 
 async function hasPrimaryKey(client: Client, table: string): Promise<boolean> {
@@ -161,8 +162,16 @@ export async function indexShard(client: Client, versionId: string, shard: numbe
  * INDEX, whose SHARE lock lets the version's checksum read the rows meanwhile (ALTER TABLE ADD
  * PRIMARY KEY would lock them away for the whole build), then becomes the key at once. A sharded
  * run's (partitioned) table adopts its shards' keys, which is quick.
+ *
+ * `beforeKey` (ANALYZE) runs once the index is built and before it becomes the key: it may share
+ * the table with readers (a first version's drift report), where the constraint's ACCESS EXCLUSIVE
+ * lock waits for them to finish. After the constraint, it waited with it: 0.16 s a refresh.
  */
-async function addPrimaryKey(client: Client, table: string): Promise<void> {
+async function addPrimaryKey(
+  client: Client,
+  table: string,
+  beforeKey: () => Promise<unknown> = async () => {},
+): Promise<void> {
   const { rows } = await client.query<{ partitioned: boolean }>(
     "SELECT relkind = 'p' AS partitioned FROM pg_class WHERE oid = to_regclass($1)",
     [table],
@@ -170,8 +179,10 @@ async function addPrimaryKey(client: Client, table: string): Promise<void> {
   await client.query("SET maintenance_work_mem = '256MB'");
   if (rows[0]?.partitioned === true) {
     await client.query(`ALTER TABLE ${table} ADD PRIMARY KEY (version_id, key)`);
+    await beforeKey();
   } else {
     await client.query(`CREATE UNIQUE INDEX ${table}_pkey ON ${table} (version_id, key)`);
+    await beforeKey();
     await client.query(
       `ALTER TABLE ${table} ADD CONSTRAINT ${table}_pkey PRIMARY KEY USING INDEX ${table}_pkey`,
     );
@@ -295,7 +306,9 @@ async function detachAndDrop(
 
 /**
  * Row count and an order-independent checksum of a version's rows, computed in Postgres from
- * their text form: the same rows give the same checksum however they were written.
+ * their text form: the same rows give the same checksum however they were written. sum() of the
+ * bigint hashes is already the exact numeric total (it adds them in 128 bits), the same text a
+ * sum of hashes cast to numeric one by one gave, 10% sooner.
  */
 export async function partitionChecksum(
   client: Client,
@@ -303,7 +316,7 @@ export async function partitionChecksum(
 ): Promise<{ rowCount: number; checksum: string }> {
   const { rows } = await client.query<{ n: string; sum: string | null }>(
     `SELECT count(*) AS n,
-            sum(hashtextextended(concat_ws('|', key, value, lower, upper, as_of), 0)::numeric)::text AS sum
+            sum(hashtextextended(concat_ws('|', key, value, lower, upper, as_of), 0))::text AS sum
      FROM ${partitionName(versionId)}`,
   );
   const row = rows[0];
