@@ -90,6 +90,23 @@ describe('the binary COPY stream of scored keys', () => {
     expect(whole.counts).toEqual({ rows: 3, skippedRows: 2, skippedKeys: 2 });
   });
 
+  it('reads the same tuples from chunks of any size, cut inside the header or inside a tuple', async () => {
+    const whole = await scored([Buffer.from(stream)]);
+    for (const size of [3, 7, 19, 20, 64, 333]) {
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < stream.length; at += size)
+        chunks.push(Buffer.from(stream.subarray(at, at + size)));
+      expect((await scored(chunks)).out.equals(whole.out), `chunks of ${size} bytes`).toBe(true);
+    }
+  });
+
+  it('refuses bytes after the trailer', async () => {
+    const trailing = Buffer.concat([stream, Buffer.from([0, 1])]);
+    await expect(scored([trailing.subarray(0, 40), trailing.subarray(40)])).rejects.toThrow(
+      /middle of its COPY data/,
+    );
+  });
+
   it('refuses a spill cut short', async () => {
     await expect(scored([stream.subarray(0, stream.length - 5)])).rejects.toThrow(/middle of its COPY data/);
   });

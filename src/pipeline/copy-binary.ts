@@ -32,15 +32,19 @@ export function tuplesStart(input: Buffer): number {
  * part of it.
  */
 export function tupleEnd(input: Buffer, at: number): number {
-  if (at + 2 > input.length) return -1;
-  const fields = input.readInt16BE(at);
+  return tupleEndIn(new DataView(input.buffer, input.byteOffset, input.length), at);
+}
+
+function tupleEndIn(view: DataView, at: number): number {
+  const length = view.byteLength;
+  if (at + 2 > length) return -1;
+  const fields = view.getInt16(at);
   let end = at + 2;
   for (let field = 0; field < fields; field += 1) {
-    if (end + 4 > input.length) return -1;
-    const length = input.readInt32BE(end);
-    end += 4 + Math.max(length, 0);
+    if (end + 4 > length) return -1;
+    end += 4 + Math.max(view.getInt32(end), 0);
   }
-  return end <= input.length ? end : -1;
+  return end <= length ? end : -1;
 }
 
 /** Microseconds from 1970 to 2000-01-01, where Postgres counts its timestamps from. */
@@ -61,37 +65,85 @@ export function sourceTimeText(input: Buffer, at: number, timeType: string): str
 
 /**
  * Reads a binary COPY stream however its bytes are cut into chunks: every whole tuple goes to
- * `onTuple` as the buffer that holds it and where it starts (the tuple is handled in place); a
- * tuple cut by a chunk's end waits for the next chunk.
+ * `onTuple` as the buffer that holds it, where it starts, and a big-endian view of the same bytes
+ * (DataView reads a float8 several times faster than Buffer's readDoubleBE); the tuple is handled
+ * in place. Only a tuple cut by a chunk's end is copied, joined with the head of the next chunk.
  */
 export class TupleReader {
   private pending: Buffer | undefined;
   private started = false;
   private ended = false;
-  private readonly onTuple: (input: Buffer, start: number) => void;
+  private readonly onTuple: (input: Buffer, start: number, view: DataView) => void;
 
-  constructor(onTuple: (input: Buffer, start: number) => void) {
+  constructor(onTuple: (input: Buffer, start: number, view: DataView) => void) {
     this.onTuple = onTuple;
   }
 
   read(chunk: Buffer): void {
-    const input = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
+    let input = chunk;
     let start = 0;
+    if (this.pending !== undefined) {
+      const joined = this.joinPending(chunk);
+      if (joined === undefined) return;
+      input = joined.input;
+      start = joined.start;
+    }
     if (!this.started) {
       start = tuplesStart(input);
       if (start < 0) {
-        this.pending = input;
+        this.pending = Buffer.from(input);
         return;
       }
       this.started = true;
     }
-    for (let end = tupleEnd(input, start); end >= 0 && !this.ended; end = tupleEnd(input, start)) {
-      if (input.readInt16BE(start) === -1) this.ended = true;
-      else this.onTuple(input, start);
+    this.readWhole(input, start);
+  }
+
+  /**
+   * The pending bytes completed from the head of `chunk`: the first tuple (or header) whole, then
+   * the rest of the chunk read in place; undefined while the chunk still does not complete it.
+   */
+  private joinPending(chunk: Buffer): { input: Buffer; start: number } | undefined {
+    const pending = this.pending as Buffer;
+    for (
+      let take = Math.min(chunk.length, 2 * pending.length + 256);
+      ;
+      take = Math.min(chunk.length, 2 * take)
+    ) {
+      const head = Buffer.concat([pending, chunk.subarray(0, take)]);
+      const end = this.started ? tupleEnd(head, 0) : tuplesStart(head);
+      if (end >= 0) {
+        this.pending = undefined;
+        if (!this.started) {
+          // the header is done: the tuples start in the chunk, where the header's bytes end
+          this.started = true;
+          return { input: chunk, start: end - pending.length };
+        }
+        this.readWhole(head.subarray(0, end), 0);
+        return { input: chunk, start: end - pending.length };
+      }
+      if (take === chunk.length) {
+        this.pending = head;
+        return undefined;
+      }
+    }
+  }
+
+  private readWhole(input: Buffer, from: number): void {
+    const view = new DataView(input.buffer, input.byteOffset, input.length);
+    let start = from;
+    for (let end = tupleEndIn(view, start); end >= 0 && !this.ended; end = tupleEndIn(view, start)) {
+      if (view.getInt16(start) === -1) this.ended = true;
+      else this.onTuple(input, start, view);
       start = end;
     }
+    if (this.ended) {
+      // bytes after the trailer make the stream not whole
+      this.pending = start < input.length ? Buffer.from(input.subarray(start)) : undefined;
+      return;
+    }
     // a copy: the rest of the chunk must not keep the whole chunk alive
-    this.pending = start < input.length ? Buffer.from(input.subarray(start)) : undefined;
+    if (start < input.length) this.pending = Buffer.from(input.subarray(start));
   }
 
   /** Whether the stream ended with its trailer and nothing after it. */
@@ -102,13 +154,16 @@ export class TupleReader {
 
 const OUT_CHUNK = 64 * 1024;
 const FLOAT8_BYTES = 8;
+/** Fields shorter than this are copied byte by byte: the call into Buffer.copy costs more. */
+const SHORT_COPY = 48;
 
 /**
- * Writes a binary COPY stream into 64 KiB buffers: the header first, the trailer at `end`; `take`
- * hands over the buffers filled so far.
+ * Writes a binary COPY stream into 64 KiB buffers, each holding whole tuples: the header first,
+ * the trailer at `end`; `take` hands over the buffers filled so far.
  */
 export class TupleWriter {
   private out = Buffer.allocUnsafe(OUT_CHUNK);
+  private view = new DataView(this.out.buffer, this.out.byteOffset, this.out.length);
   private at = COPY_BINARY_HEADER.copy(this.out, 0);
   private readonly ready: Buffer[] = [];
 
@@ -117,19 +172,29 @@ export class TupleWriter {
     if (this.at + bytes > this.out.length) {
       if (this.at > 0) this.ready.push(this.out.subarray(0, this.at));
       this.out = Buffer.allocUnsafe(Math.max(OUT_CHUNK, bytes));
+      this.view = new DataView(this.out.buffer, this.out.byteOffset, this.out.length);
       this.at = 0;
     }
-    this.at = this.out.writeInt16BE(fields, this.at);
+    this.view.setInt16(this.at, fields);
+    this.at += 2;
   }
 
   float8(value: number): void {
-    this.at = this.out.writeInt32BE(FLOAT8_BYTES, this.at);
-    this.at = this.out.writeDoubleBE(value, this.at);
+    this.view.setInt32(this.at, FLOAT8_BYTES);
+    this.view.setFloat64(this.at + 4, value);
+    this.at += 4 + FLOAT8_BYTES;
   }
 
   /** Fields copied as they came (their lengths included) from input[start, end). */
   copy(input: Buffer, start: number, end: number): void {
-    this.at += input.copy(this.out, this.at, start, end);
+    if (end - start < SHORT_COPY) {
+      const out = this.out;
+      let at = this.at;
+      for (let i = start; i < end; i += 1) out[at++] = input[i] as number;
+      this.at = at;
+    } else {
+      this.at += input.copy(this.out, this.at, start, end);
+    }
   }
 
   take(): Buffer[] {

@@ -49,16 +49,16 @@ export async function spillNewestRows(options: {
   const writer = new TupleWriter();
   let seen = 0;
 
-  const reader = new TupleReader((input, start) => {
-    if (input.readInt16BE(start) !== inFields) {
-      throw new Error(`the scoring query sent ${input.readInt16BE(start)} fields, not ${inFields}`);
+  const reader = new TupleReader((input, start, view) => {
+    if (view.getInt16(start) !== inFields) {
+      throw new Error(`the scoring query sent ${view.getInt16(start)} fields, not ${inFields}`);
     }
     seen += 1;
     if (seen % 50_000 === 0) options.onProgress(seen);
     const keyStart = start + 6;
-    const keyEnd = keyStart + input.readInt32BE(start + 2);
+    const keyEnd = keyStart + view.getInt32(start + 2);
     const timeStart = keyEnd + 4;
-    const duplicates = input.readInt32BE(timeStart + 12);
+    const duplicates = view.getInt32(timeStart + 12);
     if (duplicates !== 1) {
       throw new SourceDataError(
         `duplicate key "${input.toString('utf8', keyStart, keyEnd)}": ${duplicates} source rows at its newest time ${sourceTimeText(input, timeStart, source.timeType)}`,
@@ -71,9 +71,9 @@ export async function spillNewestRows(options: {
     const featuresStart = timeStart + 16;
     let field = featuresStart;
     for (let j = 0; j < featureCount; j += 1) {
-      const length = input.readInt32BE(field);
+      const length = view.getInt32(field);
       // NULL, NaN and ±Infinity all fail isFinite
-      if (length !== 8 || !Number.isFinite(input.readDoubleBE(field + 4))) {
+      if (length !== 8 || !Number.isFinite(view.getFloat64(field + 4))) {
         counts.skippedRows += 1;
         return;
       }
@@ -109,11 +109,10 @@ export function scoreSpilled(
   const features = new Float64Array(featureCount);
   const { lower, upper } = artifact.interval;
   const writer = new TupleWriter();
-  const reader = new TupleReader((input, start) => {
-    const keyEnd = start + 6 + input.readInt32BE(start + 2);
+  const reader = new TupleReader((input, start, view) => {
+    const keyEnd = start + 6 + view.getInt32(start + 2);
     const timeEnd = keyEnd + FLOAT8_FIELD;
-    for (let j = 0; j < featureCount; j += 1)
-      features[j] = input.readDoubleBE(timeEnd + 4 + j * FLOAT8_FIELD);
+    for (let j = 0; j < featureCount; j += 1) features[j] = view.getFloat64(timeEnd + 4 + j * FLOAT8_FIELD);
     const value = estimator.predict(artifact, features);
     if (!Number.isFinite(value)) {
       counts.rows -= 1;
