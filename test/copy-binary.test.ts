@@ -1,12 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { Readable } from 'node:stream';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { buffer } from 'node:stream/consumers';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { naive } from '../src/model/estimators/naive.ts';
 import {
   COPY_BINARY_HEADER,
   COPY_BINARY_TRAILER,
   sourceTimeText,
+  TupleReader,
   tupleEnd,
 } from '../src/pipeline/copy-binary.ts';
 import { type ScoringCounts, scoreSpilled } from '../src/pipeline/score.ts';
@@ -51,14 +54,17 @@ function readTuples(stream: Buffer): [string, number, number, number][] {
 }
 
 describe('the binary COPY stream of scored keys', () => {
-  const stream = Buffer.concat([
-    COPY_BINARY_HEADER,
-    spilledTuple('AAPL', 0n, [7, 101.5]),
-    spilledTuple('ключ', 86_400_000_000n, [7, -3.25]),
+  // as spillNewestRows writes them: keys descending, in pieces of whole tuples
+  const pieces = [
+    Buffer.concat([
+      COPY_BINARY_HEADER,
+      spilledTuple('ключ', 86_400_000_000n, [7, -3.25]),
+      spilledTuple('x'.repeat(256), 1n, [7, 0.1]),
+    ]),
     spilledTuple('too-big', 1n, [7, Number.POSITIVE_INFINITY]),
-    spilledTuple('x'.repeat(256), 1n, [7, 0.1]),
-    COPY_BINARY_TRAILER,
-  ]);
+    Buffer.concat([spilledTuple('AAPL', 0n, [7, 101.5]), COPY_BINARY_TRAILER]),
+  ];
+  const stream = Buffer.concat(pieces);
   const artifact = {
     ...naive.fit({
       params: { feature: 'b' },
@@ -67,48 +73,73 @@ describe('the binary COPY stream of scored keys', () => {
     }),
     interval: { lower: -0.7, upper: 1.3 },
   };
-  const scored = async (chunks: Buffer[]) => {
+  let folder: string;
+  beforeAll(async () => {
+    folder = await mkdtemp(path.join(tmpdir(), 'almanac-copy-binary-'));
+  });
+  afterAll(() => rm(folder, { recursive: true, force: true }));
+
+  /** The spill written to a file, scored with the piece lengths given. */
+  const scored = async (lengths: number[], bytes = stream) => {
+    const file = path.join(folder, 'spill.copy');
+    await writeFile(file, bytes);
     const counts: ScoringCounts = { rows: 4, skippedRows: 1, skippedKeys: 2 };
-    const out = await buffer(Readable.from(chunks).pipe(scoreSpilled(naive, artifact, counts)));
+    const out = await buffer(scoreSpilled(naive, artifact, { path: file, pieces: lengths, counts }));
     return { out, counts };
   };
 
-  it('scores each key with its interval, the same doubles as value + bound, however the bytes are cut', async () => {
-    const whole = await scored([Buffer.from(stream)]);
-    const byByte = await scored([...Buffer.from(stream)].map((byte) => Buffer.from([byte])));
-    expect(byByte.out.equals(whole.out)).toBe(true);
-    expect(readTuples(whole.out)).toEqual([
+  /** The keys a TupleReader passes on, and whether it saw the stream whole, from these chunks. */
+  const readKeys = (chunks: Buffer[]) => {
+    const keys: string[] = [];
+    const reader = new TupleReader((input, start, view) => {
+      keys.push(input.toString('utf8', start + 6, start + 6 + view.getInt32(start + 2)));
+    });
+    for (const chunk of chunks) reader.read(chunk);
+    return { keys, whole: reader.whole };
+  };
+
+  it('scores each key with its interval, the same doubles as value + bound, keys ascending', async () => {
+    const { out, counts } = await scored(pieces.map((piece) => piece.length));
+    expect(readTuples(out)).toEqual([
       ['AAPL', 101.5, 101.5 - 0.7, 101.5 + 1.3],
-      ['ключ', -3.25, -3.25 - 0.7, -3.25 + 1.3],
       ['x'.repeat(256), 0.1, 0.1 - 0.7, 0.1 + 1.3],
+      ['ключ', -3.25, -3.25 - 0.7, -3.25 + 1.3],
     ]);
     // the time travels as it came, after the three doubles
-    const second = tupleEnd(whole.out, COPY_BINARY_HEADER.length);
-    expect(whole.out.readBigInt64BE(tupleEnd(whole.out, second) - 8)).toBe(86_400_000_000n);
-    expect(whole.out.subarray(-2).equals(COPY_BINARY_TRAILER)).toBe(true);
+    const second = tupleEnd(out, COPY_BINARY_HEADER.length);
+    expect(out.readBigInt64BE(tupleEnd(out, second) - 8)).toBe(1n);
+    expect(out.readBigInt64BE(tupleEnd(out, tupleEnd(out, second)) - 8)).toBe(86_400_000_000n);
+    expect(out.subarray(-2).equals(COPY_BINARY_TRAILER)).toBe(true);
     // a prediction that is not finite leaves its key out, counted
-    expect(whole.counts).toEqual({ rows: 3, skippedRows: 2, skippedKeys: 2 });
+    expect(counts).toEqual({ rows: 3, skippedRows: 2, skippedKeys: 2 });
+    // one piece holding everything scores the same
+    expect((await scored([stream.length])).out.equals(out)).toBe(true);
   });
 
-  it('reads the same tuples from chunks of any size, cut inside the header or inside a tuple', async () => {
-    const whole = await scored([Buffer.from(stream)]);
-    for (const size of [3, 7, 19, 20, 64, 333]) {
-      const chunks: Buffer[] = [];
-      for (let at = 0; at < stream.length; at += size)
-        chunks.push(Buffer.from(stream.subarray(at, at + size)));
-      expect((await scored(chunks)).out.equals(whole.out), `chunks of ${size} bytes`).toBe(true);
-    }
-  });
-
-  it('refuses bytes after the trailer', async () => {
-    const trailing = Buffer.concat([stream, Buffer.from([0, 1])]);
-    await expect(scored([trailing.subarray(0, 40), trailing.subarray(40)])).rejects.toThrow(
+  it('refuses a spill whose pieces are not the ones it was written in, or that is cut short', async () => {
+    const [a = 0, b = 0, c = 0] = pieces.map((piece) => piece.length);
+    await expect(scored([a + 3, b - 3, c])).rejects.toThrow(/does not hold the tuples/);
+    await expect(scored([a - 1, b + 1, c])).rejects.toThrow(/does not hold the tuples/);
+    await expect(scored([a, b, c], stream.subarray(0, stream.length - 5))).rejects.toThrow(
       /middle of its COPY data/,
     );
   });
 
-  it('refuses a spill cut short', async () => {
-    await expect(scored([stream.subarray(0, stream.length - 5)])).rejects.toThrow(/middle of its COPY data/);
+  it('reads the same tuples from chunks of any size, cut inside the header or inside a tuple', () => {
+    const whole = readKeys([stream]);
+    expect(whole).toEqual({ keys: ['ключ', 'x'.repeat(256), 'too-big', 'AAPL'], whole: true });
+    for (const size of [1, 3, 7, 19, 20, 64, 333]) {
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < stream.length; at += size)
+        chunks.push(Buffer.from(stream.subarray(at, at + size)));
+      expect(readKeys(chunks), `chunks of ${size} bytes`).toEqual(whole);
+    }
+  });
+
+  it('sees a stream with bytes after its trailer, or cut short, as not whole', () => {
+    const trailing = Buffer.concat([stream, Buffer.from([0, 1])]);
+    expect(readKeys([trailing.subarray(0, 40), trailing.subarray(40)]).whole).toBe(false);
+    expect(readKeys([stream.subarray(0, stream.length - 5)]).whole).toBe(false);
   });
 
   it('names a source time as the source column writes it', () => {

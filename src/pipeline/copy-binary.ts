@@ -47,6 +47,26 @@ function tupleEndIn(view: DataView, at: number): number {
   return end <= length ? end : -1;
 }
 
+/**
+ * The start of every tuple in `chunk`, a piece of a binary COPY stream that holds whole tuples
+ * only (TupleWriter's pieces): after the header in the stream's first piece, up to the trailer in
+ * its last. `starts` is filled (and reused, so reading a million tuples allocates nothing); a
+ * piece that is anything else throws.
+ */
+export function tupleStarts(chunk: Buffer, piece: { first: boolean; last: boolean }, starts: number[]): void {
+  const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.length);
+  starts.length = 0;
+  let at = piece.first ? tuplesStart(chunk) : 0;
+  while (at >= 0 && at + 2 <= chunk.length && view.getInt16(at) !== -1) {
+    starts.push(at);
+    at = tupleEndIn(view, at);
+  }
+  const whole = piece.last
+    ? at >= 0 && at + 2 === chunk.length && view.getInt16(at) === -1
+    : at === chunk.length;
+  if (!whole) throw new Error('the spill file does not hold the tuples it was written with');
+}
+
 /** Microseconds from 1970 to 2000-01-01, where Postgres counts its timestamps from. */
 const POSTGRES_EPOCH_MICROS = 946_684_800_000_000n;
 

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SourceDataError } from '../errors.ts';
-import type { ScoringCounts } from './score.ts';
+import type { Spilled } from './score.ts';
 import type { ScoringMessage, ScoringTask } from './score-thread.ts';
 
 /**
@@ -25,7 +25,7 @@ export function spillInThread(
   task: ScoringTask,
   onProgress: (rows: number) => void,
   signal: AbortSignal,
-): Promise<ScoringCounts> {
+): Promise<Spilled> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       reject(signal.reason);
@@ -50,7 +50,7 @@ export function spillInThread(
     signal.addEventListener('abort', stop, { once: true });
     thread.on('message', (message: ScoringMessage) => {
       if (message.kind === 'progress') onProgress(message.rows);
-      else if (message.kind === 'done') settle(() => resolve(message.counts));
+      else if (message.kind === 'done') settle(() => resolve(message.spilled));
       // Bad source data stays a permanent failure across the thread boundary.
       else if (message.name === 'SourceDataError') settle(() => reject(new SourceDataError(message.message)));
       // the SQLSTATE travels too: a data exception must stay permanent

@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 
 import { createClient } from '../db/client.ts';
 import type { SourceRef } from '../db/source.ts';
-import { type ScoringCounts, spillNewestRows } from './score.ts';
+import { type Spilled, spillNewestRows } from './score.ts';
 
 export type ScoringTask = {
   databaseUrl: string;
@@ -19,7 +19,7 @@ export type ScoringTask = {
 
 export type ScoringMessage =
   | { kind: 'progress'; rows: number }
-  | { kind: 'done'; counts: ScoringCounts }
+  | { kind: 'done'; spilled: Spilled }
   | { kind: 'failed'; name: string; message: string; code: string | undefined };
 
 const task = workerData as ScoringTask;
@@ -28,14 +28,14 @@ const client = createClient(task.databaseUrl, 'almanac-scoring');
 client.on('error', () => {});
 try {
   await client.connect();
-  const counts = await spillNewestRows({
+  const spilled = await spillNewestRows({
     client,
     source: task.source,
     query: task.query,
     target: createWriteStream(task.spillPath),
     onProgress: (rows) => post({ kind: 'progress', rows }),
   });
-  post({ kind: 'done', counts });
+  post({ kind: 'done', spilled });
 } catch (error) {
   const failure = error instanceof Error ? error : new Error(String(error));
   const code = (failure as { code?: unknown }).code;

@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import type pg from 'pg';
 import { type PartitionTarget, tableOf, writePartition } from '../db/partitions.ts';
 import { newestRowsQuery, type ShardRef } from '../db/scoring.ts';
@@ -55,7 +54,7 @@ export async function scoreToTable(options: {
   try {
     const scoringStarted = performance.now();
     let lastReport = 0;
-    const counts = await spillInThread(
+    const spilled = await spillInThread(
       {
         databaseUrl: options.databaseUrl,
         source: options.source,
@@ -73,17 +72,12 @@ export async function scoreToTable(options: {
     const read = performance.now();
     const artifact = await model;
     const copyStarted = performance.now();
-    await writePartition(options.client, target, () => {
-      // Small reads: COPY cannot take bytes faster than the server parses them, and big chunks
-      // only pile up in the socket's buffer.
-      const file = createReadStream(spill.path, { highWaterMark: 16 * 1024 });
-      const tuples = scoreSpilled(estimator, artifact, counts);
-      file.on('error', (error) => tuples.destroy(error));
-      return file.pipe(tuples);
-    });
+    await writePartition(options.client, target, () =>
+      scoreSpilled(estimator, artifact, { ...spilled, path: spill.path }),
+    );
     const ended = performance.now();
     return {
-      counts,
+      counts: spilled.counts,
       scoreMs: Math.round(read - scoringStarted),
       copyMs: Math.round(ended - copyStarted),
       modelWaitMs: Math.round(copyStarted - read),

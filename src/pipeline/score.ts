@@ -1,4 +1,5 @@
-import { Transform, type TransformCallback, type Writable } from 'node:stream';
+import { open } from 'node:fs/promises';
+import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { streamNewestRows } from '../db/newest-rows.ts';
@@ -6,7 +7,7 @@ import type { SourceRef } from '../db/source.ts';
 import { SourceDataError } from '../errors.ts';
 import type { Artifact, Estimator } from '../model/estimators/types.ts';
 import { isValidKey } from '../model/keys.ts';
-import { sourceTimeText, TupleReader, TupleWriter } from './copy-binary.ts';
+import { sourceTimeText, TupleReader, TupleWriter, tupleStarts } from './copy-binary.ts';
 
 export type ScoringCounts = {
   rows: number;
@@ -15,6 +16,12 @@ export type ScoringCounts = {
   /** keys that are empty, longer than 256 characters or hold control characters */
   skippedKeys: number;
 };
+
+/**
+ * What spillNewestRows wrote: its counts, and the lengths of the spill file's pieces in order,
+ * each of whole tuples, so that scoreSpilled can read them back last to first.
+ */
+export type Spilled = { counts: ScoringCounts; pieces: number[] };
 
 /** key, value, lower, upper, as_of: the columns `writePartition` (src/db/partitions.ts) COPYs */
 const ESTIMATE_FIELDS = 5;
@@ -26,8 +33,12 @@ const FLOAT8_FIELD = 4 + 8;
  * for the measured model.
  *
  * 1. spillNewestRows: the newest source row of every key, checked, to a spill file as
- *    `key, as_of, feature…` tuples in COPY's binary format.
- * 2. scoreSpilled: those tuples scored into `key, value, lower, upper, as_of` on their way to COPY.
+ *    `key, as_of, feature…` tuples in COPY's binary format, keys descending (the order in which
+ *    the source's (key, time) index gives each key's newest row first).
+ * 2. scoreSpilled: those tuples read back last to first, keys ascending, and scored into
+ *    `key, value, lower, upper, as_of` on their way to COPY. Rows written in the primary key's
+ *    order make its build a check that they are sorted rather than a sort: 0.54 s instead of
+ *    0.82 s for 1,000,000 keys.
  *
  * Both handle tuples in place as bytes: the key and time are copied as they came, the features
  * read and the estimates written as the doubles they are. A million keys then make almost no
@@ -40,7 +51,7 @@ export async function spillNewestRows(options: {
   query: string;
   target: Writable;
   onProgress: (rows: number) => void;
-}): Promise<ScoringCounts> {
+}): Promise<Spilled> {
   const { source } = options;
   const featureCount = source.features.length;
   // key, as_of, duplicates, then the features (src/db/scoring.ts)
@@ -86,30 +97,40 @@ export async function spillNewestRows(options: {
     writer.copy(input, featuresStart, field);
   });
 
+  const pieces: number[] = [];
   await pipeline(
     streamNewestRows(options.client, options.query),
-    tupleTransform(reader, writer, 'the scoring query ended in the middle of its COPY data'),
+    tupleTransform(reader, writer, 'the scoring query ended in the middle of its COPY data', pieces),
     options.target,
   );
   options.onProgress(seen);
-  return counts;
+  return { counts, pieces };
 }
 
 /**
- * Scores the tuples spillNewestRows wrote, on their way to COPY: the estimate, and its interval
- * from the artifact (lower is value + interval.lower, upper value + interval.upper). A row whose
- * prediction is not finite is left out and counted in `counts`, which spillNewestRows filled.
+ * Scores the tuples spillNewestRows wrote into the spill file at `path`, read back piece by piece
+ * from the last, each piece's tuples from its last: keys ascending. Each gets its estimate and the
+ * interval from the artifact (lower is value + interval.lower, upper value + interval.upper). A row
+ * whose prediction is not finite is left out and counted in the counts spillNewestRows filled.
  */
 export function scoreSpilled(
   estimator: Estimator<unknown, Artifact>,
   artifact: Artifact,
-  counts: ScoringCounts,
-): Transform {
+  spill: Spilled & { path: string },
+): Readable {
+  return Readable.from(scoredPieces(estimator, artifact, spill), { objectMode: false });
+}
+
+async function* scoredPieces(
+  estimator: Estimator<unknown, Artifact>,
+  artifact: Artifact,
+  { path, pieces, counts }: Spilled & { path: string },
+): AsyncGenerator<Buffer> {
   const featureCount = artifact.features.length;
   const features = new Float64Array(featureCount);
   const { lower, upper } = artifact.interval;
   const writer = new TupleWriter();
-  const reader = new TupleReader((input, start, view) => {
+  const scoreTuple = (input: Buffer, start: number, view: DataView) => {
     const keyEnd = start + 6 + view.getInt32(start + 2);
     const timeEnd = keyEnd + FLOAT8_FIELD;
     for (let j = 0; j < featureCount; j += 1) features[j] = view.getFloat64(timeEnd + 4 + j * FLOAT8_FIELD);
@@ -125,12 +146,45 @@ export function scoreSpilled(
     writer.float8(value + lower);
     writer.float8(value + upper);
     writer.copy(input, keyEnd, timeEnd);
-  });
-  return tupleTransform(reader, writer, 'the spill file ended in the middle of its COPY data');
+  };
+  const offsets: number[] = [];
+  let size = 0;
+  let largest = 0;
+  for (const length of pieces) {
+    offsets.push(size);
+    size += length;
+    largest = Math.max(largest, length);
+  }
+  const buffer = Buffer.allocUnsafe(largest);
+  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.length);
+  const starts: number[] = [];
+  const file = await open(path);
+  try {
+    for (let piece = pieces.length - 1; piece >= 0; piece -= 1) {
+      const length = pieces[piece] ?? 0;
+      const { bytesRead } = await file.read(buffer, 0, length, offsets[piece]);
+      if (bytesRead !== length) throw new Error('the spill file ended in the middle of its COPY data');
+      const input = buffer.subarray(0, length);
+      tupleStarts(input, { first: piece === 0, last: piece === pieces.length - 1 }, starts);
+      for (let k = starts.length - 1; k >= 0; k -= 1) scoreTuple(input, starts[k] ?? 0, view);
+      yield* writer.take();
+    }
+    yield* writer.end();
+  } finally {
+    await file.close();
+  }
 }
 
-/** A stream of COPY tuples read by `reader` and rewritten by `writer`, with backpressure. */
-function tupleTransform(reader: TupleReader, writer: TupleWriter, cutShort: string): Transform {
+/**
+ * A stream of COPY tuples read by `reader` and rewritten by `writer`, with backpressure; the
+ * length of every piece it passes on (each of whole tuples) goes to `pieces`.
+ */
+function tupleTransform(
+  reader: TupleReader,
+  writer: TupleWriter,
+  cutShort: string,
+  pieces: number[],
+): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding, done: TransformCallback) {
       try {
@@ -139,7 +193,10 @@ function tupleTransform(reader: TupleReader, writer: TupleWriter, cutShort: stri
         done(error as Error);
         return;
       }
-      for (const buffer of writer.take()) this.push(buffer);
+      for (const buffer of writer.take()) {
+        pieces.push(buffer.length);
+        this.push(buffer);
+      }
       done();
     },
     flush(done: TransformCallback) {
@@ -147,7 +204,10 @@ function tupleTransform(reader: TupleReader, writer: TupleWriter, cutShort: stri
         done(new Error(cutShort));
         return;
       }
-      for (const buffer of writer.end()) this.push(buffer);
+      for (const buffer of writer.end()) {
+        pieces.push(buffer.length);
+        this.push(buffer);
+      }
       done();
     },
   });
