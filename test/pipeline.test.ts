@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { partitionName } from '../src/db/partitions.ts';
 import { estimatedKeys } from '../src/db/scoring.ts';
 import { resolveSource } from '../src/db/source.ts';
 import { findVersion, listVersions } from '../src/db/versions.ts';
@@ -44,6 +45,13 @@ describe('refresh', () => {
       db(),
     );
     expect(rows[0]).toEqual({ n: '300', as_of: '2026-02-09 00:00:00+00' });
+    // stored in the primary key's order (the source's index gave them descending), which makes
+    // building the key a check that they are sorted
+    const stored = await sql<{ key: string }>`
+      SELECT key FROM ${sql.table(partitionName(version?.id ?? ''))} ORDER BY ctid`.execute(db());
+    const keys = stored.rows.map((row) => row.key);
+    expect(keys).toHaveLength(300);
+    expect(keys).toEqual([...keys].sort());
   });
 
   it('a second run after new data publishes version 2 and supersedes 1', async () => {
