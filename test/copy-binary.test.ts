@@ -140,6 +140,9 @@ describe('the binary COPY stream of scored keys', () => {
     const trailing = Buffer.concat([stream, Buffer.from([0, 1])]);
     expect(readKeys([trailing.subarray(0, 40), trailing.subarray(40)]).whole).toBe(false);
     expect(readKeys([stream.subarray(0, stream.length - 5)]).whole).toBe(false);
+    // bytes after the trailer that read as a tuple cut across two chunks, the second used up
+    const after = Buffer.concat([stream, Buffer.from([0, 1, 0, 0, 0])]);
+    expect(readKeys([after, Buffer.from([0])]).whole).toBe(false);
   });
 
   it('names a source time as the source column writes it', () => {

@@ -163,9 +163,9 @@ export async function indexShard(client: Client, versionId: string, shard: numbe
  * PRIMARY KEY would lock them away for the whole build), then becomes the key at once. A sharded
  * run's (partitioned) table adopts its shards' keys, which is quick.
  *
- * `beforeKey` (ANALYZE) runs once the index is built and before it becomes the key: it may share
- * the table with readers (a first version's drift report), where the constraint's ACCESS EXCLUSIVE
- * lock waits for them to finish. After the constraint, it waited with it: 0.16 s a refresh.
+ * `beforeKey` (ANALYZE) runs once the index is built and before it becomes the key: it can share
+ * the table with a reader still going (the checksum, beside the build), where the constraint's
+ * ACCESS EXCLUSIVE lock waits for the reader to finish.
  */
 async function addPrimaryKey(
   client: Client,

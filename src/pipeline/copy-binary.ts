@@ -100,6 +100,11 @@ export class TupleReader {
   }
 
   read(chunk: Buffer): void {
+    if (this.ended) {
+      // whatever follows the trailer makes the stream not whole
+      if (chunk.length > 0) this.pending = Buffer.concat([this.pending ?? Buffer.alloc(0), chunk]);
+      return;
+    }
     let input = chunk;
     let start = 0;
     if (this.pending !== undefined) {
