@@ -18,9 +18,11 @@ import { waitFor } from './helpers/worker-process.ts';
 
 const { database, db, runtime, prefix } = useTestSetup('api-limits');
 const ROWS = 250_000;
+/** short, yet long enough for a loaded machine's reader to keep up */
+const IDLE_TIMEOUT_MS = 2_000;
 let reader = '';
 let admin = '';
-/** idle timeout 2 s (short, yet long enough for a loaded machine's reader to keep up), auth on */
+/** idle timeout IDLE_TIMEOUT_MS, auth on */
 let api: TestApi;
 
 beforeAll(async () => {
@@ -32,7 +34,7 @@ beforeAll(async () => {
   await importCsv(runtime(), 'big', readableOf(`${lines.join('\n')}\n`), 'test');
   reader = await createApiKey(db(), 'reader', 'read');
   admin = await createApiKey(db(), 'admin', 'admin');
-  api = await startTestApi(database.url, prefix.current, { auth: true, idleTimeoutMs: 2_000 });
+  api = await startTestApi(database.url, prefix.current, { auth: true, idleTimeoutMs: IDLE_TIMEOUT_MS });
 }, 120_000);
 afterAll(async () => {
   await api?.close();
@@ -104,14 +106,23 @@ describe('slow clients', () => {
 
   it('streams a large snapshot to a slow reader for longer than the idle timeout', async () => {
     const url = `${api.url}/v1/models/big/versions/latest/snapshot?format=csv`;
+    const started = Date.now();
     const { lines, complete } = await new Promise<{ lines: number; complete: boolean }>((resolve, reject) => {
       get(url, { headers: { authorization: `Bearer ${reader}` } }, (res) => {
         let count = 0;
+        let bytes = 0;
         res.on('data', (chunk: Buffer) => {
           for (const byte of chunk) if (byte === 10) count += 1;
-          // about 1 MB/s: the server waits on this reader the whole time
-          res.pause();
-          setTimeout(() => res.resume(), 40);
+          bytes += chunk.length;
+          // 2 MB/s at the most, so the server waits on this reader the whole time (8 MB: about
+          // 4 s). A pace per byte, not a pause per chunk: a loaded machine's reader that falls
+          // behind does not pause, where pauses per chunk had slowed one to a stall of 4 s as the
+          // kernel's buffers hid its progress.
+          const ahead = bytes / 2_000 - (Date.now() - started);
+          if (ahead > 0) {
+            res.pause();
+            setTimeout(() => res.resume(), ahead);
+          }
         });
         res.on('end', () => resolve({ lines: count, complete: res.complete }));
         res.on('error', reject);
@@ -119,6 +130,7 @@ describe('slow clients', () => {
     });
     expect(complete).toBe(true);
     expect(lines).toBe(ROWS + 1);
+    expect(Date.now() - started).toBeGreaterThan(IDLE_TIMEOUT_MS);
   }, 60_000);
 
   it('drops a reader that stops reading a snapshot', async () => {
