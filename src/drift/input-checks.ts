@@ -50,8 +50,12 @@ export async function checkInputs(
     published: Version | undefined;
     forced: boolean;
     newest: NewestSlice | null;
-    /** null without a training window (no target known yet) */
-    targetNullShare: number | null;
+    /**
+     * The share of the window's targets that are missing, null without a training window (no
+     * target known yet): asked for last, once the checks' own reads are done, as the window's
+     * scan that counts it runs beside them.
+     */
+    targetNullShare: () => Promise<number | null>;
   },
 ): Promise<InputChecks> {
   const { spec, source, published } = run;
@@ -60,9 +64,6 @@ export async function checkInputs(
     rows: 0,
     nullShare: Object.fromEntries(source.features.map((feature) => [feature, null])),
   };
-  // the newest slice has no target yet: the target's nulls are counted where training reads it
-  const nullShare = { ...newest.nullShare, [source.target]: run.targetNullShare };
-
   // The slice a version scored is the source's newest time when it ran: recorded by the checks,
   // and (for versions made before them) the training anchor, which is the same max(time). An
   // imported version records neither: no baseline.
@@ -75,8 +76,11 @@ export async function checkInputs(
     psi: Object.fromEntries(source.features.map((feature) => [feature, null])),
   };
   if (time !== null && published !== undefined && baselineTime !== null) {
-    const keys = await missingKeys(db, source, baselineTime, time);
-    const bins = await featureBins(db, source, baselineTime, time);
+    // two reads of the two slices, side by side on connections of their own
+    const [keys, bins] = await Promise.all([
+      missingKeys(db, source, baselineTime, time),
+      featureBins(db, source, baselineTime, time),
+    ]);
     compared = {
       baseline: { version: published.number, time: baselineTime, rows: keys.rows },
       rowChange: keys.rows === 0 ? null : (newest.rows - keys.rows) / keys.rows,
@@ -88,6 +92,8 @@ export async function checkInputs(
     };
   }
 
+  // the newest slice has no target yet: the target's nulls are counted where training reads it
+  const nullShare = { ...newest.nullShare, [source.target]: await run.targetNullShare() };
   const policy = spec.inputs ?? {};
   const checks = [
     check('rowDrop', policy.maxRowDrop, compared.rowChange === null ? null : -compared.rowChange),

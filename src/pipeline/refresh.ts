@@ -322,16 +322,30 @@ async function checkAndFit(ctx: AttemptContext, version: Version, planned: Plann
   const { source, timer } = planned;
   // The checks and training share their reads: the newest slice gives the window's anchor, and the
   // one scan of the window gives both training's moments and the share of its missing targets.
+  // The window's scan and the checks' comparison with the published slice are independent reads,
+  // so they run side by side on connections of their own; the phase stays `checking` until both
+  // are done, and failed checks still stop the run before it trains.
   const newest = await newestSlice(deps.db, source);
-  const window = await readTrainingWindow(deps.db, spec, source, newest ?? undefined);
-  const inputs = await checkInputs(deps.db, {
-    spec,
-    source,
-    published: await findPublishedVersion(deps.db, spec.name),
-    forced: run.forceInputs,
-    newest,
-    targetNullShare: window === null ? null : missingTargetShare(window.days),
-  });
+  const published = await findPublishedVersion(deps.db, spec.name);
+  const windowRead = readTrainingWindow(deps.db, spec, source, newest ?? undefined);
+  const [read, checked] = await Promise.allSettled([
+    windowRead,
+    checkInputs(deps.db, {
+      spec,
+      source,
+      published,
+      forced: run.forceInputs,
+      newest,
+      targetNullShare: async () => {
+        const window = await windowRead;
+        return window === null ? null : missingTargetShare(window.days);
+      },
+    }),
+  ]);
+  if (read.status === 'rejected') throw read.reason;
+  if (checked.status === 'rejected') throw checked.reason;
+  const window = read.value;
+  const inputs = checked.value;
   await mergeLineage(fenced, versionId, { inputs });
   if (!inputs.passed && !inputs.forced) throw new InputCheckError(spec.name, version.number, inputs);
   if (!inputs.passed) {
