@@ -40,6 +40,8 @@ describe('refresh', () => {
       holdout: { rows: 900, inSample: false },
       naive: { feature: 'close' },
     });
+    // the drift report, which starts once the rows are attached, shows the metrics measured before
+    expect(version?.drift?.metrics.candidate).toEqual(version?.metrics);
     const { rows } = await sql<{ n: string; as_of: string }>`
       SELECT count(*) AS n, min(as_of)::text AS as_of FROM latest_estimates WHERE model = 'prices'`.execute(
       db(),

@@ -135,9 +135,8 @@ export async function indexAndAttachPartition(client: Client, versionId: string)
 
 export async function indexPartition(client: Client, versionId: string): Promise<void> {
   const table = partitionName(versionId);
-  const analyze = () => client.query(`ANALYZE ${table}`);
-  if (await hasPrimaryKey(client, table)) await analyze();
-  else await addPrimaryKey(client, table, analyze);
+  if (!(await hasPrimaryKey(client, table))) await addPrimaryKey(client, table);
+  await client.query(`ANALYZE ${table}`);
 }
 
 async function hasPrimaryKey(client: Client, table: string): Promise<boolean> {
@@ -162,16 +161,8 @@ export async function indexShard(client: Client, versionId: string, shard: numbe
  * INDEX, whose SHARE lock lets the version's checksum read the rows meanwhile (ALTER TABLE ADD
  * PRIMARY KEY would lock them away for the whole build), then becomes the key at once. A sharded
  * run's (partitioned) table adopts its shards' keys, which is quick.
- *
- * `beforeKey` (ANALYZE) runs once the index is built and before it becomes the key: it can share
- * the table with a reader still going (the checksum, beside the build), where the constraint's
- * ACCESS EXCLUSIVE lock waits for the reader to finish.
  */
-async function addPrimaryKey(
-  client: Client,
-  table: string,
-  beforeKey: () => Promise<unknown> = async () => {},
-): Promise<void> {
+async function addPrimaryKey(client: Client, table: string): Promise<void> {
   const { rows } = await client.query<{ partitioned: boolean }>(
     "SELECT relkind = 'p' AS partitioned FROM pg_class WHERE oid = to_regclass($1)",
     [table],
@@ -179,10 +170,8 @@ async function addPrimaryKey(
   await client.query("SET maintenance_work_mem = '256MB'");
   if (rows[0]?.partitioned === true) {
     await client.query(`ALTER TABLE ${table} ADD PRIMARY KEY (version_id, key)`);
-    await beforeKey();
   } else {
     await client.query(`CREATE UNIQUE INDEX ${table}_pkey ON ${table} (version_id, key)`);
-    await beforeKey();
     await client.query(
       `ALTER TABLE ${table} ADD CONSTRAINT ${table}_pkey PRIMARY KEY USING INDEX ${table}_pkey`,
     );

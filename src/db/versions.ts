@@ -178,21 +178,17 @@ export async function mergeLineage(db: Db, id: string, patch: Lineage): Promise<
 export async function setVersionResults(
   db: Db,
   id: string,
-  results: { rowCount: number; checksum: string; metrics: Metrics | null },
+  results: { rowCount: number; checksum: string },
 ): Promise<void> {
   await db
     .updateTable('versions')
-    .set({
-      row_count: results.rowCount,
-      checksum: results.checksum,
-      metrics: JSON.stringify(results.metrics),
-    })
+    .set({ row_count: results.rowCount, checksum: results.checksum })
     .where('id', '=', id)
     .execute();
 }
 
 /** Stores the drift report the gate judged a version by. */
-/** A sharded run's training metrics, kept on its version while its children score. */
+/** A refresh's training metrics, kept on its version as soon as they are measured. */
 export async function setVersionMetrics(db: Db, id: string, metrics: Metrics | null): Promise<void> {
   await db
     .updateTable('versions')

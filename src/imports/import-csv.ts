@@ -152,7 +152,7 @@ async function importInTransaction(
   await insertStagedRows(client, partitionName(version.id));
   await indexPartition(client, version.id);
   const { rowCount, checksum } = await partitionChecksum(client, version.id);
-  await setVersionResults(db, version.id, { rowCount, checksum, metrics: null });
+  await setVersionResults(db, version.id, { rowCount, checksum });
   // The report reads the new table before it is attached: attaching locks out every other
   // version's attach and detach until this transaction ends, so it comes as late as it can.
   const early = await reportAgainstPublished(db, version.id, spec.drift, { inTransaction: true });

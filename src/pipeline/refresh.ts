@@ -277,7 +277,8 @@ async function attemptUnderLock(ctx: AttemptContext): Promise<RefreshOutcome> {
     const planned = await startAttempt(ctx);
     if (planned.shards === 1) return refreshInOneStep(ctx, version, planned);
     const fitted = await checkAndFit(ctx, version, planned);
-    await prepareShards(ctx, fitted, await measure(ctx, fitted));
+    await measure(ctx, fitted);
+    await prepareShards(ctx, fitted);
   }
   if (flow.step !== 'finish') {
     await addShards(ctx);
@@ -359,12 +360,17 @@ async function checkAndFit(ctx: AttemptContext, version: Version, planned: Plann
   return { ...planned, model: fitModel(spec, source, window) };
 }
 
-/** Measures the fitted model (holdout errors, the interval) and records it in the lineage. */
+/**
+ * Measures the fitted model (holdout errors, the interval) and records it: the lineage, and the
+ * version's metrics, which the drift report shows (it starts before the run's results are stored)
+ * and a sharded run's resumed job finds there.
+ */
 async function measure(ctx: AttemptContext, fitted: Fitted): Promise<Training> {
   const { deps, fenced, versionId } = ctx;
   const started = performance.now();
   const training = await measureModel(deps.db, fitted.source, fitted.model);
   fitted.timer.steps.measure = Math.round(performance.now() - started);
+  await setVersionMetrics(fenced, versionId, training.metrics);
   await mergeLineage(fenced, versionId, {
     training: { window: training.window, rows: training.rows },
     artifact: training.artifact,
@@ -405,7 +411,7 @@ async function refreshInOneStep(
     await scoring.catch(() => {});
     throw error;
   }
-  return finish(ctx, timer, { metrics: training.metrics, ...(await scoring) });
+  return finish(ctx, timer, await scoring);
 }
 
 /** An unsharded run's `scoring` phase: every key, scored and written by the attempt itself. */
@@ -413,7 +419,7 @@ async function scoreInAttempt(
   ctx: AttemptContext,
   planned: Planned,
   artifact: Promise<Artifact>,
-): Promise<Omit<Concluding, 'metrics'>> {
+): Promise<Concluding> {
   const { deps, client, run, spec, versionId, log } = ctx;
   const { source, timer, keys: expected } = planned;
   const [from, to] = phaseSpan.scoring;
@@ -444,14 +450,14 @@ async function scoreInAttempt(
 /**
  * The end of a sharded run's first step: the version's table (partitioned by the hash of the key,
  * which is how each child finds its keys), a pending row per shard, and what the resumed job
- * needs from training kept on the version (its metrics, the lineage's times), then the next step.
+ * needs from training kept on the version (the lineage's times; measure kept its metrics), then
+ * the next step.
  */
-async function prepareShards(ctx: AttemptContext, fitted: Fitted, training: Training): Promise<void> {
+async function prepareShards(ctx: AttemptContext, fitted: Fitted): Promise<void> {
   const { fenced, client, run, versionId, log } = ctx;
   await fitted.timer.enter('scoring');
   await createShardedPartition(client, versionId);
   await resetRunShards(fenced, run.id, fitted.shards);
-  await setVersionMetrics(fenced, versionId, training.metrics);
   await mergeLineage(fenced, versionId, {
     phasesMs: fitted.timer.timings,
     stepsMs: fitted.timer.steps,
@@ -535,7 +541,7 @@ async function finishShards(ctx: AttemptContext, version: Version): Promise<Refr
   const copyStarted = performance.now();
   await attachShards(client, versionId, settled.length);
   timer.steps.attachShards = Math.round(performance.now() - copyStarted);
-  return finish(ctx, timer, { metrics: version.metrics, counts, copyStarted });
+  return finish(ctx, timer, { counts, copyStarted });
 }
 
 /** An empty source fails a run at once, however many shards scored it. */
@@ -546,7 +552,6 @@ function noKeyToScore(table: string, counts: ScoringCounts): SourceDataError {
 }
 
 type Concluding = {
-  metrics: Version['metrics'];
   counts: ScoringCounts;
   /** performance.now() when this attempt's writing began (write + index is timed from there) */
   copyStarted: number;
@@ -563,19 +568,16 @@ async function finish(ctx: AttemptContext, timer: PhaseTimer, done: Concluding):
     (sums) => ({ ...sums, ms: Math.round(performance.now() - indexStarted) }),
   );
   const attached = indexAndAttachPartition(client, versionId).then(() => performance.now());
-  // A first version's report reads only its own rows (no other version's keys to join through both
-  // primary keys), so it starts as soon as they are attached, beside whatever is left of the
-  // checksum. Not sooner: the primary key's constraint and ATTACH lock the table for themselves
-  // and would wait for it, which made writing + indexing 2,000,000 keys 1.37× the floor.
-  const firstReport =
-    (await findPublishedVersion(deps.db, spec.name)) === undefined
-      ? attached.then(() => reportAgainstPublished(deps.db, versionId, spec.drift))
-      : undefined;
+  // The drift report reads the version's rows (through its primary key, to join another version's
+  // keys), so it starts as soon as they are attached, beside whatever is left of the checksum. Not
+  // sooner: the primary key's constraint and ATTACH lock the table for themselves and would wait
+  // for it, which made writing + indexing 2,000,000 keys 1.37× the floor.
+  const reported = attached.then(() => reportAgainstPublished(deps.db, versionId, spec.drift));
   // awaited below; until then a failure must not count as unhandled
-  firstReport?.catch(() => {});
+  reported.catch(() => {});
   const [indexed, sums] = await Promise.allSettled([attached, summed]);
   // on a failure, a report still reading ends first: a retry drops this table
-  if (indexed.status === 'rejected' || sums.status === 'rejected') await firstReport?.catch(() => {});
+  if (indexed.status === 'rejected' || sums.status === 'rejected') await reported.catch(() => {});
   if (indexed.status === 'rejected') throw indexed.reason;
   if (sums.status === 'rejected') throw sums.reason;
   timer.steps.indexAndAttach = Math.round(indexed.value - indexStarted);
@@ -584,12 +586,12 @@ async function finish(ctx: AttemptContext, timer: PhaseTimer, done: Concluding):
   timer.steps.writeAndIndex = Math.round(indexed.value - done.copyStarted);
   timer.steps.checksum = sums.value.ms;
   const { rowCount, checksum } = sums.value;
-  await setVersionResults(fenced, versionId, { rowCount, checksum, metrics: done.metrics });
+  await setVersionResults(fenced, versionId, { rowCount, checksum });
 
   await timer.enter('validating');
   // The report's queries run side by side on the pool, before the gate takes the model's lock; the
   // gate computes it again, in its transaction, only if another version was published meanwhile.
-  const early = (await firstReport) ?? (await reportAgainstPublished(deps.db, versionId, spec.drift));
+  const early = await reported;
   const decision = await fenced.transaction().execute((trx) =>
     decideInTransaction(trx, {
       spec,
