@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { QUANTILES, versionSummary } from '../src/db/drift-stats.ts';
 import { partitionName } from '../src/db/partitions.ts';
 import { estimatedKeys } from '../src/db/scoring.ts';
 import { resolveSource } from '../src/db/source.ts';
@@ -42,6 +43,18 @@ describe('refresh', () => {
     });
     // the drift report, which starts once the rows are attached, shows the metrics measured before
     expect(version?.drift?.metrics.candidate).toEqual(version?.metrics);
+    // and describes the rows as a report read from them afresh does, though it took their
+    // summary from the checksum's read, before they were attached
+    const afresh = await versionSummary(db(), version?.id ?? '');
+    expect(afresh.count).toBe(300);
+    expect(version?.drift?.b).toEqual({
+      count: afresh.count,
+      mean: afresh.mean,
+      std: afresh.std,
+      quantiles: Object.fromEntries(QUANTILES.map((q, i) => [String(q), afresh.quantiles[i]])),
+    });
+    expect(version?.drift?.cdf?.b).toEqual(afresh.cdf);
+    expect(afresh.cdf).toHaveLength(101);
     const { rows } = await sql<{ n: string; as_of: string }>`
       SELECT count(*) AS n, min(as_of)::text AS as_of FROM latest_estimates WHERE model = 'prices'`.execute(
       db(),

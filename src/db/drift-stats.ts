@@ -1,7 +1,7 @@
 import { type RawBuilder, sql } from 'kysely';
 import type { Db } from './database.ts';
 import { withLocalSettings } from './local-settings.ts';
-import { asPruned, partitionName } from './partitions.ts';
+import { asPruned, checksumOf, partitionName, ROW_HASH } from './partitions.ts';
 import { type PsiBinColumns, psiBinColumns, psiBinCtes, psiBinsOf } from './psi-bins.ts';
 import { interpolated, sortedValues } from './sorted-values.ts';
 
@@ -77,7 +77,7 @@ export type Distributions = {
 };
 
 /** A version's values sorted into one array `s`, with their count, mean and sample std. */
-const sorted = (id: string) => sortedValues(sql.table(partitionName(id)));
+const sorted = (id: string, also?: RawBuilder<unknown>) => sortedValues(sql.table(partitionName(id)), also);
 
 /**
  * The part of the Kolmogorov–Smirnov statistic and of the Wasserstein-1 distance that steps at the
@@ -173,27 +173,53 @@ export async function distributions(db: Db, a: string, b: string): Promise<Distr
 
 /** One version's count, mean, std and quantiles, as `distributions` computes them: a first version's side. */
 export async function versionSummary(db: Db, id: string): Promise<SideSummary> {
+  return (await summaryRead(db, id, false)).summary;
+}
+
+/**
+ * A version's summary (versionSummary) and its checksum (partitionChecksum's), from one read of
+ * its rows. A refresh reads it beside the index build, before its rows are attached; a first
+ * version's drift report is then its summary, with nothing more to read.
+ */
+export async function summaryAndChecksum(
+  db: Db,
+  id: string,
+): Promise<{ summary: SideSummary; rowCount: number; checksum: string }> {
+  const { summary, hashSum } = await summaryRead(db, id, true);
+  return { summary, rowCount: summary.count, checksum: checksumOf(summary.count, hashSum) };
+}
+
+async function summaryRead(
+  db: Db,
+  id: string,
+  withChecksum: boolean,
+): Promise<{ summary: SideSummary; hashSum: string | null }> {
+  const hashes = withChecksum ? sql`, sum(${sql.raw(ROW_HASH)})::text AS hashes` : sql``;
   const { rows } = await sql<{
     n: string;
     mean: number | null;
     std: number | null;
     q: number[] | null;
     cdf: number[] | null;
+    hashes?: string | null;
   }>`
     SELECT sv.n, sv.mean, sv.std, ${interpolated('sv.s', 'sv.n', QUANTILES)} AS q,
-           ${interpolated('sv.s', 'sv.n', CDF_SHARES)} AS cdf
-    FROM (${sorted(id)}) sv`
+           ${interpolated('sv.s', 'sv.n', CDF_SHARES)} AS cdf ${withChecksum ? sql`, sv.hashes` : sql``}
+    FROM (${sorted(id, hashes)}) sv`
     .execute(db)
     .catch((error: unknown) => {
       throw asPruned(error);
     });
   const row = rows[0];
   return {
-    count: Number(row?.n ?? 0),
-    mean: row?.mean ?? null,
-    std: row?.std ?? null,
-    quantiles: row?.q ?? QUANTILES.map(() => null),
-    cdf: row?.cdf ?? [],
+    summary: {
+      count: Number(row?.n ?? 0),
+      mean: row?.mean ?? null,
+      std: row?.std ?? null,
+      quantiles: row?.q ?? QUANTILES.map(() => null),
+      cdf: row?.cdf ?? [],
+    },
+    hashSum: row?.hashes ?? null,
   };
 }
 

@@ -7,11 +7,11 @@ import { type RawBuilder, sql } from 'kysely';
 
 /**
  * The values of `from` (a FROM item with a float8 column `value`) sorted into one array `s`,
- * with their count `n`, mean and sample std.
+ * with their count `n`, mean and sample std, and any `also` (aggregates over the same rows).
  */
-export const sortedValues = (from: RawBuilder<unknown>) => sql`
+export const sortedValues = (from: RawBuilder<unknown>, also: RawBuilder<unknown> = sql``) => sql`
   SELECT coalesce(array_agg(value ORDER BY value), '{}') AS s, count(*) AS n, avg(value) AS mean,
-         stddev_samp(value) AS std
+         stddev_samp(value) AS std ${also}
   FROM ${from}`;
 
 /**

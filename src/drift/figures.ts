@@ -122,10 +122,14 @@ export async function driftFigures(
 
 /**
  * A model's first version: nothing to compare it with, so every comparing figure is null and A is
- * empty; B is described as usual.
+ * empty; B is described as usual, by its summary when the caller has read it already.
  */
-export async function candidateFigures(db: Db, b: string): Promise<DriftFigures> {
-  const summary = await versionSummary(db, b);
+export async function candidateFigures(
+  db: Db,
+  b: string,
+  known?: Promise<SideSummary> | undefined,
+): Promise<DriftFigures> {
+  const summary = await (known ?? versionSummary(db, b));
   return {
     psi: null,
     psiEdges: [],

@@ -2,7 +2,7 @@ import type { Db } from '../db/database.ts';
 import { lockModelForTransaction } from '../db/locks.ts';
 import { findPublishedVersion, findVersionById, setDriftReport, type Version } from '../db/versions.ts';
 import type { DriftPolicy } from '../model/spec.ts';
-import { type DriftReport, driftReport } from './report.ts';
+import { type DriftReport, driftReport, type ReportOptions } from './report.ts';
 
 /**
  * The drift gate, inside the transaction that publishes or holds the candidate. It takes the
@@ -37,7 +37,7 @@ export async function reportAgainstPublished(
   db: Db,
   candidateId: string,
   policy: DriftPolicy,
-  options: { inTransaction?: boolean } = {},
+  options: Pick<ReportOptions, 'inTransaction' | 'candidateSummary'> = {},
 ): Promise<DriftReport> {
   const candidate = await findVersionById(db, candidateId);
   if (candidate === undefined) throw new Error(`version ${candidateId} vanished before its drift report`);

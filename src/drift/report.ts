@@ -1,4 +1,5 @@
 import type { Db } from '../db/database.ts';
+import type { SideSummary } from '../db/drift-stats.ts';
 import type { DriftReport } from '../db/json-columns.ts';
 import type { Version } from '../db/versions.ts';
 import type { DriftPolicy } from '../model/spec.ts';
@@ -16,6 +17,11 @@ export type VersionRef = { model: string; version: number };
 
 export const TOP_MOVERS = 20;
 
+export type ReportOptions = Pick<FigureOptions, 'inTransaction' | 'timeoutMs'> & {
+  /** the candidate's summary, when its writer read it already (summaryAndChecksum): used without a baseline */
+  candidateSummary?: Promise<SideSummary> | undefined;
+};
+
 /**
  * The report for `candidate` against `baseline` under `policy`. Without a baseline (a model's first
  * version) only `minRows` applies and the figures describe the candidate alone.
@@ -25,11 +31,14 @@ export async function driftReport(
   baseline: Version | undefined,
   candidate: Version,
   policy: DriftPolicy,
-  options: Pick<FigureOptions, 'inTransaction' | 'timeoutMs'> = {},
+  options: ReportOptions = {},
 ): Promise<DriftReport> {
   const { topMovers, ...rest } =
     baseline === undefined
-      ? { ...(await candidateFigures(db, candidate.id)), topMovers: { up: [], down: [] } }
+      ? {
+          ...(await candidateFigures(db, candidate.id, options.candidateSummary)),
+          topMovers: { up: [], down: [] },
+        }
       : await driftFigures(db, baseline.id, candidate.id, policy.changeTolerance, {
           topMovers: TOP_MOVERS,
           inTransaction: options.inTransaction,
