@@ -22,6 +22,11 @@ import { peakRssMb, spawnWorker } from './worker-process.ts';
  * STDIN of the same rows into an empty table plus its primary key (copyFloor: keys descending, and
  * sorted). A first version has no input checks against a published version and no drift report
  * against one; the next night has both.
+ *
+ * Each of those runs in a worker just started, whose Postgres backends are all new. The 1,000,000
+ * keys are refreshed again, first and next night, by a warm worker: one that has run a refresh
+ * of another model on the same source just before, as a long-lived worker has every night but
+ * its first (it keeps its connections, src/runtime.ts).
  */
 export async function benchRefresh(): Promise<void> {
   const rows: Record<string, string | number>[] = [];
@@ -33,9 +38,23 @@ export async function benchRefresh(): Promise<void> {
       await applyBenchModel(runtime.db, name);
       rows.push(await measureRefresh(url, runtime, name, keys, String(keys)));
     }
+    for (const name of ['bench-warm-up', 'bench-warm']) await applyBenchModel(runtime.db, name);
+    rows.push(
+      await measureRefresh(url, runtime, 'bench-warm', 1_000_000, '1000000, warm worker', 'bench-warm-up'),
+    );
     await advanceMarket(runtime.pool, 1);
     await runtime.pool.query('VACUUM (ANALYZE) demo.daily_prices');
     rows.push(await measureRefresh(url, runtime, 'bench-1000000', 1_000_000, '1000000, next day'));
+    rows.push(
+      await measureRefresh(
+        url,
+        runtime,
+        'bench-warm',
+        1_000_000,
+        '1000000, next day, warm worker',
+        'bench-warm-up',
+      ),
+    );
   });
   printTable(rows);
 }
@@ -46,8 +65,9 @@ async function measureRefresh(
   name: string,
   keys: number,
   label: string,
+  warmUp?: string,
 ): Promise<Record<string, string | number>> {
-  const { wall, version, peakRssMb: rss } = await refreshByWorkers(url, runtime, name, 1);
+  const { wall, version, peakRssMb: rss } = await refreshByWorkers(url, runtime, name, 1, warmUp);
   const phases = version.lineage.phasesMs ?? {};
   const steps = version.lineage.stepsMs ?? {};
   const floorMs = await copyFloor(url, version.id);
@@ -113,14 +133,16 @@ export type WorkersRefresh = {
 
 /**
  * A refresh of `model` by `workers` real worker processes: the clock starts once every one of
- * them listens on the queue, the run is followed to its end, and the workers stop after their
- * peak RSS is read. A worker that dies or a run that fails or never ends stops the bench.
+ * them listens on the queue (and, given `warmUp`, once they have refreshed that model first), the
+ * run is followed to its end, and the workers stop after their peak RSS is read. A worker that
+ * dies or a run that fails or never ends stops the bench.
  */
 export async function refreshByWorkers(
   url: string,
   runtime: Runtime,
   model: string,
   workers: number,
+  warmUp?: string,
 ): Promise<WorkersRefresh> {
   const { db, config } = runtime;
   const spawned = Array.from({ length: workers }, () =>
@@ -144,17 +166,22 @@ export async function refreshByWorkers(
       alive();
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    const refreshed = async (name: string) => {
+      const { run } = await requestRefresh(db, producer.enqueueRefresh, { model: name, trigger: 'bench' });
+      let finished = await findRun(db, run.id);
+      while (finished?.state !== 'succeeded' && finished?.state !== 'failed') {
+        alive();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        finished = await findRun(db, run.id);
+      }
+      if (finished.state === 'failed') throw new Error(`refresh of ${name} failed: ${finished.error}`);
+      return { run, finished };
+    };
+    if (warmUp !== undefined) await refreshed(warmUp);
     await checkpoint(runtime.pool);
     const started = performance.now();
-    const { run } = await requestRefresh(db, producer.enqueueRefresh, { model, trigger: 'bench' });
-    let finished = await findRun(db, run.id);
-    while (finished?.state !== 'succeeded' && finished?.state !== 'failed') {
-      alive();
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      finished = await findRun(db, run.id);
-    }
+    const { run, finished } = await refreshed(model);
     const wall = performance.now() - started;
-    if (finished.state === 'failed') throw new Error(`refresh of ${model} failed: ${finished.error}`);
     const version = await findVersionById(db, finished.versionId ?? '');
     if (version === undefined) throw new Error(`refresh of ${model} left no version`);
     const rss = await Promise.all(spawned.map((worker) => peakRssMb(worker.child.pid ?? 0)));

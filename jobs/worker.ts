@@ -2,6 +2,7 @@ import { type Job, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq
 import type { Logger } from 'pino';
 import type { AlertOptions } from '../src/drift/alerts.ts';
 import { abandonRun } from '../src/pipeline/abandon.ts';
+import { closeScoringThreads } from '../src/pipeline/score-in-thread.ts';
 import { sweepSpillFiles } from '../src/pipeline/spill-file.ts';
 import type { Runtime } from '../src/runtime.ts';
 import { jobsFinished } from './metrics.ts';
@@ -183,6 +184,7 @@ export async function startWorker(runtime: Runtime, options: WorkerOptionsOf = {
         await worker.abandon();
       }
       await Promise.all(cleanups);
+      await closeScoringThreads();
     },
   };
 }

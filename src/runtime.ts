@@ -83,6 +83,7 @@ export function openRuntime(config: Config, role: Role, options: { logger?: Logg
   } = openDatabase(config.databaseUrl, {
     max: poolSize(role, config),
     applicationName: `almanac-${role}`,
+    keepIdle: role === 'worker',
   });
   const replica =
     config.databaseReadUrl === undefined || !READERS.has(role)
