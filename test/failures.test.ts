@@ -67,6 +67,15 @@ describe('a refresh that fails', () => {
     expect(failed).toMatchObject({ state: 'failed', attempts: 1 });
     expect(failed.error).toBe('duplicate key "b": 2 source rows at its newest time 2026-01-02');
     expect(await tablesOf('dupes')).toEqual([]);
+    // a scoring thread whose read failed is not kept for the next run, nor is its connection
+    await expect
+      .poll(async () => {
+        const { rows } = await sql<{ n: string }>`
+          SELECT count(*) AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = 'almanac-scoring'`.execute(db());
+        return rows[0]?.n;
+      })
+      .toBe('0');
   });
 
   it('fails at once on an empty source', async () => {

@@ -110,6 +110,23 @@ describe('refresh', () => {
     expect(rows[0]?.n).toBe('1');
     expect((await listVersions(db(), 'prices', { limit: 10 })).length).toBe(3);
   });
+
+  it('reads the source for every run through one scoring thread and its connection, kept between runs', async () => {
+    const scoringBackends = async () =>
+      (
+        await sql<{ pid: number; state: string }>`
+          SELECT pid, state FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = 'almanac-scoring'`.execute(db())
+      ).rows;
+    await advance(1);
+    expect(await refresh()).toMatchObject({ state: 'succeeded', version: 4 });
+    const kept = await scoringBackends();
+    expect(kept).toEqual([{ pid: expect.any(Number), state: 'idle' }]);
+    await advance(1);
+    expect(await refresh()).toMatchObject({ state: 'succeeded', version: 5 });
+    // the same backend, which has mapped the shared buffers already: a new one pays 0.5 s here
+    expect(await scoringBackends()).toEqual(kept);
+  });
 });
 
 describe('a source named in mixed case', () => {
